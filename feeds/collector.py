@@ -1,0 +1,200 @@
+"""The collector: which articles each topic's feed (and the digest) shows.
+
+Pure decision logic: it takes articles, topics, rules and "now" and returns a
+``Selection``. It does not read files, write files or look at the clock, so the
+feeds and the digest get the very same answer for the same inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .model import Article
+from .topics import TopicSet
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What qualifies an article for a topic; global, with per-topic overrides."""
+
+    # only records with ``published: true`` (or no flag) qualify
+    published_only: bool = True
+    # records with a lower quality score are left out; None = no minimum
+    min_quality: int | None = None
+    # records older than this many days before "now" are left out; None = no limit
+    max_age_days: float | None = None
+    # at most this many articles per topic, newest first
+    max_items: int = 50
+    # also assign an article to the topic when a keyword appears as a whole word
+    # in its title or excerpt
+    match_keywords: bool = False
+
+    def admits(self, article: Article, now: datetime) -> bool:
+        """Whether ``article`` passes these rules at time ``now``."""
+        if self.published_only and not article.published:
+            return False
+        if self.min_quality is not None and article.quality < self.min_quality:
+            return False
+        return not (
+            self.max_age_days is not None
+            and article.published_at < now - timedelta(days=self.max_age_days)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSelection:
+    """The articles one feed shows."""
+
+    # the topic's id, or None for the all-topics feed
+    topic_id: str | None
+    # the selected articles, newest first, at most ``max_items``
+    articles: tuple[Article, ...]
+    # how many distinct stories qualified before ``max_items`` cut the list
+    qualified: int
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A record dropped because another record is the same story."""
+
+    # the record that represents the story
+    kept: Article
+    # the record that was dropped
+    dropped: Article
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything the collector decided, for the feeds, the digest and ``check``."""
+
+    # the time the rules were evaluated against
+    now: datetime
+    # one selection per topic, in topic order
+    topics: tuple[TopicSelection, ...]
+    # the all-topics feed: articles that belong to at least one topic
+    everything: TopicSelection
+    # article path -> ids of the topics it belongs to, in topic order
+    membership: Mapping[str, tuple[str, ...]]
+    # records that lost to a better record of the same story
+    duplicates: tuple[Duplicate, ...]
+    # topic references used by records that no topic defines, sorted
+    unknown_topics: tuple[str, ...]
+
+    def for_topic(self, topic_id: str) -> TopicSelection:
+        """The selection of one topic by id."""
+        for item in self.topics:
+            if item.topic_id == topic_id:
+                return item
+        raise KeyError(topic_id)
+
+
+def rank_key(article: Article) -> tuple[int, float, str]:
+    """Sort key that puts the record that should represent a story first."""
+    return (-article.quality, -article.published_at.timestamp(), article.path)
+
+
+def newest_first(article: Article) -> tuple[float, str, str]:
+    """Sort key for feeds: newest first; ties broken by story key, then path."""
+    return (-article.published_at.timestamp(), article.key, article.path)
+
+
+def collapse_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[Duplicate]]:
+    """One record per story key: the highest quality wins (then the newest, then path)."""
+    groups: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        groups[article.key].append(article)
+    kept: list[Article] = []
+    dropped: list[Duplicate] = []
+    for group in groups.values():
+        group.sort(key=rank_key)
+        kept.append(group[0])
+        dropped.extend(Duplicate(kept=group[0], dropped=other) for other in group[1:])
+    return kept, dropped
+
+
+def _keyword_patterns(topics: TopicSet) -> dict[str, re.Pattern[str]]:
+    patterns = {}
+    for topic in topics.topics:
+        if topic.keywords:
+            words = "|".join(re.escape(k) for k in sorted(topic.keywords, key=len, reverse=True))
+            patterns[topic.id] = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+    return patterns
+
+
+def memberships(
+    articles: Sequence[Article], topics: TopicSet, rules: Mapping[str, Rules]
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """Topic ids each article belongs to, and the topic references nobody defines.
+
+    An article belongs to the topics its record names, to topics whose keywords
+    match (where that topic's rules say so), and to every ancestor of those.
+    """
+    order = {t.id: i for i, t in enumerate(topics.topics)}
+    patterns = {tid: p for tid, p in _keyword_patterns(topics).items() if rules[tid].match_keywords}
+    unknown: set[str] = set()
+    result: dict[str, tuple[str, ...]] = {}
+    for article in articles:
+        direct: set[str] = set()
+        for ref in article.topics:
+            tid = topics.resolve(ref)
+            if tid is None:
+                unknown.add(ref)
+            else:
+                direct.add(tid)
+        for tid, pattern in patterns.items():
+            if tid not in direct and (
+                pattern.search(article.title) or pattern.search(article.excerpt)
+            ):
+                direct.add(tid)
+        every = set(direct)
+        for tid in direct:
+            every.update(topics.ancestors(tid))
+        result[article.path] = tuple(sorted(every, key=order.__getitem__))
+    return result, tuple(sorted(unknown, key=str.casefold))
+
+
+def _select(
+    topic_id: str | None, candidates: Iterable[Article], rules: Rules, now: datetime
+) -> TopicSelection:
+    admitted = [a for a in candidates if rules.admits(a, now)]
+    stories, _ = collapse_duplicates(admitted)
+    stories.sort(key=newest_first)
+    return TopicSelection(topic_id, tuple(stories[: rules.max_items]), len(stories))
+
+
+def collect(
+    articles: Sequence[Article],
+    topics: TopicSet,
+    rules: Rules,
+    now: datetime,
+    overrides: Mapping[str, Rules] | None = None,
+) -> Selection:
+    """Select the articles of every topic and of the all-topics feed.
+
+    ``rules`` apply everywhere unless ``overrides`` gives a topic its own.
+    """
+    per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
+    membership, unknown = memberships(articles, topics, per_topic)
+    by_topic: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        for tid in membership[article.path]:
+            by_topic[tid].append(article)
+    selections = tuple(
+        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now) for t in topics.topics
+    )
+    in_any = [a for a in articles if membership[a.path]]
+    everything = _select(None, in_any, rules, now)
+    _, duplicates = collapse_duplicates(articles)
+    duplicates.sort(key=lambda d: d.dropped.path)
+    return Selection(
+        now=now,
+        topics=selections,
+        everything=everything,
+        membership={a.path: membership[a.path] for a in articles},
+        duplicates=tuple(duplicates),
+        unknown_topics=unknown,
+    )

@@ -1,0 +1,195 @@
+"""Typed configuration for the feed half, validated once at start-up.
+
+``load_settings`` reads a YAML file safely and validates it into a frozen
+pydantic model; any problem becomes a ``ConfigError`` that names the key and
+what is expected (and, for a typo, the closest valid key). Relative paths are
+resolved against the config file's folder. The newsletter extends
+``FeedSettings`` with its own sections; this module knows nothing about them.
+Secrets never live here: they come from the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .collector import Rules
+from .errors import ConfigError
+from .topics import TOPIC_ID
+from .urls import check_url
+
+
+class Section(BaseModel):
+    """A config section: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSettings(Section):
+    """``site``: how the published site and its feeds describe themselves."""
+
+    title: str = Field(min_length=1)
+    base_url: str
+    description: str = ""
+    language: str = "en"
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        url = check_url(value)
+        if url is None or "?" in url or "#" in url:
+            raise ValueError("must be an absolute http(s) URL without query or fragment")
+        return url.rstrip("/")
+
+
+class ContentSettings(Section):
+    """``content``: where the records and topic files are."""
+
+    news: Path = Path("content/news")
+    topics: Path | None = Path("content/topics")
+
+
+class RuleSettings(Section):
+    """``rules`` (global) or a topic's ``rules`` (overrides; unset keys inherit)."""
+
+    published_only: bool | None = None
+    min_quality: int | None = None
+    max_age_days: float | None = Field(default=None, gt=0)
+    max_items: int | None = Field(default=None, ge=1, le=10_000)
+    match_keywords: bool | None = None
+
+    def over(self, base: Rules) -> Rules:
+        """These settings applied on top of ``base``."""
+        values = {k: v for k, v in self.model_dump().items() if k in self.model_fields_set}
+        return Rules(**{**_rules_dict(base), **values})
+
+
+def _rules_dict(rules: Rules) -> dict[str, Any]:
+    return {name: getattr(rules, name) for name in Rules.__slots__}
+
+
+class TopicSettings(Section):
+    """An entry of ``topics``: defines a topic or overrides one from a topic file."""
+
+    id: str
+    name: str | None = None
+    shortname: str | None = None
+    parent: str | None = None
+    keywords: list[str] | None = None
+    description: str | None = None
+    rules: RuleSettings = RuleSettings()
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not TOPIC_ID.match(value):
+            raise ValueError("must be 1-64 lower-case letters, digits and hyphens")
+        return value
+
+    def definition(self) -> dict[str, Any]:
+        """The topic-definition fields that this entry sets."""
+        fields = ("id", "name", "shortname", "parent", "keywords", "description")
+        return {k: getattr(self, k) for k in fields if getattr(self, k) is not None}
+
+
+class FeedSettings(Section):
+    """The settings the feed build needs."""
+
+    site: SiteSettings
+    content: ContentSettings = ContentSettings()
+    templates: Path = Path("templates")
+    output: Path = Path("output")
+    rules: RuleSettings = RuleSettings()
+    topics: list[TopicSettings] = []
+    # where the config file was read from; paths above are resolved against it
+    source: Path | None = Field(default=None, exclude=True)
+
+    def global_rules(self) -> Rules:
+        """The global rules: defaults with ``rules`` applied."""
+        return self.rules.over(Rules())
+
+    def topic_rules(self) -> dict[str, Rules]:
+        """Per-topic rules for the topics that override any."""
+        base = self.global_rules()
+        return {t.id: t.rules.over(base) for t in self.topics if t.rules.model_fields_set}
+
+
+Settings = TypeVar("Settings", bound=FeedSettings)
+
+
+def load_settings(path: Path, model: type[Settings]) -> Settings:
+    """Read and validate the config file at ``path`` into ``model``."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError("--config", f"{path} does not exist; pass --config PATH") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("(file)", f"not valid YAML: {exc}", path) from None
+    if not isinstance(data, dict):
+        raise ConfigError("(file)", "must be a YAML mapping of settings", path)
+    return parse_settings(data, model, path)
+
+
+def parse_settings(data: dict[str, Any], model: type[Settings], path: Path) -> Settings:
+    """Validate a mapping into ``model``; relative paths resolve against ``path``'s folder."""
+    try:
+        settings = model.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(model, err) for err in exc.errors()]
+        key, problem = problems[0]
+        more = "".join(f"\n  {k}: {p}" for k, p in problems[1:])
+        raise ConfigError(key, problem + more, path) from None
+    base = path.resolve().parent
+    updates: dict[str, Any] = {"source": path}
+    for name in ("templates", "output"):
+        updates[name] = base / getattr(settings, name)
+    content = settings.content
+    updates["content"] = content.model_copy(
+        update={
+            "news": base / content.news,
+            "topics": base / content.topics if content.topics is not None else None,
+        }
+    )
+    return settings.model_copy(update=updates)
+
+
+def _describe(model: type[BaseModel], error: Any) -> tuple[str, str]:
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc) or "(file)"
+    if error["type"] == "extra_forbidden":
+        known = _fields_at(model, error["loc"][:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(known)}"
+        return key, f"unknown key{hint}"
+    if error["type"] == "missing":
+        return key, "is required"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    return key, f"{error['msg']}{shown}"
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        current = next(
+            (a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+            None,
+        )
+        if current is None:
+            return []
+    return [n for n, f in current.model_fields.items() if not f.exclude]

@@ -1,0 +1,171 @@
+"""Render one topic's selection as Atom 1.0 and RSS 2.0 bytes with feedgen.
+
+Pure rendering: a ``FeedSpec`` and a tuple of articles in, bytes out; nothing is
+written to disk here. feedgen's traps are handled on purpose:
+- entries are appended (its default prepends), so the feed is newest first;
+- every datetime is aware UTC, and feed ``updated``/``lastBuildDate`` are the
+  newest entry's date (feedgen defaults them to the build time);
+- the RSS channel ``<link>`` is the last ``link()`` call, so the site page is
+  added after ``rel=self``;
+- feedgen 1.0.0 drops ``rel``/``type``/``length`` from Atom entry links
+  (python-feedgen#135), so the lead image is a ``media:content`` element and
+  entries carry exactly one link, the ``alternate`` one.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from posixpath import splitext
+from urllib.parse import urlsplit
+
+from feedgen.feed import FeedGenerator
+from markupsafe import Markup, escape
+
+from . import __version__
+from .model import Article, Image
+from .urls import story_guid
+
+GENERATOR_URI = "https://github.com/feedletter/feedletter"
+IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".avif": "image/avif",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """Everything about one feed that is not its entries."""
+
+    # permanent feed id (Atom <id>)
+    feed_id: str
+    # feed title
+    title: str
+    # feed subtitle (Atom) / channel description (RSS); never empty
+    subtitle: str
+    # the human page this feed belongs to (channel <link>, Atom rel=alternate)
+    page_url: str
+    # absolute URL of the Atom file (rel=self in the Atom feed)
+    atom_url: str
+    # absolute URL of the RSS file (atom:link rel=self in the RSS feed)
+    rss_url: str
+    # language tag, e.g. "en"
+    language: str
+    # the feed's "updated" time: newest entry, or a fixed fallback when empty
+    updated: datetime
+    # site title, used as the feed-level author (Atom needs one)
+    site_title: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryTopic:
+    """A topic an entry is filed under (one category each)."""
+
+    # display name: the category term, which RSS readers show
+    name: str
+    # the topic's page (the category scheme in Atom, domain in RSS)
+    url: str
+
+
+def image_type(image: Image) -> str | None:
+    """The MIME type implied by an image URL's extension, if any."""
+    ext = splitext(urlsplit(image.url).path)[1].lower()
+    return IMAGE_TYPES.get(ext) or (mimetypes.types_map.get(ext) if ext else None)
+
+
+def entry_html(article: Article) -> str:
+    """The entry's HTML content: image, excerpt, "via Provider", related coverage.
+
+    Every string from the record is escaped here.
+    """
+    parts: list[str] = []
+    image = article.lead_image
+    if image is not None:
+        size = "".join(
+            f' {name}="{value}"'
+            for name, value in (("width", image.width), ("height", image.height))
+            if value
+        )
+        parts.append(f'<p><img src="{escape(image.url)}" alt="{escape(article.title)}"{size}></p>')
+    if article.excerpt:
+        parts.append(f"<p>{escape(article.excerpt)}</p>")
+    if article.provider_name:
+        parts.append(
+            f'<p>via <a href="{escape(article.url)}">{escape(article.provider_name)}</a></p>'
+        )
+    if article.related:
+        items = "".join(
+            f'<li><a href="{escape(r.url)}">{escape(r.title)}</a>'
+            + (f" ({escape(r.provider.name)})" if r.provider else "")
+            + "</li>"
+            for r in article.related
+        )
+        parts.append(f"<p>Also covered by:</p><ul>{items}</ul>")
+    return str(Markup("\n".join(parts)))
+
+
+def render_feed(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    topics_of: Mapping[str, Sequence[EntryTopic]],
+) -> tuple[bytes, bytes]:
+    """Atom and RSS bytes for one feed; ``topics_of`` maps article path to categories."""
+    fg = FeedGenerator()
+    fg.load_extension("media")
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.id(spec.feed_id)
+    fg.title(spec.title)
+    fg.subtitle(spec.subtitle)
+    fg.author({"name": spec.site_title})
+    fg.language(spec.language)
+    fg.generator("feedletter", version=__version__, uri=GENERATOR_URI)
+    fg.updated(spec.updated)
+    fg.lastBuildDate(spec.updated)
+    # rel=self first: RSS's channel <link> is the last link() call's href.
+    fg.link(href=spec.atom_url, rel="self", type="application/atom+xml")
+    fg.link(href=spec.page_url, rel="alternate", type="text/html")
+    for article in articles:
+        _add_entry(fg, article, topics_of.get(article.path, ()))
+    atom = fg.atom_str(pretty=True)
+    # Same generator, RSS's own self link.
+    fg.link(href=spec.rss_url, rel="self", type="application/rss+xml", replace=True)
+    fg.link(href=spec.page_url, rel="alternate", type="text/html")
+    rss = fg.rss_str(pretty=True)
+    return atom, rss
+
+
+def _add_entry(fg: FeedGenerator, article: Article, topics: Sequence[EntryTopic]) -> None:
+    fe = fg.add_entry(order="append")
+    guid = story_guid(article.key)
+    fe.id(guid)
+    fe.guid(guid, permalink=False)
+    fe.title(article.title)
+    fe.link(href=article.url, rel="alternate", type="text/html")
+    fe.published(article.published_at)
+    fe.updated(article.published_at)
+    if article.excerpt:
+        fe.summary(article.excerpt)
+    fe.content(entry_html(article), type="html")
+    if article.provider_name:
+        fe.author({"name": article.provider_name})
+        fe.dc.dc_creator(article.provider_name)
+    for topic in topics:
+        fe.category(term=topic.name, scheme=topic.url)
+    image = article.lead_image
+    if image is not None:
+        media: dict[str, str] = {"url": image.url, "medium": "image", "group": None}  # type: ignore[dict-item]
+        kind = image_type(image)
+        if kind:
+            media["type"] = kind
+        if image.width:
+            media["width"] = str(image.width)
+        if image.height:
+            media["height"] = str(image.height)
+        fe.media.content(media)

@@ -1,0 +1,100 @@
+"""The core data types: one ``Article`` type and the small values it is made of.
+
+Everything here is a frozen dataclass: values are built once by the parser (in
+``records``) and then only read. No I/O and no parsing happens in this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A picture attached to an article, a related story or a provider."""
+
+    # absolute http(s) URL of the image
+    url: str
+    # width in pixels, when the record states it
+    width: int | None = None
+    # height in pixels, when the record states it
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """The publication an article comes from (``provider`` in a record)."""
+
+    # display name, e.g. "Microsoft"; never empty
+    name: str
+    # the publication's domain, e.g. "microsoft.com", when given
+    domain: str | None = None
+    # the provider's logo (first of ``provider.images``), when given
+    logo: Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another publication's coverage of the same story (``related[]``)."""
+
+    # plain-text headline
+    title: str
+    # absolute http(s) URL of the coverage
+    url: str
+    # plain-text excerpt, possibly empty
+    excerpt: str = ""
+    # when it was published (aware, UTC), when known
+    published_at: datetime | None = None
+    # who published it, when known
+    provider: Provider | None = None
+    # the crawler's quality score, when known
+    quality: int | None = None
+    # pictures, lead image first
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news-article record, parsed, cleaned and validated."""
+
+    # path of the record file, as given to the loader (for messages only)
+    path: str
+    # plain-text headline, one line, never empty
+    title: str
+    # absolute http(s) URL of the article (``webUrl``, else ``originalUrl``)
+    url: str
+    # normalised URL: the story's identity, used for duplicates and GUIDs
+    key: str
+    # publication time, timezone-aware UTC (naive timestamps are read as UTC)
+    published_at: datetime
+    # plain-text excerpt: entities decoded, whitespace collapsed, XML-safe
+    excerpt: str = ""
+    # the crawler's quality score (0 when absent)
+    quality: int = 0
+    # the crawler's popularity score (0 when absent; may be negative)
+    heat: int = 0
+    # the record's ``published`` flag (true when absent)
+    published: bool = True
+    # record type, e.g. "article" or "video"
+    type: str = "article"
+    # record category, e.g. "news"
+    category: str = "news"
+    # who published it
+    provider: Provider | None = None
+    # topic references exactly as the record spells them (names, short names or ids)
+    topics: tuple[str, ...] = ()
+    # pictures, lead image first
+    images: tuple[Image, ...] = ()
+    # other publications' coverage of the same story
+    related: tuple[Related, ...] = field(default=())
+
+    @property
+    def lead_image(self) -> Image | None:
+        """The first image, or None."""
+        return self.images[0] if self.images else None
+
+    @property
+    def provider_name(self) -> str | None:
+        """The provider's display name, or None."""
+        return self.provider.name if self.provider else None

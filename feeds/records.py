@@ -1,0 +1,235 @@
+"""Parse one article record (Markdown with YAML front matter) into an ``Article``.
+
+``parse_record`` is pure: text in, ``Article`` out, or ``RecordError`` with the
+reason. ``read_record`` adds the file read. Unknown keys are tolerated, ``secured``
+is ignored, and every string is cleaned with ``feeds.text``. YAML is only ever
+loaded with the safe loader (python-frontmatter's default handler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from .errors import RecordError
+from .model import Article, Image, Provider, Related
+from .text import clean_text
+from .urls import check_url, story_key
+
+# Bumped whenever parsing changes what an Article holds (caches key on it).
+PARSER_VERSION = 1
+
+
+def read_record(path: Path, *, label: str | None = None) -> Article:
+    """Read and parse the record at ``path``; ``label`` is the path shown in messages."""
+    shown = label or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RecordError(shown, f"cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecordError(shown, f"not UTF-8 text (bad byte at offset {exc.start})") from exc
+    return parse_record(text, shown)
+
+
+def parse_record(text: str, path: str) -> Article:
+    """Parse the text of one record; raise ``RecordError`` naming ``path`` if unusable."""
+    meta = _front_matter(text, path)
+
+    title = clean_text(_string(meta.get("title")))
+    if not title:
+        raise RecordError(path, "no title")
+
+    published_at = parse_datetime(meta.get("publishedDateTime"))
+    if published_at is None:
+        if meta.get("publishedDateTime") in (None, ""):
+            raise RecordError(path, "no publishedDateTime")
+        raise RecordError(
+            path, f"publishedDateTime {meta.get('publishedDateTime')!r} is not an ISO 8601 date"
+        )
+
+    url = check_url(meta.get("webUrl")) or check_url(meta.get("originalUrl"))
+    if url is None:
+        given = meta.get("webUrl") or meta.get("originalUrl")
+        if given in (None, ""):
+            raise RecordError(path, "no webUrl or originalUrl")
+        raise RecordError(path, f"URL {str(given)[:200]!r} is not an absolute http(s) URL")
+
+    return Article(
+        path=path,
+        title=title,
+        url=url,
+        key=story_key(url),
+        published_at=published_at,
+        excerpt=clean_text(_string(meta.get("excerpt"))),
+        quality=_integer(meta.get("quality"), path, "quality"),
+        heat=_integer(meta.get("heat"), path, "heat"),
+        published=_boolean(meta.get("published"), path),
+        type=clean_text(_string(meta.get("type"))) or "article",
+        category=clean_text(_string(meta.get("category"))) or "news",
+        provider=_provider(meta.get("provider")),
+        topics=_topics(meta.get("topics"), path),
+        images=_images(meta.get("images")),
+        related=_related(meta.get("related")),
+    )
+
+
+def _front_matter(text: str, path: str) -> Mapping[str, Any]:
+    handler = YAMLHandler()
+    if not handler.detect(text):
+        raise RecordError(path, "no YAML front matter (the file must start with ---)")
+    try:
+        post = frontmatter.loads(text, handler=handler)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecordError(path, f"front matter is not valid YAML{where}: {problem}") from exc
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RecordError(path, "front matter is not a YAML mapping") from exc
+    meta = post.metadata
+    if not isinstance(meta, Mapping) or not meta:
+        raise RecordError(path, "front matter is empty or not a YAML mapping")
+    return meta
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """Read a YAML timestamp, date or ISO 8601 string as an aware UTC datetime.
+
+    A naive timestamp is taken to be UTC. Returns None for anything else.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0, 0))
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def _string(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return ""
+
+
+def _integer(value: object, path: str, key: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise RecordError(path, f"{key} must be a number, not {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise RecordError(path, f"{key} must be a whole number, not {str(value)[:40]!r}")
+
+
+def _boolean(value: object, path: str) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    raise RecordError(path, f"published must be true or false, not {str(value)[:40]!r}")
+
+
+def _topics(value: object, path: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[object] = [value]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise RecordError(path, "topics must be a list of topic names")
+    names = (clean_text(_string(item)) for item in items)
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _image(value: object) -> Image | None:
+    if not isinstance(value, Mapping):
+        return None
+    url = check_url(value.get("url"))
+    if url is None:
+        return None
+    return Image(
+        url=url, width=_dimension(value.get("width")), height=_dimension(value.get("height"))
+    )
+
+
+def _dimension(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000:
+        return value
+    return None
+
+
+def _images(value: object) -> tuple[Image, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(image for image in map(_image, value) if image is not None)
+
+
+def _provider(value: object) -> Provider | None:
+    if not isinstance(value, Mapping):
+        return None
+    name = clean_text(_string(value.get("name")))
+    if not name:
+        return None
+    domain = clean_text(_string(value.get("domain"))) or None
+    logos = _images(value.get("images"))
+    return Provider(name=name, domain=domain, logo=logos[0] if logos else None)
+
+
+def _related(value: object) -> tuple[Related, ...]:
+    if not isinstance(value, list):
+        return ()
+    found: list[Related] = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        title = clean_text(_string(item.get("title")))
+        url = check_url(item.get("webUrl")) or check_url(item.get("originalUrl"))
+        if not title or url is None:
+            continue
+        quality = item.get("quality")
+        found.append(
+            Related(
+                title=title,
+                url=url,
+                excerpt=clean_text(_string(item.get("excerpt"))),
+                published_at=parse_datetime(item.get("publishedDateTime")),
+                provider=_provider(item.get("provider")),
+                quality=quality
+                if isinstance(quality, int) and not isinstance(quality, bool)
+                else None,
+                images=_images(item.get("images")),
+            )
+        )
+    return tuple(found)

@@ -1,0 +1,81 @@
+"""URL checks and normalisation.
+
+Only absolute http(s) URLs are ever accepted from a record. ``story_key`` gives
+the normalised form that identifies a story: two records whose URLs differ only in
+scheme, ``www.``, a trailing slash, the fragment or ``utm_*`` parameters are the
+same story, and feed GUIDs are derived from that key so they survive such edits.
+Pure functions; no network access.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# A fixed namespace so GUIDs never depend on the site's base_url.
+_GUID_NAMESPACE = uuid.UUID("6f1c5a52-5e0a-4b4e-9d55-2f0d8a3c7e11")
+
+
+def check_url(value: object) -> str | None:
+    """Return ``value`` stripped if it is an absolute http(s) URL, else None."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
+        return None
+    if port is not None and not 0 < port < 65536:
+        return None
+    return url
+
+
+def story_key(url: str) -> str:
+    """The normalised form of an http(s) URL that identifies a story.
+
+    Scheme dropped, host lower-cased without ``www.`` and default port, trailing
+    slash and fragment dropped, ``utm_*`` parameters removed, the rest sorted.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = host.removeprefix("www.")
+    port = parts.port
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    )
+    key = host + path
+    if query:
+        key += "?" + urlencode(query)
+    return key
+
+
+def story_guid(key: str) -> str:
+    """A stable GUID (``urn:uuid:``) for a story key: the same in Atom, RSS and JSON."""
+    return f"urn:uuid:{uuid.uuid5(_GUID_NAMESPACE, key)}"
+
+
+def join(base_url: str, path: str) -> str:
+    """Join a site-relative path onto ``base_url`` (which ends without a slash)."""
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    """Add or replace query parameters, keeping the existing ones and the fragment."""
+    parts = urlsplit(url)
+    existing = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params
+    ]
+    query = urlencode(existing + list(params.items()))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
