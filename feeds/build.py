@@ -74,7 +74,10 @@ def select(project: Project, now: datetime) -> Selection:
 def feed_pages(project: Project, selection: Selection) -> tuple[FeedPage, list[FeedPage]]:
     """The all-topics page and one page per topic, with locations and titles."""
     site = project.settings.site
-    fallback = max((a.published_at for a in project.corpus.articles), default=EPOCH)
+    # An empty feed's "updated" is the newest selected article anywhere: stable
+    # across rebuilds, unlike the build time.
+    newest = selection.everything.articles
+    fallback = newest[0].published_at if newest else EPOCH
 
     def updated(articles: tuple[Article, ...]) -> datetime:
         return articles[0].published_at if articles else fallback  # newest first

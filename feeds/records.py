@@ -19,7 +19,7 @@ from frontmatter.default_handlers import YAMLHandler
 
 from .errors import RecordError
 from .model import Article, Image, Provider, Related
-from .text import clean_text
+from .text import clean_text, strip_xml_illegal
 from .urls import check_url, story_key
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
@@ -41,8 +41,13 @@ def read_record(path: Path, *, label: str | None = None) -> Article:
 
 
 def parse_record(text: str, path: str) -> Article:
-    """Parse the text of one record; raise ``RecordError`` naming ``path`` if unusable."""
-    meta = _front_matter(text, path)
+    """Parse the text of one record; raise ``RecordError`` naming ``path`` if unusable.
+
+    Characters that XML 1.0 forbids (stray control characters, lone surrogates)
+    are removed before the YAML is read: YAML rejects them too, and they could
+    never reach a feed anyway.
+    """
+    meta = _front_matter(strip_xml_illegal(text), path)
 
     title = clean_text(_string(meta.get("title")))
     if not title:
@@ -90,7 +95,8 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
         post = frontmatter.loads(text, handler=handler)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
+        # the front matter text starts on the opening "---" line, so line 0 is line 1
+        where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RecordError(path, f"front matter is not valid YAML{where}: {problem}") from exc
     except (ValueError, TypeError, AttributeError) as exc:

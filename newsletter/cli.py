@@ -92,8 +92,16 @@ def print_build_summary(result: BuildResult) -> None:
     report = result.report
     click.echo(
         f"Files: {len(report.written)} written, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} removed in {settings.output}"
+        f"{len(report.removed)} removed in {shown_path(settings.output)}"
     )
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def main() -> None:

@@ -1,0 +1,46 @@
+"""Shared test helpers: the fixture corpus copied into a temporary project."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+FIXTURE = DATA / "fixture"
+# A fixed "now" for every build in the tests: builds must not depend on the clock.
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fixture_project(tmp_path: Path) -> Path:
+    """A writable copy of tests/data/fixture whose config points at the repo's templates."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("output", "expected"))
+    config = project / "config.yaml"
+    text = config.read_text().replace(
+        "templates: ../../../templates", f"templates: {ROOT / 'templates'}"
+    )
+    config.write_text(text)
+    return project
+
+
+@pytest.fixture
+def load_fixture_config(fixture_project: Path) -> Callable[[], Config]:
+    """Load the copied fixture project's config (after a test has edited files)."""
+    return lambda: load_config(fixture_project / "config.yaml")
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (hidden manifests excluded), keyed by relative POSIX path."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }

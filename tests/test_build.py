@@ -1,0 +1,122 @@
+"""Whole builds of the fixture project: GUID stability, atomic writes, stale files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feeds.build import build_feeds
+from feeds.errors import OutputError
+from feeds.output import write_tree
+from newsletter.config import Config
+
+from .conftest import NOW, read_tree
+
+LAYOUT = "2020-11-17-new-layout-containers-in-canvas-apps-make-responsive-apps-easier.md"
+
+
+def guids(path: Path) -> dict[str, str]:
+    return {e.title: e.id for e in feedparser.parse(path.read_bytes()).entries}
+
+
+def test_guids_survive_rename_https_switch_and_base_url_change(
+    fixture_project: Path, load_fixture_config: Callable[[], Config]
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    before = guids(config.output / "atom.xml")
+    record = fixture_project / "news" / LAYOUT
+    text = record.read_text().replace(
+        "https://powerapps.microsoft.com/en-us/blog/new-layout-containers-in-canvas-apps-make-responsive-apps-easier/",
+        "http://www.powerapps.microsoft.com/en-us/blog/new-layout-containers-in-canvas-apps-make-responsive-apps-easier",
+    )
+    record.unlink()
+    (fixture_project / "news" / "renamed.md").write_text(text)
+    (fixture_project / "config.yaml").write_text(
+        (fixture_project / "config.yaml")
+        .read_text()
+        .replace("https://fixture.example.org/news", "http://feeds.other.example")
+    )
+    moved = load_fixture_config()
+    build_feeds(moved, NOW)
+    after = guids(moved.output / "atom.xml")
+    title = "New Layout containers in canvas apps make responsive apps easier"
+    assert title in before
+    assert after == before
+
+
+def test_failed_write_leaves_previous_outputs_intact(
+    load_fixture_config: Callable[[], Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    before = read_tree(config.output)
+    # Change an input so that several files would be rewritten...
+    (config.content.news / LAYOUT).write_text(
+        (config.content.news / LAYOUT).read_text().replace("make responsive", "make RESPONSIVE")
+    )
+    # ...and make the disk fail on the third staged file.
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OutputError, match="No space left on device"):
+        build_feeds(config, NOW)
+    monkeypatch.undo()
+    assert read_tree(config.output) == before
+    leftovers = [p for p in config.output.rglob("*.tmp")]
+    assert leftovers == []
+    # and the next good build goes through
+    assert build_feeds(config, NOW).report.written
+
+
+def test_files_a_build_no_longer_makes_are_removed(
+    fixture_project: Path, load_fixture_config: Callable[[], Config]
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    assert (config.output / "topics" / "portals" / "atom.xml").exists()
+    (fixture_project / "topics" / "05-portals.yaml").unlink()
+    report = build_feeds(load_fixture_config(), NOW).report
+    assert "topics/portals/atom.xml" in report.removed
+    assert not (config.output / "topics" / "portals" / "atom.xml").exists()
+
+
+def test_unrelated_files_in_output_are_left_alone(
+    load_fixture_config: Callable[[], Config],
+) -> None:
+    config = load_fixture_config()
+    config.output.mkdir(parents=True)
+    (config.output / "robots.txt").write_text("User-agent: *\n")
+    build_feeds(config, NOW)
+    assert (config.output / "robots.txt").read_text() == "User-agent: *\n"
+
+
+@pytest.mark.parametrize("name", ["../escape.xml", "/abs.xml", "a/../../b.xml", "a\\b.xml", ""])
+def test_write_tree_refuses_paths_outside_the_root(tmp_path: Path, name: str) -> None:
+    with pytest.raises(OutputError, match="outside the output folder"):
+        write_tree(tmp_path / "out", {name: b"x"})
+    assert not (tmp_path / "escape.xml").exists()
+
+
+def test_rejected_records_do_not_stop_the_build(load_fixture_config: Callable[[], Config]) -> None:
+    result = build_feeds(load_fixture_config(), NOW)
+    reasons = {str(e.path): e.reason for e in result.project.corpus.rejected}
+    assert reasons == {
+        "news/bad-date.md": "publishedDateTime 'yesterday' is not an ISO 8601 date",
+        "news/bad-url.md": "URL 'javascript:alert(document.cookie)' is not an absolute http(s) URL",
+        "news/broken-yaml.md": "front matter is not valid YAML at line 5: found unexpected end of stream",
+        "news/no-front-matter.md": "no YAML front matter (the file must start with ---)",
+        "news/no-title.md": "no title",
+    }
+    assert len(result.project.corpus.articles) == 14

@@ -1,0 +1,93 @@
+"""The command line, through click's CliRunner: exact output and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+
+BUILD_SUMMARY = """\
+Records: 19 read, 14 parsed, 5 rejected, 2 duplicates collapsed
+  rejected news/bad-date.md: publishedDateTime 'yesterday' is not an ISO 8601 date
+  rejected news/bad-url.md: URL 'javascript:alert(document.cookie)' is not an absolute http(s) URL
+  rejected news/broken-yaml.md: front matter is not valid YAML at line 5: found unexpected end of stream
+  rejected news/no-front-matter.md: no YAML front matter (the file must start with ---)
+  rejected news/no-title.md: no title
+  topics named by records but not defined: AI, Natural Language Processing, Power Automate
+Feeds (items shown / qualified):
+  All topics              5 / 7
+  Canvas apps             2 / 2
+  AI Builder              1 / 1
+  Power Apps              5 / 7
+  Model-driven apps       0 / 0
+  Common Data Service     1 / 1
+  Portals                 2 / 2
+  Teams integration       1 / 1
+Files: {written} written, {unchanged} unchanged, 0 removed in output
+"""
+
+
+@pytest.fixture
+def in_project(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(fixture_project)
+    return fixture_project
+
+
+def test_build_prints_the_summary(in_project: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(cli, ["build"])
+    assert first.exit_code == 0, first.output
+    assert first.stdout == BUILD_SUMMARY.format(written=25, unchanged=0)
+    second = runner.invoke(cli, ["build", "--config", "config.yaml"])
+    assert second.stdout == BUILD_SUMMARY.format(written=0, unchanged=25)
+    assert (in_project / "output" / "topics" / "canvas-apps" / "atom.xml").is_file()
+
+
+def test_strict_exits_3_when_records_are_rejected(in_project: Path) -> None:
+    result = CliRunner().invoke(cli, ["build", "--strict"])
+    assert result.exit_code == 3
+    assert result.stderr == "error: --strict: 5 record(s) rejected\n"
+    # the feeds were still written
+    assert (in_project / "output" / "atom.xml").is_file()
+
+
+def test_strict_passes_on_a_clean_corpus(in_project: Path) -> None:
+    for name in ("bad-date", "bad-url", "broken-yaml", "no-front-matter", "no-title"):
+        (in_project / "news" / f"{name}.md").unlink()
+    assert CliRunner().invoke(cli, ["build", "--strict"]).exit_code == 0
+
+
+def test_config_error_is_one_line_naming_the_key(in_project: Path) -> None:
+    config = in_project / "config.yaml"
+    config.write_text(config.read_text().replace("max_items: 5", "max_itms: 5"))
+    result = CliRunner().invoke(cli, ["build"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: config.yaml: rules.max_itms: unknown key; did you mean 'max_items'?\n"
+    )
+    assert not (in_project / "output").exists()
+
+
+def test_missing_config_says_how_to_fix_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["build"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: --config: config.yaml does not exist; pass --config PATH\n"
+
+
+def test_every_command_and_option_has_help() -> None:
+    import click
+
+    def walk(command: click.Command) -> None:
+        assert command.help, f"{command.name} has no help text"
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, f"{command.name} {param.opts} has no help"
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                walk(sub)
+
+    walk(cli)

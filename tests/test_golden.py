@@ -1,0 +1,54 @@
+"""Golden files: the fixture corpus must produce exactly tests/data/fixture/expected/.
+
+After an intended change to the output, regenerate with
+``FEEDLETTER_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py``
+and review the diff of the expected files in the commit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from feeds.build import build_feeds
+from newsletter.config import Config
+
+from .conftest import FIXTURE, NOW, read_tree
+
+EXPECTED = FIXTURE / "expected"
+
+
+def diff_trees(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
+    lines: list[str] = []
+    for name in sorted(set(expected) | set(actual)):
+        if name not in actual:
+            lines.append(f"missing: {name}")
+        elif name not in expected:
+            lines.append(f"unexpected: {name}")
+        elif expected[name] != actual[name]:
+            lines.extend(
+                difflib.unified_diff(
+                    expected[name].decode().splitlines(),
+                    actual[name].decode().splitlines(),
+                    f"expected/{name}",
+                    f"actual/{name}",
+                    lineterm="",
+                )
+            )
+    return "\n".join(lines)
+
+
+def test_fixture_output_tree_matches_golden_files(
+    load_fixture_config: Callable[[], Config], tmp_path: Path
+) -> None:
+    config = load_fixture_config().model_copy(update={"output": tmp_path / "out"})
+    build_feeds(config, NOW)
+    actual = read_tree(tmp_path / "out")
+    if os.environ.get("FEEDLETTER_UPDATE_GOLDEN"):
+        shutil.rmtree(EXPECTED, ignore_errors=True)
+        shutil.copytree(tmp_path / "out", EXPECTED, ignore=shutil.ignore_patterns(".*"))
+    problems = diff_trees(read_tree(EXPECTED), actual)
+    assert not problems, problems
