@@ -59,8 +59,8 @@ def load_project(settings: FeedSettings) -> Project:
     return Project(settings, corpus, topics)
 
 
-def select(project: Project, now: datetime) -> Selection:
-    """The collector's selection for ``project`` at time ``now``."""
+def select(project: Project, now: datetime, since: datetime | None = None) -> Selection:
+    """The collector's selection for ``project`` at ``now`` (optionally only after ``since``)."""
     settings = project.settings
     return collect(
         project.corpus.articles,
@@ -68,6 +68,7 @@ def select(project: Project, now: datetime) -> Selection:
         settings.global_rules(),
         now,
         overrides=settings.topic_rules(),
+        since=since,
     )
 
 

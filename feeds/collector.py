@@ -34,7 +34,12 @@ class Rules:
     match_keywords: bool = False
 
     def admits(self, article: Article, now: datetime) -> bool:
-        """Whether ``article`` passes these rules at time ``now``."""
+        """Whether ``article`` passes these rules at time ``now``.
+
+        An article dated after ``now`` never qualifies: it appears once its time comes.
+        """
+        if article.published_at > now:
+            return False
         if self.published_only and not article.published:
             return False
         if self.min_quality is not None and article.quality < self.min_quality:
@@ -158,9 +163,17 @@ def memberships(
 
 
 def _select(
-    topic_id: str | None, candidates: Iterable[Article], rules: Rules, now: datetime
+    topic_id: str | None,
+    candidates: Iterable[Article],
+    rules: Rules,
+    now: datetime,
+    since: datetime | None,
 ) -> TopicSelection:
-    admitted = [a for a in candidates if rules.admits(a, now)]
+    admitted = [
+        a
+        for a in candidates
+        if rules.admits(a, now) and (since is None or a.published_at > since)
+    ]
     stories, _ = collapse_duplicates(admitted)
     stories.sort(key=newest_first)
     return TopicSelection(topic_id, tuple(stories[: rules.max_items]), len(stories))
@@ -172,10 +185,13 @@ def collect(
     rules: Rules,
     now: datetime,
     overrides: Mapping[str, Rules] | None = None,
+    since: datetime | None = None,
 ) -> Selection:
     """Select the articles of every topic and of the all-topics feed.
 
-    ``rules`` apply everywhere unless ``overrides`` gives a topic its own.
+    ``rules`` apply everywhere unless ``overrides`` gives a topic its own. With
+    ``since``, only articles published after it (and not after ``now``) qualify:
+    that is how the digest asks for one period's articles under the same rules.
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     membership, unknown = memberships(articles, topics, per_topic)
@@ -184,10 +200,10 @@ def collect(
         for tid in membership[article.path]:
             by_topic[tid].append(article)
     selections = tuple(
-        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now) for t in topics.topics
+        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since) for t in topics.topics
     )
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now)
+    everything = _select(None, in_any, rules, now, since)
     _, duplicates = collapse_duplicates(articles)
     duplicates.sort(key=lambda d: d.dropped.path)
     return Selection(

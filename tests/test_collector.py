@@ -167,3 +167,12 @@ def test_config_topics_override_file_fields_and_come_first() -> None:
     assert [t.id for t in merged.topics] == ["portals", "extra", "power-apps"]
     assert merged.by_id["portals"].description == "Sites."
     assert merged.by_id["portals"].parent == "power-apps"
+
+
+def test_future_articles_wait_for_their_time_and_since_opens_a_window() -> None:
+    arts = [article(-2), article(1), article(5), article(9)]
+    sel = collect(arts, topics(), Rules(), NOW)
+    assert ids(sel.everything.articles) == ["news/001.md", "news/005.md", "news/009.md"]
+    window = collect(arts, topics(), Rules(), NOW, since=NOW - timedelta(days=7))
+    assert ids(window.everything.articles) == ["news/001.md", "news/005.md"]
+    assert ids(window.for_topic("power-apps").articles) == ["news/001.md", "news/005.md"]
