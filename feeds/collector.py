@@ -170,9 +170,7 @@ def _select(
     since: datetime | None,
 ) -> TopicSelection:
     admitted = [
-        a
-        for a in candidates
-        if rules.admits(a, now) and (since is None or a.published_at > since)
+        a for a in candidates if rules.admits(a, now) and (since is None or a.published_at > since)
     ]
     stories, _ = collapse_duplicates(admitted)
     stories.sort(key=newest_first)

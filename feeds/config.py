@@ -192,4 +192,4 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         )
         if current is None:
             return []
-    return [n for n, f in current.model_fields.items() if not f.exclude]
+    return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]

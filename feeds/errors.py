@@ -69,3 +69,17 @@ class OutputError(FeedletterError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason} (previous outputs were left in place)")
+
+
+class EmptyIssueError(FeedletterError):
+    """A digest period has no qualifying articles; nothing is produced."""
+
+    message = "no articles to send"
+
+    def __init__(self, issue_id: str, start: str, end: str) -> None:
+        self.issue_id = issue_id
+        super().__init__(
+            f"issue {issue_id}: no qualifying articles between {start} and {end}; "
+            "no digest was produced (use --force to produce an empty one, "
+            "or --date to pick another week)"
+        )

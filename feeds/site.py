@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
 
 from . import __version__
 from .collector import TopicSelection
@@ -49,7 +55,8 @@ def template_env(folder: Path) -> Environment:
         raise ConfigError("templates", f"{folder} is not a folder of Jinja2 templates")
     env = Environment(
         loader=FileSystemLoader(folder),
-        autoescape=True,
+        # HTML and XML templates escape everything; plain-text ones (*.txt.j2) don't
+        autoescape=select_autoescape(disabled_extensions=("txt.j2",), default=True),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -27,6 +27,9 @@ Feeds (items shown / qualified):
   Portals                 2 / 2
   Teams integration       1 / 1
 Files: {written} written, {unchanged} unchanged, 0 removed in output
+Digest 2021-W13 (2020-04-02 to 2021-04-02): 4 stories, 2 top, 2 topic sections
+  HTML 9,140 bytes (budget 90,000); text 2,852 chars
+  output/newsletter/2021-W13/: {digest_written} files written, {digest_unchanged} unchanged
 """
 
 
@@ -38,16 +41,20 @@ def in_project(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_build_prints_the_summary(in_project: Path) -> None:
     runner = CliRunner()
-    first = runner.invoke(cli, ["build"])
+    first = runner.invoke(cli, ["build", "--date", "2021-04-02"])
     assert first.exit_code == 0, first.output
-    assert first.stdout == BUILD_SUMMARY.format(written=25, unchanged=0)
-    second = runner.invoke(cli, ["build", "--config", "config.yaml"])
-    assert second.stdout == BUILD_SUMMARY.format(written=0, unchanged=25)
+    assert first.stdout == BUILD_SUMMARY.format(
+        written=25, unchanged=0, digest_written=7, digest_unchanged=0
+    )
+    second = runner.invoke(cli, ["build", "--config", "config.yaml", "--date", "2021-04-02"])
+    assert second.stdout == BUILD_SUMMARY.format(
+        written=0, unchanged=25, digest_written=0, digest_unchanged=7
+    )
     assert (in_project / "output" / "topics" / "canvas-apps" / "atom.xml").is_file()
 
 
 def test_strict_exits_3_when_records_are_rejected(in_project: Path) -> None:
-    result = CliRunner().invoke(cli, ["build", "--strict"])
+    result = CliRunner().invoke(cli, ["build", "--strict", "--date", "2021-04-02"])
     assert result.exit_code == 3
     assert result.stderr == "error: --strict: 5 record(s) rejected\n"
     # the feeds were still written
@@ -57,7 +64,25 @@ def test_strict_exits_3_when_records_are_rejected(in_project: Path) -> None:
 def test_strict_passes_on_a_clean_corpus(in_project: Path) -> None:
     for name in ("bad-date", "bad-url", "broken-yaml", "no-front-matter", "no-title"):
         (in_project / "news" / f"{name}.md").unlink()
-    assert CliRunner().invoke(cli, ["build", "--strict"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["build", "--strict", "--date", "2021-04-02"]).exit_code == 0
+
+
+def test_digest_command_and_empty_issue(in_project: Path) -> None:
+    runner = CliRunner()
+    empty = runner.invoke(cli, ["digest", "--date", "2019-01-01"])
+    assert empty.exit_code == 0
+    assert empty.stdout == (
+        "Digest: not produced: issue 2019-W01: no qualifying articles between "
+        "2018-01-01 00:00 and 2019-01-02 00:00 UTC; no digest was produced "
+        "(use --force to produce an empty one, or --date to pick another week)\n"
+    )
+    assert not (in_project / "output" / "newsletter").exists()
+    forced = runner.invoke(cli, ["digest", "--date", "2019-01-01", "--force"])
+    assert forced.exit_code == 0
+    assert forced.stdout.startswith("Digest 2019-W01 (2018-01-01 to 2019-01-01): 0 stories")
+    text = (in_project / "output" / "newsletter" / "2019-W01" / "email.txt").read_text()
+    assert "No new stories in this period." in text
+    assert runner.invoke(cli, ["digest", "--date", "2021-13-01"]).exit_code == 2
 
 
 def test_config_error_is_one_line_naming_the_key(in_project: Path) -> None:

@@ -1,5 +1,9 @@
 """Golden files: the fixture corpus must produce exactly tests/data/fixture/expected/.
 
+The tree holds the feeds, the pages and the digest issue for 2021-04-02
+(``newsletter/2021-W13/``: web copy, HTML and text parts, sample.eml with its
+headers, issue.json) with the archive index and feed.
+
 After an intended change to the output, regenerate with
 ``FEEDLETTER_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py``
 and review the diff of the expected files in the commit.
@@ -10,11 +14,13 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
+from datetime import date
 from collections.abc import Callable
 from pathlib import Path
 
 from feeds.build import build_feeds
 from newsletter.config import Config
+from newsletter.pipeline import issue_period, make_issue, write_issue
 
 from .conftest import FIXTURE, NOW, read_tree
 
@@ -45,7 +51,9 @@ def test_fixture_output_tree_matches_golden_files(
     load_fixture_config: Callable[[], Config], tmp_path: Path
 ) -> None:
     config = load_fixture_config().model_copy(update={"output": tmp_path / "out"})
-    build_feeds(config, NOW)
+    result = build_feeds(config, NOW)
+    period = issue_period(config, date(2021, 4, 2))
+    write_issue(config, make_issue(result.project, config, period))
     actual = read_tree(tmp_path / "out")
     if os.environ.get("FEEDLETTER_UPDATE_GOLDEN"):
         shutil.rmtree(EXPECTED, ignore_errors=True)

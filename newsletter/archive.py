@@ -1,0 +1,157 @@
+"""The digest's files: one folder per issue, plus the archive index and its Atom feed.
+
+``issue_files`` turns a rendered issue into bytes keyed by output path;
+``archive_files`` lists every issue found under ``output/newsletter/`` (read from
+each issue's ``issue.json``) as an HTML index and an Atom feed. Writing is left
+to ``feeds.output.write_tree``, so the digest gets the same atomic, byte-stable
+writes as the feeds::
+
+    newsletter/index.html               every issue, newest first
+    newsletter/atom.xml                 Atom feed of issues
+    newsletter/<issue-id>/index.html    web copy ("view in browser")
+    newsletter/<issue-id>/email.html    the HTML part, inlined, with placeholders
+    newsletter/<issue-id>/email.txt     the text part, with placeholders
+    newsletter/<issue-id>/sample.eml    the whole message for a sample recipient
+    newsletter/<issue-id>/issue.json    metadata the index is built from
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feedgen.feed import FeedGenerator
+from jinja2 import Environment
+
+from feeds import __version__
+from feeds.config import SiteSettings
+from feeds.feedwriter import GENERATOR_URI
+from feeds.site import render
+from feeds.urls import join, story_key
+
+from .config import NewsletterSettings
+from .message import compose
+from .render import RenderedIssue, archive_path
+
+ARCHIVE = "newsletter/"
+SAMPLE_RECIPIENT = "reader@example.com"
+_ISSUE_NAMESPACE = uuid.UUID("9d3b6c0e-2f4a-4e61-8a57-0c4f3e1b2a77")
+
+
+@dataclass(frozen=True, slots=True)
+class IssueInfo:
+    """What the archive knows of one issue (its ``issue.json``)."""
+
+    id: str
+    subject: str
+    preheader: str
+    # last day covered, ISO date
+    date: str
+    # end of the period, ISO timestamp (UTC)
+    end: str
+    stories: int
+    url: str
+
+    @property
+    def end_time(self) -> datetime:
+        return datetime.fromisoformat(self.end).astimezone(UTC)
+
+
+def sample_unsubscribe_url(site: SiteSettings) -> str:
+    """The unsubscribe link shown in the sample message (a real one is signed per recipient)."""
+    return join(site.base_url, "unsubscribe?token=sample")
+
+
+def issue_info(issue: RenderedIssue) -> IssueInfo:
+    period = issue.plan.period
+    return IssueInfo(
+        id=issue.issue_id,
+        subject=issue.subject,
+        preheader=issue.preheader,
+        date=period.last_day.isoformat(),
+        end=period.end.isoformat(),
+        stories=len(issue.plan.items),
+        url=issue.archive_url,
+    )
+
+
+def issue_files(
+    issue: RenderedIssue, settings: NewsletterSettings, site: SiteSettings
+) -> dict[str, bytes]:
+    """The files of one issue's folder."""
+    folder = archive_path(issue.issue_id)
+    sample = compose(
+        issue,
+        settings,
+        site,
+        recipient=SAMPLE_RECIPIENT,
+        unsubscribe_url=sample_unsubscribe_url(site),
+        date=issue.plan.period.end,
+    )
+    info = _info_dict(issue_info(issue))
+    return {
+        f"{folder}index.html": issue.web_html.encode(),
+        f"{folder}email.html": issue.html.encode(),
+        f"{folder}email.txt": issue.text.encode(),
+        f"{folder}sample.eml": sample.as_bytes(),
+        f"{folder}issue.json": (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode(),
+    }
+
+
+def _info_dict(info: IssueInfo) -> dict[str, object]:
+    return {name: getattr(info, name) for name in IssueInfo.__slots__}
+
+
+def read_issues(output: Path) -> list[IssueInfo]:
+    """Every issue already in ``output/newsletter/``; unreadable metadata is skipped."""
+    issues = []
+    for path in sorted((output / ARCHIVE).glob("*/issue.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            issues.append(IssueInfo(**{k: data[k] for k in IssueInfo.__slots__}))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return issues
+
+
+def archive_files(
+    issues: list[IssueInfo], env: Environment, site: SiteSettings
+) -> dict[str, bytes]:
+    """The archive index page and the Atom feed of issues."""
+    ordered = sorted({i.id: i for i in issues}.values(), key=lambda i: (i.end, i.id), reverse=True)
+    index_url = join(site.base_url, ARCHIVE)
+    atom_url = join(site.base_url, f"{ARCHIVE}atom.xml")
+    page = render(
+        env,
+        "newsletter_index.html.j2",
+        site=site,
+        issues=ordered,
+        atom_url=atom_url,
+        opml_url=join(site.base_url, "feeds.opml"),
+    )
+    fg = FeedGenerator()
+    fg.id(f"urn:uuid:{uuid.uuid5(_ISSUE_NAMESPACE, story_key(index_url))}")
+    fg.title(f"{site.title}: weekly digest")
+    fg.subtitle(f"Every issue of the {site.title} weekly digest.")
+    fg.author({"name": site.title})
+    fg.language(site.language)
+    fg.generator("feedletter", version=__version__, uri=GENERATOR_URI)
+    fg.link(href=atom_url, rel="self", type="application/atom+xml")
+    fg.link(href=index_url, rel="alternate", type="text/html")
+    updated = ordered[0].end_time if ordered else datetime(1970, 1, 1, tzinfo=UTC)
+    fg.updated(updated)
+    for info in ordered:
+        entry = fg.add_entry(order="append")
+        entry.id(f"urn:uuid:{uuid.uuid5(_ISSUE_NAMESPACE, story_key(info.url))}")
+        entry.title(info.subject)
+        entry.link(href=info.url, rel="alternate", type="text/html")
+        entry.published(info.end_time)
+        entry.updated(info.end_time)
+        entry.summary(info.preheader)
+    return {
+        f"{ARCHIVE}index.html": page,
+        f"{ARCHIVE}atom.xml": fg.atom_str(pretty=True),
+    }
