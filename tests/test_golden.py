@@ -14,8 +14,8 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from feeds.build import build_feeds

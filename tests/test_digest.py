@@ -1,0 +1,341 @@
+"""The digest: planning from the collector's selection, rendering, the message."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+from markupsafe import escape
+
+from feeds.build import Project, load_project, select
+from feeds.errors import EmptyIssueError
+from newsletter.config import Config, load_config
+from newsletter.digest import period_ending, plan_issue, score
+from newsletter.message import compose
+from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
+
+from .conftest import ROOT
+
+BUSY_WEEK = date(2021, 11, 7)  # 2021-W44: the sample's busiest week
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[Config, Project]:
+    config = load_config(ROOT / "config.yaml")
+    return config, load_project(config)
+
+
+@pytest.fixture(scope="module")
+def busy_issue(sample: tuple[Config, Project]) -> RenderedIssue:
+    config, project = sample
+    return make_issue(project, config, issue_period(config, BUSY_WEEK))
+
+
+def parse_eml(data: bytes) -> EmailMessage:
+    message = email.message_from_bytes(data, policy=default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def test_period_and_issue_id() -> None:
+    period = period_ending(date(2026, 11, 26), 7)
+    assert period.start == datetime(2026, 11, 20, tzinfo=UTC)
+    assert period.end == datetime(2026, 11, 27, tzinfo=UTC)
+    assert period.issue_id == "2026-W48"
+    assert period.last_day == date(2026, 11, 26)
+    # an end at midnight belongs to the previous day's week
+    assert period_ending(datetime(2026, 11, 30, tzinfo=UTC), 7).issue_id == "2026-W48"
+
+
+def test_the_digest_uses_the_collectors_selection(
+    sample: tuple[Config, Project], busy_issue: RenderedIssue
+) -> None:
+    _, project = sample
+    period = busy_issue.plan.period
+    selection = select(project, now=period.end, since=period.start)
+    selected = {a.path for a in selection.everything.articles}
+    shown = {i.article.path for i in busy_issue.plan.items}
+    assert shown <= selected
+    # every qualifying story is accounted for: shown, or left out because a section was full
+    assert len(shown) + busy_issue.plan.left_out == len(selected)
+    # records the feeds exclude (unpublished, low quality) are excluded here too
+    in_week = [a for a in project.corpus.articles if period.start < a.published_at <= period.end]
+    excluded = [a for a in in_week if not a.published or a.quality < 70]
+    assert excluded, "the busy week should hold excluded records for this test"
+    assert not {a.path for a in excluded} & shown
+
+
+def test_excluded_records_never_reach_the_digest(
+    load_fixture_config: Callable[[], Config],
+) -> None:
+    config = load_fixture_config()
+    issue = make_issue(load_project(config), config, issue_period(config, date(2021, 4, 2)))
+    paths = {i.article.path for i in issue.plan.items}
+    assert "news/2021-04-01-low-quality.md" not in paths  # quality 10 < 50
+    assert "news/2021-04-02-unknown-topic.md" not in paths  # in no topic
+    assert "news/2020-05-29-seed-clearview.md" not in paths  # published: false
+    for text in (issue.html, issue.text):
+        assert "A low-quality canvas apps post" not in text
+        assert "Power Automate gets a new designer" not in text
+    # the duplicate collapsed to the better record
+    assert "news/2020-11-18-layout-containers-syndicated.md" not in paths
+    assert (
+        "news/2020-11-17-new-layout-containers-in-canvas-apps-make-responsive-apps-easier.md"
+        in paths
+    )
+
+
+def test_each_story_once_in_its_most_specific_topic(sample: tuple[Config, Project]) -> None:
+    config, project = sample
+    period = issue_period(config, BUSY_WEEK)
+    selection = select(project, now=period.end, since=period.start)
+    plan = plan_issue(selection, project.topics, period, items_per_topic=50, top_stories=0)
+    paths = [i.article.path for i in plan.items]
+    assert len(paths) == len(set(paths))
+    for section in plan.sections:
+        assert section.topic is not None
+        for item in section.items:
+            tids = selection.membership[item.article.path]
+            deepest = max(project.topics.depth(t) for t in tids)
+            assert project.topics.depth(section.topic.id) == deepest
+    names = [s.topic.name for s in plan.sections if s.topic]
+    assert names == ["Power Apps", "Portals", "Teams integration"]  # config order
+    # sections are ranked by score, best first
+    for section in plan.sections:
+        scores = [i.score for i in section.items]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_top_stories_are_the_best_scored(busy_issue: RenderedIssue) -> None:
+    plan = busy_issue.plan
+    assert len(plan.top.items) == 3
+    best_elsewhere = max(i.score for s in plan.sections for i in s.items)
+    assert min(i.score for i in plan.top.items) >= best_elsewhere
+
+
+def test_score_formula() -> None:
+    from tests.test_collector import article
+
+    period = period_ending(datetime(2024, 6, 1, tzinfo=UTC), 7)
+    newest = article(0, quality=80, heat=20, published_at=period.end)
+    oldest = article(1, quality=80, heat=-5, published_at=period.start)
+    assert score(newest, period) == 80 + 10 + 30
+    assert score(oldest, period) == 80
+    middle = article(2, quality=0, heat=0, published_at=period.end - timedelta(days=3.5))
+    assert score(middle, period) == pytest.approx(15)
+
+
+def test_html_is_inlined_safe_and_within_budget(busy_issue: RenderedIssue) -> None:
+    html = busy_issue.html
+    assert len(html.encode()) <= 90_000
+    tree = lxml_html.fromstring(html)
+    assert not tree.xpath("//script") and "<script" not in html.lower()
+    assert not tree.xpath("//link[@rel='stylesheet']") and "@import" not in html
+    assert "@font-face" not in html
+    # styles were inlined; the media query stays in <style> with !important
+    assert len(tree.xpath("//*[@style]")) > 20
+    (style,) = tree.xpath("//style")
+    assert "@media" in style.text and "!important" in style.text
+    assert "width: 100% !important" in style.text
+    assert tree.xpath("//table[@width='600']")
+    for element in tree.iter():
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), (name, value)
+    hrefs = [a.get("href") for a in tree.xpath("//a")]
+    assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs)
+    images = tree.xpath("//img")
+    assert images
+    for img in images:
+        assert img.get("alt") and img.get("width") and img.get("height")
+        assert img.get("src").startswith("https://")
+
+
+def flat(text: str) -> str:
+    """Whitespace collapsed: the text part wraps long titles over several lines."""
+    return " ".join(text.split())
+
+
+def test_every_story_title_and_url_in_both_parts(busy_issue: RenderedIssue) -> None:
+    for item in busy_issue.plan.items:
+        url = item.article.url
+        assert item.article.title in flat(busy_issue.text)
+        assert str(escape(item.article.title)) in busy_issue.html
+        assert url in busy_issue.text
+        assert url.replace("&", "&amp;") in busy_issue.html
+
+
+def test_utm_parameters_keep_existing_queries_and_can_be_switched_off(
+    sample: tuple[Config, Project],
+) -> None:
+    config, project = sample
+    video = "https://youtube.com/watch?v=h70jOr56EKs"  # a record with a query string
+    period = issue_period(config, date(2020, 5, 20))
+    issue = make_issue(project, config, period)
+    tagged = f"{video}&utm_source=feedletter&utm_medium=email&utm_campaign={period.issue_id}"
+    assert any(i.article.url == video for i in issue.plan.items)
+    assert tagged in issue.text
+    assert tagged.replace("&", "&amp;") in issue.html
+    off = config.model_copy(
+        update={
+            "newsletter": config.newsletter.model_copy(
+                update={"utm": config.newsletter.utm.model_copy(update={"enabled": False})}
+            )
+        }
+    )
+    plain = make_issue(project, off, period)
+    assert "utm_" not in plain.text and "utm_" not in plain.html
+    assert f"{video}\n" in plain.text
+
+
+def test_over_budget_issues_show_fewer_stories(sample: tuple[Config, Project]) -> None:
+    config, project = sample
+    budget = 12_000
+    small = config.model_copy(
+        update={
+            "newsletter": config.newsletter.model_copy(
+                update={"max_html_bytes": budget, "items_per_topic": 20, "period_days": 60}
+            )
+        }
+    )
+    issue = make_issue(project, small, issue_period(small, BUSY_WEEK))
+    assert issue.plan.trimmed > 0
+    assert len(issue.html.encode()) <= budget
+    assert issue.plan.top.items  # top stories are the last to go
+
+
+def test_biggest_issue_on_the_sample_fits_the_default_budget(
+    sample: tuple[Config, Project],
+) -> None:
+    config, project = sample
+    year = config.model_copy(
+        update={"newsletter": config.newsletter.model_copy(update={"period_days": 366})}
+    )
+    issue = make_issue(project, year, issue_period(year, date(2021, 12, 31)))
+    assert issue.plan.trimmed == 0
+    assert len(issue.html.encode()) <= 90_000
+
+
+def test_empty_period_is_refused_unless_forced(sample: tuple[Config, Project]) -> None:
+    config, project = sample
+    period = issue_period(config, date(2026, 11, 26))
+    with pytest.raises(EmptyIssueError, match=r"no qualifying articles.*--force"):
+        make_issue(project, config, period)
+    forced = make_issue(project, config, period, force=True)
+    assert forced.plan.is_empty and "No new stories in this period." in forced.text
+
+
+def test_message_structure_headers_and_personalisation(busy_issue: RenderedIssue) -> None:
+    config = load_config(ROOT / "config.yaml")
+    unsubscribe = "https://news.example.org/powerapps/unsubscribe?token=abc&x=1"
+    message = compose(
+        busy_issue,
+        config.newsletter,
+        config.site,
+        recipient="ada@example.net",
+        unsubscribe_url=unsubscribe,
+        date=datetime(2021, 11, 8, 8, tzinfo=UTC),
+    )
+    parsed = parse_eml(message.as_bytes())
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = list(parsed.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in parts)
+    text, html = (p.get_content() for p in parts)
+    assert parsed["To"] == "ada@example.net"
+    assert parsed["Subject"] == "Power Apps News weekly — 7 November 2021"
+    assert parsed["Date"] == "Mon, 08 Nov 2021 08:00:00 +0000"
+    assert re.fullmatch(r"<2021-W44\.[0-9a-f]{24}@news\.example\.org>", parsed["Message-ID"])
+    assert parsed["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert RECIPIENT not in text + html and UNSUBSCRIBE_URL not in text + html
+    assert "ada@example.net" in text and "ada@example.net" in html
+    assert f"Unsubscribe: {unsubscribe}" in text
+    assert f'href="{unsubscribe.replace("&", "&amp;")}"' in html
+
+
+def test_written_issue_eml_parses_back(
+    busy_issue: RenderedIssue, sample: tuple[Config, Project], tmp_path: Path
+) -> None:
+    config, _ = sample
+    config = config.model_copy(update={"output": tmp_path})
+    result = write_issue(config, busy_issue)
+    folder = tmp_path / "newsletter" / "2021-W44"
+    assert {p.name for p in folder.iterdir()} == {
+        "index.html",
+        "email.html",
+        "email.txt",
+        "sample.eml",
+        "issue.json",
+    }
+    assert result.html_bytes == len((folder / "email.html").read_bytes())
+    parsed = parse_eml((folder / "sample.eml").read_bytes())
+    for name in (
+        "Subject",
+        "From",
+        "To",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "MIME-Version",
+    ):
+        assert parsed[name], name
+    assert "mailto:" not in parsed["List-Unsubscribe"]  # none configured for the sample
+    text, html = (p.get_content() for p in parsed.iter_parts())
+    for item in busy_issue.plan.items:
+        assert item.article.title in flat(text) and item.article.url in text
+        assert item.article.url.replace("&", "&amp;") in html
+    web = (folder / "index.html").read_text()
+    assert "Unsubscribe" not in web and "View in your browser" not in web
+    assert (tmp_path / "newsletter" / "index.html").read_text().count("2021-W44") >= 1
+
+
+def test_archive_lists_every_issue_and_is_a_valid_feed(
+    sample: tuple[Config, Project], tmp_path: Path
+) -> None:
+    import feedparser
+
+    config, project = sample
+    config = config.model_copy(update={"output": tmp_path})
+    for day in (date(2021, 10, 31), BUSY_WEEK, date(2021, 8, 29)):
+        write_issue(config, make_issue(project, config, issue_period(config, day)))
+    feed = feedparser.parse((tmp_path / "newsletter" / "atom.xml").read_bytes())
+    assert feed.bozo == 0
+    assert [e.link for e in feed.entries] == [
+        f"https://news.example.org/powerapps/newsletter/{i}/"
+        for i in ("2021-W44", "2021-W43", "2021-W34")
+    ]
+    index = (tmp_path / "newsletter" / "index.html").read_text()
+    assert index.index("2021-W44") < index.index("2021-W43") < index.index("2021-W34")
+
+
+def test_record_strings_are_escaped_everywhere(
+    load_fixture_config: Callable[[], Config], fixture_project: Path
+) -> None:
+    record = fixture_project / "news" / "2021-04-02-unknown-topic.md"
+    record.write_text(
+        record.read_text()
+        .replace(
+            'title: "Power Automate gets a new designer"',
+            'title: "<script>alert(1)</script> & <img src=x onerror=alert(2)>"',
+        )
+        .replace("  - Power Automate", "  - Canvas apps")
+        .replace("quality: 95", "quality: 200")  # the lead story
+    )
+    config = load_fixture_config()
+    issue = make_issue(load_project(config), config, issue_period(config, date(2021, 4, 2)))
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(2)&gt;"
+        in issue.html
+    )
+    tree = lxml_html.fromstring(issue.html)
+    assert not tree.xpath("//script") and not tree.xpath("//img[@onerror]")
+    assert "<script>alert(1)</script> & <img src=x onerror=alert(2)>" in issue.text
