@@ -83,3 +83,32 @@ class EmptyIssueError(FeedletterError):
             "no digest was produced (use --force to produce an empty one, "
             "or --date to pick another week)"
         )
+
+
+class StateError(FeedletterError):
+    """The state database cannot be used (corrupt, locked, unwritable)."""
+
+    message = "the state database cannot be used"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class SubscriberError(FeedletterError):
+    """A subscriber operation was refused (bad address, unknown topic, not found)."""
+
+    message = "subscriber operation refused"
+
+
+class DeliveryError(FeedletterError):
+    """Sending stopped (authentication refused, no usable issue, missing secret)."""
+
+    message = "sending stopped"
+
+
+class BusyError(FeedletterError):
+    """Another feedletter process holds the lock this command needs."""
+
+    message = "another feedletter process is running"

@@ -50,7 +50,9 @@ class IssueInfo:
     preheader: str
     # last day covered, ISO date
     date: str
-    # end of the period, ISO timestamp (UTC)
+    # start of the period (exclusive), ISO timestamp (UTC)
+    start: str
+    # end of the period (inclusive), ISO timestamp (UTC)
     end: str
     stories: int
     url: str
@@ -58,6 +60,10 @@ class IssueInfo:
     @property
     def end_time(self) -> datetime:
         return datetime.fromisoformat(self.end).astimezone(UTC)
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.fromisoformat(self.start).astimezone(UTC)
 
 
 def sample_unsubscribe_url(site: SiteSettings) -> str:
@@ -72,6 +78,7 @@ def issue_info(issue: RenderedIssue) -> IssueInfo:
         subject=issue.subject,
         preheader=issue.preheader,
         date=period.last_day.isoformat(),
+        start=period.start.isoformat(),
         end=period.end.isoformat(),
         stories=len(issue.plan.items),
         url=issue.archive_url,

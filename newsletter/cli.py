@@ -5,12 +5,17 @@ library raises ``FeedletterError``; this module is the only place that turns
 errors into messages and exit codes:
 
 0 success · 1 an error stopped the command (message on stderr) · 2 usage error ·
-3 ``--strict`` and at least one record was rejected.
+3 ``--strict`` and at least one record was rejected · 4 another feedletter
+process held the lock for longer than ``state.lock_wait_seconds`` · 5 ``send``
+finished but some recipients failed or were deferred.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
@@ -19,13 +24,18 @@ import click
 
 from feeds import __version__
 from feeds.build import BuildResult, build_feeds, load_project
-from feeds.errors import EmptyIssueError, FeedletterError
+from feeds.errors import BusyError, EmptyIssueError, FeedletterError
 
+from . import delivery, state
+from . import subscribers as subs
 from .config import DEFAULT_CONFIG, Config, load_config
+from .locks import work_lock
 from .pipeline import DigestResult, issue_period, make_issue, write_issue
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
+EXIT_BUSY = 4
+EXIT_UNDELIVERED = 5
 
 config_option = click.option(
     "--config",
@@ -62,21 +72,22 @@ force_option = click.option(
 @force_option
 def build(config_path: Path, strict: bool, end_date: datetime | None, force: bool) -> None:
     """Write every feed and page, then this period's digest, to output/."""
-    try:
-        config = load_config(config_path)
-        result = build_feeds(config, now=datetime.now(UTC))
-    except FeedletterError as exc:
-        fail(exc)
-    print_build_summary(result)
-    try:
-        period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
-        digest = write_issue(config, make_issue(result.project, config, period, force=force))
-    except EmptyIssueError as exc:
-        click.echo(f"Digest: not produced: {exc}")
-    except FeedletterError as exc:
-        fail(exc)
-    else:
-        print_digest_summary(digest, config)
+    config = configure(config_path)
+    with locked(config, "feedletter build"):
+        try:
+            result = build_feeds(config, now=datetime.now(UTC))
+        except FeedletterError as exc:
+            fail(exc)
+        print_build_summary(result)
+        try:
+            period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
+            digest = write_issue(config, make_issue(result.project, config, period, force=force))
+        except EmptyIssueError as exc:
+            click.echo(f"Digest: not produced: {exc}")
+        except FeedletterError as exc:
+            fail(exc)
+        else:
+            print_digest_summary(digest, config)
     if strict and result.project.corpus.rejected:
         click.echo(
             f"error: --strict: {len(result.project.corpus.rejected)} record(s) rejected", err=True
@@ -90,17 +101,237 @@ def build(config_path: Path, strict: bool, end_date: datetime | None, force: boo
 @force_option
 def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
     """Render the digest issue for a period into output/newsletter/<issue-id>/."""
+    config = configure(config_path)
+    with locked(config, "feedletter digest"):
+        try:
+            project = load_project(config)
+            period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
+            result = write_issue(config, make_issue(project, config, period, force=force))
+        except EmptyIssueError as exc:
+            click.echo(f"Digest: not produced: {exc}")
+            return
+        except FeedletterError as exc:
+            fail(exc)
+    print_digest_summary(result, config)
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage the subscribers in the state database."""
+
+
+def open_state(config: Config) -> sqlite3.Connection:
     try:
-        config = load_config(config_path)
-        project = load_project(config)
-        period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
-        result = write_issue(config, make_issue(project, config, period, force=force))
-    except EmptyIssueError as exc:
-        click.echo(f"Digest: not produced: {exc}")
-        return
+        return state.connect(config.database)
     except FeedletterError as exc:
         fail(exc)
-    print_digest_summary(result, config)
+
+
+def known_topics(config: Config) -> list[str]:
+    try:
+        return [t.id for t in load_project(config).topics.topics]
+    except FeedletterError as exc:
+        fail(exc)
+
+
+@subscribers.command("add")
+@config_option
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--topics", default="", help="Comma-separated topic ids; omit for all topics.")
+def subscribers_add(config_path: Path, email: str, name: str, topics: str) -> None:
+    """Add a subscriber (or re-activate and update one)."""
+    config = configure(config_path)
+    conn = open_state(config)
+    try:
+        wanted = subs.parse_topics(topics, known_topics(config)) if topics else ()
+        subscriber, created = subs.add(conn, email, name=name, topics=wanted)
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
+    verb = "Added" if created else "Updated"
+    click.echo(f"{verb} {subscriber.email} ({', '.join(subscriber.topics) or 'all topics'})")
+
+
+@subscribers.command("remove")
+@config_option
+@click.argument("email")
+def subscribers_remove(config_path: Path, email: str) -> None:
+    """Delete a subscriber (their send-log rows stay)."""
+    config = configure(config_path)
+    conn = open_state(config)
+    try:
+        removed = subs.remove(conn, subs.normalise_address(email))
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
+    click.echo(f"Removed {removed.email}")
+
+
+@subscribers.command("list")
+@config_option
+def subscribers_list(config_path: Path) -> None:
+    """List every subscriber: address, status, topics, name."""
+    config = configure(config_path)
+    conn = open_state(config)
+    try:
+        rows = subs.listing(conn)
+    finally:
+        conn.close()
+    for s in rows:
+        click.echo(f"{s.email}\t{s.status}\t{','.join(s.topics) or 'all'}\t{s.name}")
+    active = sum(s.status == "active" for s in rows)
+    click.echo(f"{len(rows)} subscribers, {active} active", err=True)
+
+
+@subscribers.command("import")
+@config_option
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def subscribers_import(config_path: Path, csv_file: Path) -> None:
+    """Import subscribers from a CSV file with a header: email[,name][,topics]."""
+    config = configure(config_path)
+    conn = open_state(config)
+    try:
+        report = subs.import_csv(conn, csv_file, known_topics(config))
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
+    for line, problem in report.errors:
+        click.echo(f"  line {line}: {problem}", err=True)
+    click.echo(
+        f"Imported {csv_file}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.errors)} rejected"
+    )
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--issue", "issue_id", default=None, help="Issue id (e.g. 2021-W44); default: the newest."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Render and count, but connect to no server and send nothing."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages in this run."
+)
+@click.option("--force", is_flag=True, help="Send even if the issue's period ended long ago.")
+def send(
+    config_path: Path, issue_id: str | None, dry_run: bool, limit: int | None, force: bool
+) -> None:
+    """Send a digest issue to every active subscriber who has not received it yet."""
+    config = configure(config_path)
+    with locked(config, "feedletter send"):
+        conn = open_state(config)
+        try:
+            info = delivery.find_issue(config, issue_id)
+            delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
+            project = load_project(config)
+            with progress_bar(f"Sending {info.id}") as advance:
+                report = delivery.send_issue(
+                    conn, project, config, info, dry_run=dry_run, limit=limit, on_progress=advance
+                )
+        except FeedletterError as exc:
+            fail(exc)
+        finally:
+            conn.close()
+    print_send_summary(report)
+    if report.failed or report.deferred:
+        sys.exit(EXIT_UNDELIVERED)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal (stderr); nothing when output is redirected."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def print_send_summary(report: delivery.SendReport) -> None:
+    """The final summary of a send run."""
+    mode = " (dry run: nothing sent)" if report.dry_run else ""
+    click.echo(
+        f"Issue {report.issue_id}{mode}: {report.planned} subscribers to send to, "
+        f"{report.variants} rendered variant(s)"
+    )
+    click.echo(
+        f"Sent {len(report.sent)}, already sent {report.already_sent}, "
+        f"failed {len(report.failed)}, deferred {len(report.deferred)}, "
+        f"nothing new {report.nothing_new}, failed in earlier runs {report.failed_before}"
+    )
+    for address, reply in report.failed:
+        click.echo(f"  failed {address}: {reply}")
+    for address, reply in report.deferred:
+        click.echo(f"  deferred {address} (retried on the next run): {reply}")
+    if report.limited:
+        click.echo("  stopped at --limit; run send again to continue")
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+def serve(config_path: Path, host: str, port: int) -> None:
+    """Serve output/ over HTTP, with the one-click unsubscribe endpoint."""
+    import uvicorn
+
+    from .tokens import secret_from_env
+    from .web import create_app
+
+    config = configure(config_path)
+    try:
+        secret = secret_from_env(config.state.secret_env)
+        state.connect(config.database).close()
+    except FeedletterError as exc:
+        fail(exc)
+    app = create_app(
+        config.output, lambda: state.connect(config.database), secret, config.site.title
+    )
+    click.echo(f"Serving {shown_path(config.output)} on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.command()
+@config_option
+def schedule(config_path: Path) -> None:
+    """Run the feed and digest jobs on their schedules until stopped (SIGINT/SIGTERM)."""
+    import logging
+
+    from .schedule import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = configure(config_path)
+
+    def ready(lines: list[str]) -> None:
+        click.echo(f"Scheduler running on {shown_path(config.database)}:", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
+
+    try:
+        run_scheduler(config, config_path, on_ready=ready)
+    except FeedletterError as exc:
+        fail(exc)
+    click.echo("Scheduler stopped.", err=True)
 
 
 def print_digest_summary(result: DigestResult, config: Config) -> None:
@@ -130,9 +361,31 @@ def print_digest_summary(result: DigestResult, config: Config) -> None:
 
 
 def fail(exc: FeedletterError) -> NoReturn:
-    """Print ``exc`` as one error message and exit with status 1."""
+    """Print ``exc`` as one error message and exit (4 when busy, else 1)."""
     click.echo(f"error: {exc}", err=True)
-    sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_BUSY if isinstance(exc, BusyError) else EXIT_ERROR)
+
+
+def configure(config_path: Path) -> Config:
+    """Load the config or exit with its error."""
+    try:
+        return load_config(config_path)
+    except FeedletterError as exc:
+        fail(exc)
+
+
+@contextmanager
+def locked(config: Config, what: str) -> Iterator[None]:
+    """Hold the work lock for the command's duration, or exit 4 if it stays taken."""
+    try:
+        lock = work_lock(config.database, what, config.state.lock_wait_seconds)
+        lock.__enter__()
+    except FeedletterError as exc:
+        fail(exc)
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def print_build_summary(result: BuildResult) -> None:

@@ -8,6 +8,8 @@ they are read from the environment by the code that needs them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
@@ -40,6 +42,11 @@ class NewsletterSettings(Section):
     max_html_bytes: int = Field(default=90_000, ge=10_000)
     footer: str = ""
     utm: UtmSettings = UtmSettings()
+    # where the one-click unsubscribe endpoint lives (`feedletter serve`);
+    # default: <site.base_url>/unsubscribe
+    unsubscribe_url: str | None = None
+    # an issue is sent automatically only until this long after its period ended
+    send_window_hours: float = Field(default=48, gt=0)
 
     @field_validator("subject")
     @classmethod
@@ -60,10 +67,86 @@ class NewsletterSettings(Section):
         return value
 
 
+class SmtpSettings(Section):
+    """``smtp``: the mail server. The password comes from the environment only."""
+
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    # name of the environment variable that holds the password
+    password_env: str = "FEEDLETTER_SMTP_PASSWORD"
+    timeout_seconds: float = Field(default=30, gt=0)
+    # at most this many messages per second (null: as fast as the server takes them)
+    rate_per_second: float | None = Field(default=None, gt=0)
+    # attempts per message for 4xx replies and dropped connections
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    # first retry delay; doubled on each further attempt, capped at 5 minutes
+    backoff_seconds: float = Field(default=2.0, ge=0)
+
+
+class StateSettings(Section):
+    """``state``: the SQLite database for subscribers, the send log and the job store."""
+
+    database: Path = Path("var/feedletter.sqlite3")
+    # name of the environment variable that holds the unsubscribe-token secret
+    secret_env: str = "FEEDLETTER_SECRET"
+    # how long build/digest/send wait for another running command before giving up
+    lock_wait_seconds: float = Field(default=300, ge=0)
+
+
+class ScheduleSettings(Section):
+    """``schedule``: the jobs `feedletter schedule` runs (crontab syntax)."""
+
+    timezone: str = "UTC"
+    feeds: str | None = "0 * * * *"
+    digest: str | None = "0 8 * * mon"
+    misfire_grace_hours: float = Field(default=6, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
+
+    @field_validator("feeds", "digest")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not a crontab expression (minute hour day month weekday): {exc}"
+            ) from None
+        return value
+
+
 class Config(FeedSettings):
     """Every section of ``config.yaml``."""
 
     newsletter: NewsletterSettings = NewsletterSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    state: StateSettings = StateSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+
+    @property
+    def database(self) -> Path:
+        """The state database, resolved against the config file's folder."""
+        path = self.state.database
+        if self.source is not None and not path.is_absolute():
+            return self.source.resolve().parent / path
+        return path
+
+    def unsubscribe_endpoint(self) -> str:
+        """Base URL of the unsubscribe endpoint (a token is appended per recipient)."""
+        return self.newsletter.unsubscribe_url or f"{self.site.base_url}/unsubscribe"
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> Config:

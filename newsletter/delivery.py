@@ -1,0 +1,351 @@
+"""Deliver an issue to every active subscriber, once, over one SMTP connection.
+
+For each distinct topic set among the subscribers the issue is planned and
+rendered once (premailer never runs per recipient); each recipient's message is
+then composed by filling placeholders. A row in ``deliveries`` is written only
+after the server accepted the message, and committed at once, so re-running
+after a crash, a dropped connection or Ctrl-C sends to everyone not yet accepted
+and to nobody already accepted. (The one window left — the server accepted, the
+process died before the row was committed — is microseconds wide; the stable
+Message-ID lets receiving servers drop such a repeat.)
+
+4xx replies and connection errors are retried with exponential backoff and a
+reconnect; after ``max_attempts`` the recipient is left for the next run. 5xx
+replies mark that recipient failed, with the server's reply, and the run goes on.
+An authentication failure, or a 5xx for the sender, stops the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import sqlite3
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+
+from feeds.build import Project, select
+from feeds.errors import DeliveryError
+from feeds.site import template_env
+
+from . import subscribers as subs
+from .archive import IssueInfo, read_issues
+from .config import Config, SmtpSettings
+from .digest import Period, plan_issue
+from .message import compose, sender
+from .render import RenderedIssue, render_issue
+from .tokens import make_token, secret_from_env
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+@dataclass
+class SendReport:
+    """What one ``send`` run did."""
+
+    # the issue sent
+    issue_id: str
+    # subscribers the run would have to cover (active, not yet sent)
+    planned: int = 0
+    # addresses accepted by the server in this run
+    sent: list[str] = field(default_factory=list)
+    # active subscribers already accepted in an earlier run
+    already_sent: int = 0
+    # subscribers that failed permanently in an earlier run (not retried)
+    failed_before: int = 0
+    # (address, server reply) refused permanently (5xx) in this run
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    # (address, last problem) still not accepted after max_attempts; retried next run
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    # subscribers whose topics had no stories in this period
+    nothing_new: int = 0
+    # rendered variants (distinct topic sets with stories)
+    variants: int = 0
+    # True when nothing was sent on purpose
+    dry_run: bool = False
+    # True when --limit stopped the run early
+    limited: bool = False
+
+
+def find_issue(config: Config, issue_id: str | None) -> IssueInfo:
+    """The archived issue to send: ``issue_id``, or the newest one."""
+    issues = read_issues(config.output)
+    if not issues:
+        raise DeliveryError(
+            f"no digest issue in {config.output / 'newsletter'}; run `feedletter digest` first"
+        )
+    if issue_id is None:
+        return max(issues, key=lambda i: (i.end, i.id))
+    for info in issues:
+        if info.id == issue_id:
+            return info
+    known = ", ".join(sorted(i.id for i in issues))
+    raise DeliveryError(f"no issue {issue_id!r} in the archive; issues: {known}")
+
+
+def check_window(info: IssueInfo, config: Config, now: datetime, force: bool) -> None:
+    """Refuse an issue whose period ended too long ago, unless ``force``."""
+    window = timedelta(hours=config.newsletter.send_window_hours)
+    if not force and now > info.end_time + window:
+        hours = config.newsletter.send_window_hours
+        raise DeliveryError(
+            f"issue {info.id} ended {info.end_time:%Y-%m-%d %H:%M} UTC, more than {hours:g} "
+            "hours ago (newsletter.send_window_hours); pass --force to send it anyway"
+        )
+
+
+class SmtpTransport:
+    """One reusable SMTP connection with the configured security and login."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.connection: smtplib.SMTP | None = None
+
+    def open(self) -> smtplib.SMTP:
+        if self.connection is not None:
+            return self.connection
+        s = self.settings
+        context = ssl.create_default_context()
+        conn: smtplib.SMTP
+        if s.security == "ssl":
+            conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+        try:
+            conn.ehlo()
+            if s.security == "starttls":
+                conn.starttls(context=context)
+                conn.ehlo()
+            if s.username:
+                password = os.environ.get(s.password_env)
+                if not password:
+                    raise DeliveryError(
+                        f"smtp.username is set but environment variable {s.password_env} "
+                        "(smtp.password_env) holds no password"
+                    )
+                conn.login(s.username, password)
+        except BaseException:
+            self._drop(conn)
+            raise
+        self.connection = conn
+        return conn
+
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+        self.open().sendmail(envelope_from, [recipient], data)
+
+    def reset(self) -> None:
+        """Forget a connection that failed; the next send reconnects."""
+        if self.connection is not None:
+            self._drop(self.connection)
+            self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.quit()
+            except (smtplib.SMTPException, OSError):
+                self._drop(self.connection)
+            self.connection = None
+
+    @staticmethod
+    def _drop(conn: smtplib.SMTP) -> None:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One subscriber to send to, with the variant (topic set) they get."""
+
+    subscriber: subs.Subscriber
+    topics: tuple[str, ...]
+
+
+def _variant_topics(
+    subscriber: subs.Subscriber, config: Config, project: Project
+) -> tuple[str, ...]:
+    default = config.newsletter.topics or [t.id for t in project.topics.topics]
+    if not subscriber.topics:
+        return tuple(default)
+    # topics the subscriber chose that still exist, in the issue's order
+    known = [t.id for t in project.topics.topics]
+    order = list(default) + [t for t in known if t not in default]
+    return tuple(t for t in order if t in subscriber.topics)
+
+
+def render_variants(
+    project: Project, config: Config, period: Period, topic_sets: Sequence[tuple[str, ...]]
+) -> dict[tuple[str, ...], RenderedIssue | None]:
+    """One rendered issue per distinct topic set (None when it has no stories)."""
+    selection = select(project, now=period.end, since=period.start)
+    env = template_env(config.templates)
+    settings = config.newsletter
+    variants: dict[tuple[str, ...], RenderedIssue | None] = {}
+    for topics in dict.fromkeys(topic_sets):
+        plan = plan_issue(
+            selection,
+            project.topics,
+            period,
+            topic_ids=topics,
+            items_per_topic=settings.items_per_topic,
+            top_stories=settings.top_stories,
+        )
+        variants[topics] = None if plan.is_empty else render_issue(plan, env, config.site, settings)
+    return variants
+
+
+def send_issue(
+    conn: sqlite3.Connection,
+    project: Project,
+    config: Config,
+    info: IssueInfo,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    transport: SmtpTransport | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SendReport:
+    """Send issue ``info`` to every active subscriber not yet accepted for it."""
+    report = SendReport(info.id, dry_run=dry_run)
+    done = {
+        row["subscriber_id"]: row["status"]
+        for row in conn.execute(
+            "SELECT subscriber_id, status FROM deliveries WHERE issue_id = ?", (info.id,)
+        )
+    }
+    recipients: list[Recipient] = []
+    for subscriber in subs.listing(conn, active_only=True):
+        status = done.get(subscriber.id)
+        if status == "sent":
+            report.already_sent += 1
+        elif status == "failed":
+            report.failed_before += 1
+        else:
+            recipients.append(Recipient(subscriber, _variant_topics(subscriber, config, project)))
+    report.planned = len(recipients)
+    period = Period(info.start_time, info.end_time)
+    variants = render_variants(project, config, period, [r.topics for r in recipients])
+    report.variants = sum(v is not None for v in variants.values())
+    if dry_run or not recipients:
+        report.nothing_new = sum(variants[r.topics] is None for r in recipients)
+        return report
+    secret = secret_from_env(config.state.secret_env)
+    envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
+    transport = transport or SmtpTransport(config.smtp)
+    smtp = config.smtp
+    interval = 1.0 / smtp.rate_per_second if smtp.rate_per_second else 0.0
+    next_slot = 0.0
+    handled = 0
+    try:
+        for recipient in recipients:
+            if limit is not None and len(report.sent) + len(report.failed) >= limit:
+                report.limited = True
+                break
+            issue = variants[recipient.topics]
+            subscriber = recipient.subscriber
+            handled += 1
+            if issue is None:
+                report.nothing_new += 1
+                continue
+            current = subs.by_id(conn, subscriber.id)
+            if current is None or current.status != "active":
+                continue  # unsubscribed while this run was going
+            token = make_token(secret, subscriber.id, subscriber.email)
+            message = compose(
+                issue,
+                config.newsletter,
+                config.site,
+                recipient=subscriber.email,
+                unsubscribe_url=f"{config.unsubscribe_endpoint()}?token={token}",
+                date=clock(),
+            )
+            data = message.as_bytes()
+            wait = next_slot - time.monotonic()
+            if wait > 0:
+                sleep(wait)
+            outcome, reply, attempts = _deliver(
+                transport, envelope_from, subscriber.email, data, smtp, sleep
+            )
+            next_slot = time.monotonic() + interval
+            if outcome == "deferred":
+                report.deferred.append((subscriber.email, reply))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO deliveries "
+                    "(issue_id, subscriber_id, email, status, message_id, reply, attempts, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        info.id,
+                        subscriber.id,
+                        subscriber.email,
+                        outcome,
+                        message["Message-ID"],
+                        reply,
+                        attempts,
+                        clock().isoformat(timespec="seconds"),
+                    ),
+                )
+                if outcome == "sent":
+                    report.sent.append(subscriber.email)
+                else:
+                    report.failed.append((subscriber.email, reply))
+            if on_progress:
+                on_progress(handled, len(recipients))
+    finally:
+        transport.close()
+    return report
+
+
+def _deliver(
+    transport: SmtpTransport,
+    envelope_from: str,
+    recipient: str,
+    data: bytes,
+    settings: SmtpSettings,
+    sleep: Callable[[float], None],
+) -> tuple[str, str, int]:
+    """Send one message with retries: ("sent" | "failed" | "deferred", reply, attempts)."""
+    problem = ""
+    for attempt in range(1, settings.max_attempts + 1):
+        try:
+            transport.send(envelope_from, recipient, data)
+            return "sent", "250 accepted", attempt
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"the SMTP server refused the login for {settings.username!r}: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}; nothing further was sent"
+            ) from None
+        except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code >= 500:
+                raise DeliveryError(
+                    f"the SMTP server refused the sender {exc.sender!r}: {exc.smtp_code} "
+                    f"{_text(exc.smtp_error)}; check newsletter.from"
+                ) from None
+            problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            problem = f"{code} {_text(text)}"
+            if code >= 500:
+                return "failed", problem, attempt
+        except smtplib.SMTPResponseException as exc:  # SMTPDataError and friends
+            problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if exc.smtp_code >= 500:
+                return "failed", problem, attempt
+            if exc.smtp_code == 421:  # the server is closing the connection
+                transport.reset()
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+            problem = f"connection problem: {exc}"
+            transport.reset()
+        if attempt < settings.max_attempts:
+            sleep(min(settings.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+    return "deferred", problem, settings.max_attempts
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

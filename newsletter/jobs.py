@@ -1,0 +1,96 @@
+"""The scheduled jobs: what `feedletter schedule` runs (and system cron can run too).
+
+Each job is a plain function of the config path, so APScheduler can store it by
+reference in its job store. A job takes the work lock (so it never overlaps a
+`build` or `send` started from a shell or cron), does the same thing as the CLI
+command, and records its run in the ``job_runs`` table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feeds.build import build_feeds, load_project
+from feeds.errors import EmptyIssueError, FeedletterError
+
+from .config import Config, load_config
+from .delivery import check_window, find_issue, send_issue
+from .locks import work_lock
+from .pipeline import issue_period, make_issue, write_issue
+from .state import connect
+
+log = logging.getLogger("feedletter.jobs")
+
+FEEDS_JOB = "feeds-rebuild"
+DIGEST_JOB = "digest-send"
+
+
+def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
+    conn = connect(config.database)
+    try:
+        cursor = conn.execute(
+            "INSERT INTO job_runs (job_id, started_at) VALUES (?, ?)",
+            (job_id, datetime.now(UTC).isoformat(timespec="seconds")),
+        )
+        run_id = cursor.lastrowid
+        outcome = "failed"
+        try:
+            outcome = work()
+        except FeedletterError as exc:
+            outcome = f"failed: {exc}"
+            log.error("%s: %s", job_id, exc)
+        finally:
+            conn.execute(
+                "UPDATE job_runs SET finished_at = ?, outcome = ? WHERE id = ?",
+                (datetime.now(UTC).isoformat(timespec="seconds"), outcome[:500], run_id),
+            )
+    finally:
+        conn.close()
+
+
+def rebuild(config_path: str) -> None:
+    """Rebuild every feed and page."""
+    config = load_config(Path(config_path))
+
+    def work() -> str:
+        with work_lock(config.database, f"scheduled {FEEDS_JOB}", config.state.lock_wait_seconds):
+            result = build_feeds(config, datetime.now(UTC))
+        report = result.report
+        log.info(
+            "%s: %d written, %d unchanged", FEEDS_JOB, len(report.written), len(report.unchanged)
+        )
+        return f"ok: {len(report.written)} written, {len(report.unchanged)} unchanged"
+
+    _recorded(FEEDS_JOB, config, work)
+
+
+def digest_and_send(config_path: str) -> None:
+    """Render the issue for the period ending now and send it to every subscriber."""
+    config = load_config(Path(config_path))
+
+    def work() -> str:
+        with work_lock(config.database, f"scheduled {DIGEST_JOB}", config.state.lock_wait_seconds):
+            now = datetime.now(UTC)
+            project = load_project(config)
+            try:
+                issue = make_issue(project, config, issue_period(config, now))
+            except EmptyIssueError as exc:
+                log.info("%s: %s", DIGEST_JOB, exc)
+                return "ok: no issue (nothing new)"
+            write_issue(config, issue)
+            info = find_issue(config, issue.issue_id)
+            check_window(info, config, now, force=False)
+            conn = connect(config.database)
+            try:
+                report = send_issue(conn, project, config, info)
+            finally:
+                conn.close()
+        log.info(
+            "%s: %s sent %d, failed %d", DIGEST_JOB, info.id, len(report.sent), len(report.failed)
+        )
+        return f"ok: {info.id} sent {len(report.sent)}, failed {len(report.failed)}"
+
+    _recorded(DIGEST_JOB, config, work)

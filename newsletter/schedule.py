@@ -1,0 +1,134 @@
+"""`feedletter schedule`: APScheduler running the jobs from config.
+
+Jobs live in the state database (APScheduler's ``apscheduler_jobs`` table), in
+an explicit time zone, with stable ids, ``coalesce=True``, ``max_instances=1`` and
+``misfire_grace_time`` from config. At start-up the scheduler starts paused, keeps
+a stored job whose schedule is unchanged (so a run missed while it was down is
+still due, and runs once), replaces one whose schedule changed, removes one no
+longer configured, and only then resumes. One scheduler per database: the
+scheduler lock makes a second one refuse to start. SIGINT and SIGTERM stop it
+cleanly, letting a running job finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from .config import Config
+from .jobs import DIGEST_JOB, FEEDS_JOB
+from .locks import scheduler_lock
+from .state import connect
+
+log = logging.getLogger("feedletter.schedule")
+
+JOBS = {FEEDS_JOB: "newsletter.jobs:rebuild", DIGEST_JOB: "newsletter.jobs:digest_and_send"}
+
+
+def make_scheduler(config: Config) -> BackgroundScheduler:
+    """A scheduler over the state database's job store, not yet started."""
+    connect(config.database).close()  # create and migrate the database first
+    settings = config.schedule
+    return BackgroundScheduler(
+        jobstores={
+            "default": SQLAlchemyJobStore(
+                url=f"sqlite:///{config.database}", tablename="apscheduler_jobs"
+            )
+        },
+        timezone=ZoneInfo(settings.timezone),
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(settings.misfire_grace_hours * 3600),
+        },
+    )
+
+
+def sync_jobs(scheduler: BackgroundScheduler, config: Config, config_path: Path) -> list[str]:
+    """Make the stored jobs match config; returns a line per job for the log."""
+    settings = config.schedule
+    zone = ZoneInfo(settings.timezone)
+    args = [str(config_path.resolve())]
+    lines = []
+    for job_id, expression in ((FEEDS_JOB, settings.feeds), (DIGEST_JOB, settings.digest)):
+        existing = scheduler.get_job(job_id)
+        if expression is None:
+            if existing is not None:
+                scheduler.remove_job(job_id)
+            lines.append(f"{job_id}: off")
+            continue
+        trigger = CronTrigger.from_crontab(expression, timezone=zone)
+        grace = int(settings.misfire_grace_hours * 3600)
+        if (
+            existing is not None
+            and str(existing.trigger) == str(trigger)
+            and list(existing.args) == args
+            and existing.func_ref == JOBS[job_id]
+        ):
+            # unchanged: keep its stored next run time, so a missed run still happens
+            existing.modify(coalesce=True, max_instances=1, misfire_grace_time=grace)
+            job = existing
+        else:
+            job = scheduler.add_job(
+                JOBS[job_id],
+                trigger,
+                args=args,
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=grace,
+            )
+        lines.append(f"{job_id}: {expression} ({settings.timezone}), next run {job.next_run_time}")
+    return lines
+
+
+def run_scheduler(
+    config: Config,
+    config_path: Path,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[list[str]], None] | None = None,
+) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM in the main thread)."""
+    stop = stop or threading.Event()
+    previous: dict[int, object] = {}
+    with scheduler_lock(config.database):
+        scheduler = make_scheduler(config)
+        scheduler.start(paused=True)
+        try:
+            lines = sync_jobs(scheduler, config, config_path)
+            if on_ready:
+                on_ready(lines)
+            previous = _install_signal_handlers(stop)
+            scheduler.resume()
+            stop.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            _restore_signal_handlers(previous)
+
+
+def _install_signal_handlers(stop: threading.Event) -> dict[int, object]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, stopping after running jobs finish", signal.Signals(signum).name)
+        stop.set()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signal_handlers(previous: dict[int, object]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)  # type: ignore[arg-type]
