@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Config
@@ -34,11 +35,28 @@ log = logging.getLogger("feedletter.schedule")
 JOBS = {FEEDS_JOB: "newsletter.jobs:rebuild", DIGEST_JOB: "newsletter.jobs:digest_and_send"}
 
 
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+    """BackgroundScheduler that does not consume due runs while shutting down.
+
+    APScheduler 3's shutdown marks the scheduler stopped, shuts the executors, then
+    wakes the main loop, which processes due jobs once more: the submit fails
+    ("cannot schedule new futures after shutdown") and the job's next run time is
+    advanced anyway, so a run due at that moment would be lost, not caught up on
+    the next start.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        result: float | None = super()._process_jobs()
+        return result
+
+
 def make_scheduler(config: Config) -> BackgroundScheduler:
     """A scheduler over the state database's job store, not yet started."""
     connect(config.database).close()  # create and migrate the database first
     settings = config.schedule
-    return BackgroundScheduler(
+    return _Scheduler(
         jobstores={
             "default": SQLAlchemyJobStore(
                 url=f"sqlite:///{config.database}", tablename="apscheduler_jobs"
@@ -107,10 +125,10 @@ def run_scheduler(
         scheduler = make_scheduler(config)
         scheduler.start(paused=True)
         try:
+            previous = _install_signal_handlers(stop)
             lines = sync_jobs(scheduler, config, config_path)
             if on_ready:
                 on_ready(lines)
-            previous = _install_signal_handlers(stop)
             scheduler.resume()
             stop.wait()
         finally:

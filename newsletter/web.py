@@ -63,7 +63,7 @@ class OutputFiles(StaticFiles):
         return response
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
-        if any(part.startswith(".") for part in path.split("/") if part):
+        if any(part.startswith(".") for part in path.split("/") if part not in ("", ".")):
             return "", None
         return super().lookup_path(path)
 

@@ -48,7 +48,9 @@ class Handler:
         self.data_seen = 0
         self.per_connection: dict[int, int] = {}
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         drop = self.faults.drop_after
         if drop is not None and self.per_connection.get(id(session), 0) >= drop:
             server.transport.close()
@@ -56,7 +58,9 @@ class Handler:
         envelope.mail_from = address
         return "250 OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         with self.lock:
             if address in self.faults.reject:
                 return "550 5.1.1 mailbox unavailable (test fault)"

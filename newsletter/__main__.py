@@ -1,0 +1,5 @@
+"""``python -m newsletter`` runs the feedletter CLI."""
+
+from .cli import main
+
+main()

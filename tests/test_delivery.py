@@ -1,0 +1,286 @@
+"""Sending through a real SMTP server (aiosmtpd on 127.0.0.1) with injected faults."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.build import load_project
+from feeds.errors import DeliveryError
+from newsletter import subscribers as subs
+from newsletter.cli import cli
+from newsletter.config import Config, load_config
+from newsletter.delivery import SendReport, find_issue, send_issue
+from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.state import connect
+from newsletter.tokens import token_subscriber, verify_token
+
+from .smtp_server import Faults, SmtpServer, free_port, refuse_all
+
+SECRET = "test-secret-0123456789abcdef"
+# topic sets of the subscribers: all topics, one topic, two, and one with nothing new
+TOPIC_SETS: list[tuple[str, ...]] = [
+    (),
+    ("canvas-apps",),
+    ("teams-integration",),
+    ("canvas-apps", "common-data-service"),
+    ("ai-builder",),  # nothing in the period: gets no message
+]
+SUBSCRIBERS = [f"reader{n:02}@example.com" for n in range(12)]
+
+
+def topics_of(address: str) -> tuple[str, ...]:
+    return TOPIC_SETS[int(address[6:8]) % len(TOPIC_SETS)]
+
+
+EXPECTED = [a for a in SUBSCRIBERS if topics_of(a) != ("ai-builder",)]
+
+
+def configure(project: Path, port: int, **smtp: object) -> Config:
+    settings = {"host": "127.0.0.1", "port": port, "security": "none", "backoff_seconds": 0.01}
+    settings.update(smtp)
+    lines = ["smtp:"] + [f"  {k}: {v}" for k, v in settings.items()]
+    lines += ["state:", "  database: var/state.sqlite3", "  lock_wait_seconds: 0"]
+    path = project / "config.yaml"
+    path.write_text(path.read_text() + "\n".join(lines) + "\n")
+    return load_config(path)
+
+
+@pytest.fixture
+def mail_project(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fixture project with 12 subscribers and the 2021-W13 issue written."""
+    monkeypatch.setenv("FEEDLETTER_SECRET", SECRET)
+    config = load_config(fixture_project / "config.yaml")
+    conn = connect(fixture_project / "var" / "state.sqlite3")
+    for address in SUBSCRIBERS:
+        subs.add(conn, address, topics=topics_of(address))
+    conn.close()
+    project = load_project(config)
+    write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))
+    return fixture_project
+
+
+def run_send(config: Config, **kwargs: object) -> SendReport:
+    conn = connect(config.database)
+    try:
+        info = find_issue(config, None)
+        return send_issue(conn, load_project(config), config, info, **kwargs)  # type: ignore[arg-type]
+    finally:
+        conn.close()
+
+
+def log_rows(config: Config) -> dict[str, str]:
+    with sqlite3.connect(config.database) as conn:
+        return {
+            email: status for email, status in conn.execute("SELECT email, status FROM deliveries")
+        }
+
+
+def test_each_subscriber_gets_their_topics_and_own_link_once(mail_project: Path) -> None:
+    with SmtpServer() as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config)
+        again = run_send(config)
+    assert sorted(report.sent) == EXPECTED
+    assert report.nothing_new == len(SUBSCRIBERS) - len(EXPECTED)
+    assert report.variants == 4  # rendered once per topic set with stories
+    assert again.sent == [] and again.already_sent == len(EXPECTED)
+    assert sorted(server.handler.recipients()) == EXPECTED
+    assert log_rows(config) == dict.fromkeys(EXPECTED, "sent")
+    db = connect(config.database)
+    for message in server.messages:
+        address = str(message["To"])
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        wanted = topics_of(address)
+        sections = set(re.findall(r"^([A-Z][A-Z ]+)\n-+$", text, re.M))
+        names = {
+            "canvas-apps": "CANVAS APPS",
+            "common-data-service": "COMMON DATA SERVICE",
+            "teams-integration": "TEAMS INTEGRATION",
+        }
+        assert sections <= {names[t] for t in (wanted or names)}
+        if wanted == ("teams-integration",):
+            assert "Now in preview: customize Teams" in text
+            assert "layout containers" not in text.lower()
+        # their own unsubscribe link, in the header, the text and the HTML
+        (token,) = set(re.findall(r"unsubscribe\?token=([0-9]+\.[A-Za-z0-9_-]{43})", text))
+        subscriber = subs.get(db, address)
+        assert subscriber is not None and token_subscriber(token) == subscriber.id
+        assert verify_token(SECRET.encode(), token, subscriber.id, address)
+        assert f"token={token}" in message["List-Unsubscribe"]
+        assert f"token={token}" in html
+        assert address in text and "FEEDLETTER" not in text + html
+    db.close()
+
+
+def test_greylisting_is_retried_with_exponential_backoff(mail_project: Path) -> None:
+    target = EXPECTED[2]
+    sleeps: list[float] = []
+    with SmtpServer(Faults(greylist={target: 2})) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config, sleep=sleeps.append)
+    assert sorted(report.sent) == EXPECTED and report.deferred == []
+    assert sleeps == [0.01, 0.02]
+    assert Counter(server.handler.recipients())[target] == 1
+    with sqlite3.connect(config.database) as conn:
+        (attempts,) = conn.execute(
+            "SELECT attempts FROM deliveries WHERE email = ?", (target,)
+        ).fetchone()
+    assert attempts == 3
+
+
+def test_a_550_marks_that_recipient_failed_and_the_run_goes_on(mail_project: Path) -> None:
+    bad = EXPECTED[0]
+    with SmtpServer(Faults(reject={bad})) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config)
+        again = run_send(config)
+    assert report.failed == [(bad, "550 5.1.1 mailbox unavailable (test fault)")]
+    assert sorted(report.sent) == [a for a in EXPECTED if a != bad]
+    assert again.sent == [] and again.failed_before == 1
+    assert log_rows(config)[bad] == "failed"
+    assert bad not in server.handler.recipients()
+
+
+def test_dropped_connections_are_reopened_without_duplicates(mail_project: Path) -> None:
+    with SmtpServer(Faults(drop_after=3)) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config, sleep=lambda s: None)
+    assert sorted(report.sent) == EXPECTED
+    assert Counter(server.handler.recipients()) == Counter(EXPECTED)
+    assert len(server.handler.per_connection) >= 3  # it had to reconnect
+    assert log_rows(config) == dict.fromkeys(EXPECTED, "sent")
+
+
+def test_persistent_4xx_defers_to_the_next_run(mail_project: Path) -> None:
+    target = EXPECTED[1]
+    with SmtpServer(Faults(greylist={target: 3})) as server:
+        config = configure(mail_project, server.port, max_attempts=3)
+        first = run_send(config, sleep=lambda s: None)
+        assert [a for a, _ in first.deferred] == [target]
+        assert target not in log_rows(config)
+        second = run_send(config, sleep=lambda s: None)
+    assert second.sent == [target]
+    assert Counter(server.handler.recipients()) == Counter(EXPECTED)
+
+
+def test_authentication_failure_stops_and_marks_nothing(
+    mail_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDLETTER_SMTP_PASSWORD", "wrong")
+    with SmtpServer(authenticator=refuse_all) as server:
+        config = configure(mail_project, server.port, username="digest")
+        with pytest.raises(DeliveryError, match="refused the login for 'digest': 535"):
+            run_send(config)
+    assert server.messages == []
+    assert log_rows(config) == {}
+
+
+def test_missing_password_and_secret_are_clear_errors(
+    mail_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SmtpServer() as server:
+        config = configure(mail_project, server.port, username="digest")
+        monkeypatch.delenv("FEEDLETTER_SMTP_PASSWORD", raising=False)
+        with pytest.raises(DeliveryError, match="FEEDLETTER_SMTP_PASSWORD"):
+            run_send(config)
+        monkeypatch.delenv("FEEDLETTER_SECRET")
+        with pytest.raises(DeliveryError, match="FEEDLETTER_SECRET must hold"):
+            run_send(config)
+    assert server.messages == []
+
+
+def test_unsubscribed_addresses_get_nothing(mail_project: Path) -> None:
+    gone = EXPECTED[3]
+    with SmtpServer() as server:
+        config = configure(mail_project, server.port)
+        conn = connect(config.database)
+        found = subs.get(conn, gone)
+        assert found is not None and subs.unsubscribe(conn, found.id)
+        conn.close()
+        report = run_send(config)
+    assert gone not in report.sent and gone not in server.handler.recipients()
+    assert len(server.messages) == len(EXPECTED) - 1
+
+
+def test_rate_limit_spaces_the_messages(mail_project: Path) -> None:
+    waits: list[float] = []
+    with SmtpServer() as server:
+        config = configure(mail_project, server.port, rate_per_second=2)
+        run_send(config, sleep=waits.append)
+    assert len(waits) == len(EXPECTED) - 1
+    assert all(0.3 < w <= 0.5 for w in waits)
+
+
+def test_limit_and_dry_run(mail_project: Path) -> None:
+    with SmtpServer() as server:
+        config = configure(mail_project, server.port)
+        dry = run_send(config, dry_run=True)
+        assert dry.planned == len(SUBSCRIBERS) and server.messages == []
+        limited = run_send(config, limit=3)
+        assert len(limited.sent) == 3 and limited.limited
+        rest = run_send(config)
+    assert len(rest.sent) == len(EXPECTED) - 3
+    assert Counter(server.handler.recipients()) == Counter(EXPECTED)
+
+
+def test_killed_mid_send_then_rerun_delivers_everyone_exactly_once(mail_project: Path) -> None:
+    """SIGKILL the real `feedletter send` while the 5th message is in flight, then re-run."""
+    env = {**os.environ, "FEEDLETTER_SECRET": SECRET}
+    faults = Faults()
+    with SmtpServer(faults) as server:
+        config = configure(mail_project, server.port)
+        command = [sys.executable, "-m", "newsletter", "send", "--force", "--config", "config.yaml"]
+        first = subprocess.Popen(
+            command, cwd=mail_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        faults.kill_pid, faults.kill_at = first.pid, 5
+        first.wait(timeout=120)
+        assert first.returncode == -9
+        assert len(server.messages) == 4
+        assert sorted(log_rows(config)) == sorted(server.handler.recipients())
+        faults.kill_pid = None
+        second = subprocess.run(
+            command, cwd=mail_project, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert second.returncode == 0, second.stderr
+        assert "already sent 4" in second.stdout
+    received = Counter(server.handler.recipients())
+    assert received == Counter(EXPECTED)  # everyone, exactly once
+    assert log_rows(config) == dict.fromkeys(EXPECTED, "sent")  # the log matches the server
+
+
+def test_send_cli_refuses_an_old_issue_without_force(
+    mail_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(mail_project, free_port())
+    monkeypatch.chdir(mail_project)
+    result = CliRunner().invoke(cli, ["send"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: issue 2021-W13 ended 2021-04-03 00:00 UTC, more than 48 hours ago "
+        "(newsletter.send_window_hours); pass --force to send it anyway\n"
+    )
+
+
+def test_send_cli_summary(mail_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with SmtpServer(Faults(reject={EXPECTED[0]})) as server:
+        configure(mail_project, server.port)
+        monkeypatch.chdir(mail_project)
+        result = CliRunner().invoke(cli, ["send", "--force"])
+    assert result.exit_code == 5
+    assert result.stdout == (
+        "Issue 2021-W13: 12 subscribers to send to, 4 rendered variant(s)\n"
+        "Sent 9, already sent 0, failed 1, deferred 0, nothing new 2, failed in earlier runs 0\n"
+        f"  failed {EXPECTED[0]}: 550 5.1.1 mailbox unavailable (test fault)\n"
+    )

@@ -1,0 +1,207 @@
+"""The scheduler and the locks: catch-up exactly once, one scheduler, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.errors import BusyError
+from newsletter.cli import cli
+from newsletter.config import Config, load_config
+from newsletter.jobs import FEEDS_JOB
+from newsletter.locks import scheduler_lock, work_lock
+from newsletter.schedule import make_scheduler, run_scheduler, sync_jobs
+
+
+def configure(project: Path, feeds: str, grace_hours: float = 6) -> Config:
+    path = project / "config.yaml"
+    path.write_text(
+        path.read_text()
+        + "state:\n  database: var/state.sqlite3\n  lock_wait_seconds: 0\n"
+        + f"schedule:\n  timezone: Europe/Berlin\n  feeds: '{feeds}'\n  digest: null\n"
+        + f"  misfire_grace_hours: {grace_hours}\n"
+    )
+    return load_config(path)
+
+
+def far_daily_cron() -> str:
+    """A daily schedule whose next regular run is about 12 hours away."""
+    hour = (datetime.now(UTC).astimezone().hour + 12) % 24
+    return f"0 {hour} * * *"
+
+
+def runs(config: Config) -> list[tuple[str, str]]:
+    with sqlite3.connect(config.database) as conn:
+        return list(conn.execute("SELECT job_id, outcome FROM job_runs ORDER BY id"))
+
+
+def stored_next_run(config: Config) -> datetime:
+    scheduler = make_scheduler(config)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job(FEEDS_JOB)
+        assert job is not None
+        return job.next_run_time
+    finally:
+        scheduler.shutdown()
+
+
+def set_stored_next_run(config: Config, when: datetime) -> None:
+    """What the job store holds after the scheduler was down while runs fell due."""
+    scheduler = make_scheduler(config)
+    scheduler.start(paused=True)
+    try:
+        scheduler.modify_job(FEEDS_JOB, next_run_time=when)
+    finally:
+        scheduler.shutdown()
+
+
+def start_in_thread(
+    config: Config, path: Path
+) -> tuple[threading.Event, threading.Thread, list[str]]:
+    stop = threading.Event()
+    ready: list[str] = []
+    thread = threading.Thread(
+        target=run_scheduler, args=(config, path), kwargs={"stop": stop, "on_ready": ready.extend}
+    )
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready, "scheduler did not start"
+    return stop, thread, ready
+
+
+def wait_for(condition: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+
+
+def test_restart_after_missed_runs_catches_up_exactly_once(fixture_project: Path) -> None:
+    config = configure(fixture_project, far_daily_cron(), grace_hours=48)
+    path = fixture_project / "config.yaml"
+    stop, thread, _ = start_in_thread(config, path)  # stores the job
+    stop.set()
+    thread.join(timeout=30)
+    assert runs(config) == []
+    # the scheduler was down for three days: three daily runs fell due meanwhile
+    set_stored_next_run(config, datetime.now(UTC) - timedelta(days=3))
+    stop, thread, _ = start_in_thread(config, path)
+    wait_for(lambda: runs(config) and runs(config)[-1][1] != "running")
+    time.sleep(2)  # room for a (wrong) second run
+    stop.set()
+    thread.join(timeout=30)
+    assert [job for job, _ in runs(config)] == [FEEDS_JOB]  # once: not zero, not three
+    assert runs(config)[0][1].startswith("ok: ")
+    assert (fixture_project / "output" / "atom.xml").is_file()
+    assert stored_next_run(config) > datetime.now(UTC) + timedelta(hours=1)
+    # and a restart with nothing missed runs nothing
+    stop, thread, _ = start_in_thread(config, path)
+    time.sleep(1.5)
+    stop.set()
+    thread.join(timeout=30)
+    assert len(runs(config)) == 1
+
+
+def test_unchanged_jobs_keep_their_schedule_changed_ones_are_replaced(
+    fixture_project: Path,
+) -> None:
+    config = configure(fixture_project, far_daily_cron())
+    scheduler = make_scheduler(config)
+    scheduler.start(paused=True)
+    sync_jobs(scheduler, config, fixture_project / "config.yaml")
+    scheduler.modify_job(FEEDS_JOB, next_run_time=datetime(2030, 1, 1, tzinfo=UTC))
+    sync_jobs(scheduler, config, fixture_project / "config.yaml")  # same config: kept
+    job = scheduler.get_job(FEEDS_JOB)
+    assert job is not None and job.next_run_time == datetime(2030, 1, 1, tzinfo=UTC)
+    assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 6 * 3600)
+    changed = config.model_copy(
+        update={"schedule": config.schedule.model_copy(update={"feeds": "*/5 * * * *"})}
+    )
+    sync_jobs(scheduler, changed, fixture_project / "config.yaml")
+    job = scheduler.get_job(FEEDS_JOB)
+    assert job is not None and job.next_run_time < datetime.now(UTC) + timedelta(minutes=6)
+    assert str(job.trigger.timezone) == "Europe/Berlin"
+    scheduler.shutdown()
+
+
+def test_runs_missed_beyond_the_grace_time_are_skipped(fixture_project: Path) -> None:
+    config = configure(fixture_project, far_daily_cron(), grace_hours=1)
+    path = fixture_project / "config.yaml"
+    stop, thread, _ = start_in_thread(config, path)
+    stop.set()
+    thread.join(timeout=30)
+    set_stored_next_run(config, datetime.now(UTC) - timedelta(hours=5))
+    stop, thread, _ = start_in_thread(config, path)
+    time.sleep(2)
+    stop.set()
+    thread.join(timeout=30)
+    assert runs(config) == []
+
+
+def test_a_second_scheduler_on_the_same_database_refuses(fixture_project: Path) -> None:
+    config = configure(fixture_project, far_daily_cron())
+    path = fixture_project / "config.yaml"
+    stop, thread, _ = start_in_thread(config, path)
+    try:
+        with pytest.raises(BusyError, match="feedletter schedule"):
+            run_scheduler(config, path, stop=threading.Event())
+        result = CliRunner().invoke(cli, ["schedule", "--config", str(path)])
+        assert result.exit_code == 4
+        assert "another feedletter process is running" in result.stderr
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_commands_wait_for_a_running_job_or_exit_4(fixture_project: Path) -> None:
+    config = configure(fixture_project, far_daily_cron())
+    with work_lock(config.database, "scheduled feeds-rebuild", 0):
+        result = CliRunner().invoke(
+            cli, ["build", "--config", str(fixture_project / "config.yaml")]
+        )
+        assert result.exit_code == 4
+        assert result.stderr.startswith(
+            "error: another feedletter process is running "
+            f"(pid {os.getpid()}: scheduled feeds-rebuild; lock "
+        )
+        assert not (fixture_project / "output").exists()
+    with scheduler_lock(config.database):  # the scheduler lock does not block commands
+        result = CliRunner().invoke(
+            cli, ["build", "--config", str(fixture_project / "config.yaml"), "--date", "2021-04-02"]
+        )
+        assert result.exit_code == 0, result.output
+
+
+def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
+    configure(fixture_project, far_daily_cron())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "schedule"],
+        cwd=fixture_project,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if line.startswith("  feeds-rebuild:"):
+            break
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Scheduler stopped." in rest
+    assert any(line.startswith("Scheduler running on var/state.sqlite3") for line in lines)
