@@ -28,8 +28,8 @@ chromium:
 	    else echo "warning: chromium is missing and apt-get is not usable; the browser tests will be skipped"; fi; }
 
 test: $(BIN)/.installed chromium
-	$(BIN)/ruff check feeds newsletter tests
-	$(BIN)/ruff format --check feeds newsletter tests
+	$(BIN)/ruff check feeds newsletter tests benchmarks
+	$(BIN)/ruff format --check feeds newsletter tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

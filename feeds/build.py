@@ -4,22 +4,30 @@
 ``render_outputs`` turns a selection into bytes (pure), and ``build_feeds`` runs
 them and writes with ``feeds.output``. The digest reuses ``load_project`` and
 ``select`` so the feeds and the email always show the same selection.
+
+``build_feeds`` skips all of that when nothing it depends on changed since the
+last build (see ``feeds.stamp``), and otherwise parses only changed records
+(``feeds.cache``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from .collector import Selection, collect
+from . import stamp
+from .cache import ParseCache
+from .collector import Selection, collect, valid_until
 from .config import FeedSettings
-from .corpus import Corpus, load_corpus
-from .feedwriter import EntryTopic, FeedSpec, render_feed
+from .corpus import Corpus, FileStat, load_corpus, scan
 from .layout import locate
 from .model import Article
 from .output import WriteReport, write_tree
-from .site import FeedPage, feed_page, render_site, template_env
 from .topics import TopicSet, load_topic_files, merge_topics
+
+if TYPE_CHECKING:
+    from .site import FeedPage
 
 # The "updated" time of a feed with no entries when the corpus is empty too.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,25 +46,78 @@ class Project:
 
 
 @dataclass(frozen=True)
-class BuildResult:
-    """What a feed build read, decided and wrote."""
+class FeedCount:
+    """One feed's line in the build summary."""
 
-    # the loaded inputs
-    project: Project
-    # the collector's decision
-    selection: Selection
+    # topic name, or "All topics"
+    name: str
+    # items in the feed
+    shown: int
+    # distinct stories that qualified before max_items
+    qualified: int
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a feed build read, decided and wrote, as plain data (stored with the stamp)."""
+
+    # record files read
+    read: int
+    # record files parsed in this build (the rest came from the parse cache)
+    parsed: int
+    # (path, reason) of every rejected record
+    rejected: tuple[tuple[str, str], ...]
+    # records dropped as duplicates of a better record of the same story
+    duplicates: int
+    # topic names used by records that no topic defines
+    unknown_topics: tuple[str, ...]
+    # the all-topics feed, then every topic's
+    feeds: tuple[FeedCount, ...]
+    # files written / left unchanged / removed
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    # True when nothing had changed and the build was skipped
+    skipped: bool = False
+    # cache problems (the build went on without the cache)
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a feed build did; ``project`` and ``selection`` are None when it was skipped."""
+
+    # the human summary
+    summary: BuildSummary
+    # the loaded inputs (None when skipped)
+    project: Project | None
+    # the collector's decision (None when skipped)
+    selection: Selection | None
     # what was written
     report: WriteReport
 
 
-def load_project(settings: FeedSettings) -> Project:
+def open_cache(settings: FeedSettings) -> ParseCache | None:
+    """The configured parse cache, or None when ``cache`` is null."""
+    return ParseCache(settings.cache) if settings.cache is not None else None
+
+
+def load_project(
+    settings: FeedSettings,
+    cache: ParseCache | None = None,
+    files: list[FileStat] | None = None,
+) -> Project:
     """Read the records and topic definitions named by ``settings``."""
-    corpus = load_corpus(settings.content.news)
+    corpus = load_corpus(settings.content.news, cache=cache, files=files)
+    return Project(settings, corpus, load_topics(settings))
+
+
+def load_topics(settings: FeedSettings) -> TopicSet:
+    """The topic files merged with the topics in config."""
     folder = settings.content.topics
     from_files = load_topic_files(folder) if folder is not None and folder.is_dir() else []
     definitions = [t.definition() for t in settings.topics]
-    topics = merge_topics(from_files, definitions, str(settings.source or "config"))
-    return Project(settings, corpus, topics)
+    return merge_topics(from_files, definitions, str(settings.source or "config"))
 
 
 def select(project: Project, now: datetime, since: datetime | None = None) -> Selection:
@@ -72,40 +133,37 @@ def select(project: Project, now: datetime, since: datetime | None = None) -> Se
     )
 
 
-def feed_pages(project: Project, selection: Selection) -> tuple[FeedPage, list[FeedPage]]:
-    """The all-topics page and one page per topic, with locations and titles."""
-    site = project.settings.site
-    # An empty feed's "updated" is the newest selected article anywhere: stable
-    # across rebuilds, unlike the build time.
-    newest = selection.everything.articles
-    fallback = newest[0].published_at if newest else EPOCH
-
-    def updated(articles: tuple[Article, ...]) -> datetime:
-        return articles[0].published_at if articles else fallback  # newest first
-
-    everything = feed_page(
-        None,
-        site,
-        selection.everything,
-        locate(site.base_url, None),
-        updated(selection.everything.articles),
-    )
-    pages = [
-        feed_page(
-            project.topics.by_id[item.topic_id],
-            site,
-            item,
-            locate(site.base_url, item.topic_id),
-            updated(item.articles),
-        )
-        for item in selection.topics
-        if item.topic_id is not None
+def summarize(project: Project, selection: Selection, report: WriteReport) -> BuildSummary:
+    """The plain-data summary of a full build."""
+    corpus = project.corpus
+    rows = [
+        FeedCount("All topics", len(selection.everything.articles), selection.everything.qualified)
     ]
-    return everything, pages
+    rows += [
+        FeedCount(project.topics.by_id[t.topic_id].name, len(t.articles), t.qualified)
+        for t in selection.topics
+        if t.topic_id is not None
+    ]
+    return BuildSummary(
+        read=corpus.read,
+        parsed=corpus.parsed,
+        rejected=tuple((str(e.path), e.reason) for e in corpus.rejected),
+        duplicates=len(selection.duplicates),
+        unknown_topics=selection.unknown_topics,
+        feeds=tuple(rows),
+        written=len(report.written),
+        unchanged=len(report.unchanged),
+        removed=len(report.removed),
+        warnings=corpus.warnings,
+    )
 
 
 def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
     """Every feed, page and the OPML file, as bytes keyed by output path."""
+    # imported here: a skipped build never needs feedgen, lxml or Jinja2
+    from .feedwriter import EntryTopic, FeedSpec, render_feed
+    from .site import render_site, template_env
+
     settings = project.settings
     everything, pages = feed_pages(project, selection)
     categories = {
@@ -136,10 +194,74 @@ def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
     return files
 
 
+def feed_pages(project: Project, selection: Selection) -> tuple[FeedPage, list[FeedPage]]:
+    """The all-topics page and one page per topic, with locations and titles."""
+    from .site import feed_page
+
+    site = project.settings.site
+    # An empty feed's "updated" is the newest selected article anywhere: stable
+    # across rebuilds, unlike the build time.
+    newest = selection.everything.articles
+    fallback = newest[0].published_at if newest else EPOCH
+
+    def updated(articles: tuple[Article, ...]) -> datetime:
+        return articles[0].published_at if articles else fallback  # newest first
+
+    everything = feed_page(
+        None,
+        site,
+        selection.everything,
+        locate(site.base_url, None),
+        updated(selection.everything.articles),
+    )
+    pages = [
+        feed_page(
+            project.topics.by_id[item.topic_id],
+            site,
+            item,
+            locate(site.base_url, item.topic_id),
+            updated(item.articles),
+        )
+        for item in selection.topics
+        if item.topic_id is not None
+    ]
+    return everything, pages
+
+
 def build_feeds(settings: FeedSettings, now: datetime) -> BuildResult:
-    """Load, select, render and write every feed and page; returns what happened."""
-    project = load_project(settings)
-    selection = select(project, now)
-    files = render_outputs(project, selection)
-    report = write_tree(settings.output, files, owner="feeds")
-    return BuildResult(project, selection, report)
+    """Load, select, render and write every feed and page; returns what happened.
+
+    When nothing the outputs depend on changed since the last build, the build is
+    skipped and the stored summary returned (``summary.skipped``).
+    """
+    cache = open_cache(settings)
+    try:
+        files = scan(settings.content.news)
+        fingerprint = stamp.fingerprint(settings, files)
+        if cache is not None:
+            previous = stamp.load(cache, fingerprint, now, settings.output)
+            if previous is not None:
+                report = WriteReport((), tuple(sorted(previous.outputs)), ())
+                summary = replace(
+                    previous.summary,
+                    parsed=0,
+                    written=0,
+                    unchanged=len(previous.outputs),
+                    removed=0,
+                    skipped=True,
+                    warnings=tuple(cache.warnings),
+                )
+                return BuildResult(summary, None, None, report)
+        project = load_project(settings, cache=cache, files=files)
+        selection = select(project, now)
+        files_out = render_outputs(project, selection)
+        report = write_tree(settings.output, files_out, owner="feeds")
+        summary = summarize(project, selection, report)
+        if cache is not None:
+            rules = [settings.global_rules(), *settings.topic_rules().values()]
+            until = valid_until(project.corpus.articles, rules, now)
+            stamp.save(cache, fingerprint, until, settings.output, files_out, summary)
+        return BuildResult(summary, project, selection, report)
+    finally:
+        if cache is not None:
+            cache.close()

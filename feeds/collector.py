@@ -212,3 +212,23 @@ def collect(
         duplicates=tuple(duplicates),
         unknown_topics=unknown,
     )
+
+
+def valid_until(
+    articles: Iterable[Article], rules: Iterable[Rules], now: datetime
+) -> datetime | None:
+    """Until when ``collect`` gives the same answer for these inputs as at ``now``.
+
+    Only the passage of time can change it: an article dated in the future comes
+    due, or one ages past a ``max_age_days`` limit. None means never.
+    """
+    ages = {timedelta(days=r.max_age_days) for r in rules if r.max_age_days is not None}
+    moments: list[datetime] = []
+    for article in articles:
+        if article.published_at > now:
+            moments.append(article.published_at)
+            continue
+        for age in ages:
+            if article.published_at + age > now:
+                moments.append(article.published_at + age)
+    return min(moments, default=None)

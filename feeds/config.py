@@ -103,6 +103,8 @@ class FeedSettings(Section):
     content: ContentSettings = ContentSettings()
     templates: Path = Path("templates")
     output: Path = Path("output")
+    # the parse cache (and build stamp); null turns it off
+    cache: Path | None = Path("var/parse-cache.sqlite3")
     rules: RuleSettings = RuleSettings()
     topics: list[TopicSettings] = []
     # where the config file was read from; paths above are resolved against it
@@ -151,6 +153,8 @@ def parse_settings(data: dict[str, Any], model: type[Settings], path: Path) -> S
     updates: dict[str, Any] = {"source": path}
     for name in ("templates", "output"):
         updates[name] = base / getattr(settings, name)
+    if settings.cache is not None:
+        updates["cache"] = base / settings.cache
     content = settings.content
     updates["content"] = content.model_copy(
         update={

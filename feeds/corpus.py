@@ -3,18 +3,31 @@
 Each record is parsed by ``feeds.records``; a record that cannot be used is
 reported (path and reason) in ``Corpus.rejected`` and skipped. Records are read in
 sorted path order, so every later stage sees the same order on every machine.
+
+With a ``ParseCache`` only new or changed files are parsed (see ``feeds.cache``);
+when many files need parsing, they are parsed in parallel across the machine's
+cores.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .cache import Entry, ParseCache, encode
 from .errors import ConfigError, RecordError
 from .model import Article
-from .records import read_record
+from .records import parse_bytes
 
 RECORD_SUFFIXES = (".md", ".markdown")
+# parse in worker processes when at least this many files need parsing
+PARALLEL_THRESHOLD = 2000
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,10 @@ class Corpus:
     articles: tuple[Article, ...]
     # the unusable ones, each with its path and reason, in path order
     rejected: tuple[RecordError, ...]
+    # how many files were parsed in this load (the others came from the cache)
+    parsed: int = 0
+    # cache problems worth a warning (the build went on without the cache)
+    warnings: tuple[str, ...] = ()
 
     @property
     def read(self) -> int:
@@ -32,30 +49,139 @@ class Corpus:
         return len(self.articles) + len(self.rejected)
 
 
-def record_paths(folder: Path) -> list[Path]:
-    """Record files under ``folder`` (recursively), sorted."""
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """A record file as the directory scan saw it."""
+
+    # absolute path
+    path: str
+    # size in bytes
+    size: int
+    # modification time in nanoseconds
+    mtime_ns: int
+
+
+def scan(folder: Path) -> list[FileStat]:
+    """Record files under ``folder`` (recursively, hidden ones skipped), sorted by path."""
     if not folder.is_dir():
         raise ConfigError("content.news", f"{folder} is not a folder of records")
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in RECORD_SUFFIXES and p.is_file()
-    )
+    found = list(_walk(str(folder.resolve())))
+    found.sort(key=lambda f: f.path)
+    return found
 
 
-def load_corpus(folder: Path) -> Corpus:
-    """Parse every record under ``folder``; labels in messages are relative to its parent."""
+def _walk(top: str) -> Iterator[FileStat]:
+    with os.scandir(top) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path)
+            elif entry.name.lower().endswith(RECORD_SUFFIXES) and entry.is_file():
+                stat = entry.stat()
+                yield FileStat(entry.path, stat.st_size, stat.st_mtime_ns)
+
+
+def record_paths(folder: Path) -> list[Path]:
+    """Record files under ``folder`` (recursively), sorted."""
+    return [Path(f.path) for f in scan(folder)]
+
+
+def _label(path: str, base: str) -> str:
+    prefix = base + os.sep
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def _parse_file(job: tuple[str, str, bytes | None]) -> tuple[str, int, int, bytes, bytes | None]:
+    """Read, hash and (unless the hash matches ``known``) parse one file.
+
+    Returns (path, size, mtime_ns, sha256, pickled result or None if unchanged).
+    Runs in worker processes, so it takes and returns plain values.
+    """
+    path, label, known = job
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            raw = handle.read()
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror or exc}"
+        return path, -1, -1, b"", encode(reason)
+    digest = hashlib.sha256(raw).digest()
+    if known is not None and digest == known:
+        return path, stat.st_size, stat.st_mtime_ns, digest, None
+    try:
+        result: Article | str = parse_bytes(raw, label)
+    except RecordError as exc:
+        result = exc.reason
+    return path, stat.st_size, stat.st_mtime_ns, digest, encode(result)
+
+
+def load_corpus(
+    folder: Path,
+    cache: ParseCache | None = None,
+    workers: int | None = None,
+    files: list[FileStat] | None = None,
+) -> Corpus:
+    """Parse every record under ``folder``, reusing ``cache`` for unchanged files.
+
+    Labels in messages are paths relative to ``folder``'s parent (``news/x.md``).
+    ``workers`` caps the worker processes (default: one per core); ``files`` is a
+    scan of ``folder`` the caller already made.
+    """
+    files = scan(folder) if files is None else files
+    base = str(folder.resolve().parent)
+    entries = cache.entries() if cache is not None else {}
+    results: dict[str, Entry] = {}
+    jobs: list[tuple[str, str, bytes | None]] = []
+    for item in files:
+        entry = entries.get(item.path)
+        if entry is not None and entry.size == item.size and entry.mtime_ns == item.mtime_ns:
+            results[item.path] = entry
+        else:
+            jobs.append((item.path, _label(item.path, base), entry.sha256 if entry else None))
+    changed: list[tuple[str, Entry]] = []
+    parsed = 0
+    for path, size, mtime_ns, digest, payload in _run(jobs, workers):
+        if payload is None:  # content unchanged: keep the cached result, refresh the stat
+            payload = entries[path].payload
+        else:
+            parsed += 1
+        entry = Entry(size, mtime_ns, digest, payload)
+        results[path] = entry
+        if size >= 0:
+            changed.append((path, entry))
     articles: list[Article] = []
     rejected: list[RecordError] = []
-    for path in record_paths(folder):
-        label = _label(path, folder)
-        try:
-            articles.append(read_record(path, label=label))
-        except RecordError as exc:
-            rejected.append(exc)
-    return Corpus(tuple(articles), tuple(rejected))
+    for item in files:
+        label = _label(item.path, base)
+        value = results[item.path].value()
+        if isinstance(value, str):
+            rejected.append(RecordError(label, value))
+        else:
+            articles.append(value if value.path == label else replace(value, path=label))
+    warnings: list[str] = []
+    if cache is not None:
+        known = {f.path for f in files}
+        cache.update(changed, [p for p in entries if p not in known])
+        warnings = list(cache.warnings)
+    return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings))
 
 
-def _label(path: Path, folder: Path) -> str:
+def _run(
+    jobs: list[tuple[str, str, bytes | None]], workers: int | None
+) -> Iterator[tuple[str, int, int, bytes, bytes | None]]:
+    cores = workers or os.cpu_count() or 1
+    if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
+        yield from map(_parse_file, jobs)
+        return
+    # forkserver, not fork: the scheduler runs builds from a thread, and forking a
+    # threaded process can deadlock the child
+    context = multiprocessing.get_context("forkserver")
+    chunk = max(1, len(jobs) // (cores * 8))
     try:
-        return str(path.relative_to(folder.parent))
-    except ValueError:
-        return str(path)
+        with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
+            results = list(pool.map(_parse_file, jobs, chunksize=chunk))
+    except (BrokenProcessPool, OSError):
+        # no worker processes here (a restricted sandbox, say): parse in this one
+        results = [_parse_file(job) for job in jobs]
+    yield from results

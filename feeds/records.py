@@ -3,7 +3,8 @@
 ``parse_record`` is pure: text in, ``Article`` out, or ``RecordError`` with the
 reason. ``read_record`` adds the file read. Unknown keys are tolerated, ``secured``
 is ignored, and every string is cleaned with ``feeds.text``. YAML is only ever
-loaded with the safe loader (python-frontmatter's default handler).
+loaded safely: yaml-rs where it is known to agree with PyYAML's safe loader, that
+loader otherwise (``feeds.yamlfast``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,35 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import frontmatter
 import yaml
-from frontmatter.default_handlers import YAMLHandler
 
 from .errors import RecordError
 from .model import Article, Image, Provider, Related
 from .text import clean_text, strip_xml_illegal
 from .urls import check_url, story_key
+from .yamlfast import FastYAMLHandler
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
-PARSER_VERSION = 1
+PARSER_VERSION = 2
+# The top-level keys the parser reads; everything else is ignored.
+RECORD_KEYS = frozenset(
+    {
+        "title",
+        "excerpt",
+        "publishedDateTime",
+        "webUrl",
+        "originalUrl",
+        "quality",
+        "heat",
+        "published",
+        "type",
+        "category",
+        "provider",
+        "topics",
+        "images",
+        "related",
+    }
+)
 
 
 def read_record(path: Path, *, label: str | None = None) -> Article:
@@ -33,11 +52,16 @@ def read_record(path: Path, *, label: str | None = None) -> Article:
         raw = path.read_bytes()
     except OSError as exc:
         raise RecordError(shown, f"cannot read the file: {exc.strerror or exc}") from exc
+    return parse_bytes(raw, shown)
+
+
+def parse_bytes(raw: bytes, path: str) -> Article:
+    """Decode (UTF-8, BOM allowed) and parse the bytes of one record."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RecordError(shown, f"not UTF-8 text (bad byte at offset {exc.start})") from exc
-    return parse_record(text, shown)
+        raise RecordError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from exc
+    return parse_record(text, path)
 
 
 def parse_record(text: str, path: str) -> Article:
@@ -88,11 +112,12 @@ def parse_record(text: str, path: str) -> Article:
 
 
 def _front_matter(text: str, path: str) -> Mapping[str, Any]:
-    handler = YAMLHandler()
+    handler = FastYAMLHandler(RECORD_KEYS)
     if not handler.detect(text):
         raise RecordError(path, "no YAML front matter (the file must start with ---)")
     try:
-        post = frontmatter.loads(text, handler=handler)
+        front, _body = handler.split(text)
+        meta = handler.load(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         # the front matter text starts on the opening "---" line, so line 0 is line 1
@@ -101,7 +126,6 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
         raise RecordError(path, f"front matter is not valid YAML{where}: {problem}") from exc
     except (ValueError, TypeError, AttributeError) as exc:
         raise RecordError(path, "front matter is not a YAML mapping") from exc
-    meta = post.metadata
     if not isinstance(meta, Mapping) or not meta:
         raise RecordError(path, "front matter is empty or not a YAML mapping")
     return meta

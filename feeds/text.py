@@ -11,16 +11,15 @@ from __future__ import annotations
 import html
 import re
 
-# Characters XML 1.0 does not allow anywhere: C0 controls other than tab, LF and CR,
-# lone surrogates, and U+FFFE / U+FFFF.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# Discouraged C1 controls are removed too: they render as garbage in every reader.
-_C1 = re.compile("[\x7f-\x84\x86-\x9f]")
+# Characters XML 1.0 does not allow anywhere (C0 controls other than tab, LF and CR,
+# lone surrogates, U+FFFE and U+FFFF), and the discouraged C1 controls, which
+# render as garbage in every reader (U+0085, NEL, is kept).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def strip_xml_illegal(value: str) -> str:
     """Remove the characters that may not appear in an XML 1.0 document."""
-    return _C1.sub("", _XML_ILLEGAL.sub("", value))
+    return _XML_ILLEGAL.sub("", value)
 
 
 def clean_text(value: str) -> str:
@@ -30,7 +29,7 @@ def clean_text(value: str) -> str:
     one ordinary space, and leading/trailing whitespace is removed.
     """
     # Entities are decoded first, so "&#1;" cannot smuggle a control character in.
-    decoded = html.unescape(value)
+    decoded = html.unescape(value) if "&" in value else value
     return " ".join(strip_xml_illegal(decoded).split())
 
 

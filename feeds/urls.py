@@ -9,10 +9,14 @@ Pure functions; no network access.
 
 from __future__ import annotations
 
+import functools
+import re
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+# whitespace (any, Unicode included) and control characters never belong in a URL
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A fixed namespace so GUIDs never depend on the site's base_url.
 _GUID_NAMESPACE = uuid.UUID("6f1c5a52-5e0a-4b4e-9d55-2f0d8a3c7e11")
@@ -22,8 +26,13 @@ def check_url(value: object) -> str | None:
     """Return ``value`` stripped if it is an absolute http(s) URL, else None."""
     if not isinstance(value, str):
         return None
+    return _check_url(value)
+
+
+@functools.lru_cache(maxsize=8192)  # provider logos and shared images repeat a lot
+def _check_url(value: str) -> str | None:
     url = value.strip()
-    if not url or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+    if not url or _UNSAFE.search(url):
         return None
     try:
         parts = urlsplit(url)

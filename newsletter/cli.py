@@ -18,19 +18,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from feeds import __version__
-from feeds.build import BuildResult, build_feeds, load_project
+from feeds.build import BuildResult, build_feeds, load_project, load_topics, open_cache
 from feeds.errors import BusyError, EmptyIssueError, FeedletterError
 
-from . import delivery, state
-from . import subscribers as subs
 from .config import DEFAULT_CONFIG, Config, load_config
 from .locks import work_lock
-from .pipeline import DigestResult, issue_period, make_issue, write_issue
+
+if TYPE_CHECKING:
+    from .delivery import SendReport
+    from .pipeline import DigestResult
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
@@ -70,7 +71,10 @@ force_option = click.option(
 @click.option("--strict", is_flag=True, help="Exit with status 3 if any record was rejected.")
 @date_option
 @force_option
-def build(config_path: Path, strict: bool, end_date: datetime | None, force: bool) -> None:
+@click.option("--no-digest", is_flag=True, help="Build the feeds and pages only, not the digest.")
+def build(
+    config_path: Path, strict: bool, end_date: datetime | None, force: bool, no_digest: bool
+) -> None:
     """Write every feed and page, then this period's digest, to output/."""
     config = configure(config_path)
     with locked(config, "feedletter build"):
@@ -78,20 +82,23 @@ def build(config_path: Path, strict: bool, end_date: datetime | None, force: boo
             result = build_feeds(config, now=datetime.now(UTC))
         except FeedletterError as exc:
             fail(exc)
-        print_build_summary(result)
+        print_build_summary(result, config)
+        if no_digest:
+            return
+        from .pipeline import issue_period, make_issue, write_issue
+
         try:
             period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
-            digest = write_issue(config, make_issue(result.project, config, period, force=force))
+            project = result.project or load_project(config, cache=open_cache(config))
+            digest = write_issue(config, make_issue(project, config, period, force=force))
         except EmptyIssueError as exc:
             click.echo(f"Digest: not produced: {exc}")
         except FeedletterError as exc:
             fail(exc)
         else:
             print_digest_summary(digest, config)
-    if strict and result.project.corpus.rejected:
-        click.echo(
-            f"error: --strict: {len(result.project.corpus.rejected)} record(s) rejected", err=True
-        )
+    if strict and result.summary.rejected:
+        click.echo(f"error: --strict: {len(result.summary.rejected)} record(s) rejected", err=True)
         sys.exit(EXIT_REJECTED)
 
 
@@ -102,9 +109,11 @@ def build(config_path: Path, strict: bool, end_date: datetime | None, force: boo
 def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
     """Render the digest issue for a period into output/newsletter/<issue-id>/."""
     config = configure(config_path)
+    from .pipeline import issue_period, make_issue, write_issue
+
     with locked(config, "feedletter digest"):
         try:
-            project = load_project(config)
+            project = load_project(config, cache=open_cache(config))
             period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
             result = write_issue(config, make_issue(project, config, period, force=force))
         except EmptyIssueError as exc:
@@ -121,6 +130,8 @@ def subscribers() -> None:
 
 
 def open_state(config: Config) -> sqlite3.Connection:
+    from . import state
+
     try:
         return state.connect(config.database)
     except FeedletterError as exc:
@@ -129,7 +140,7 @@ def open_state(config: Config) -> sqlite3.Connection:
 
 def known_topics(config: Config) -> list[str]:
     try:
-        return [t.id for t in load_project(config).topics.topics]
+        return [t.id for t in load_topics(config).topics]
     except FeedletterError as exc:
         fail(exc)
 
@@ -141,6 +152,8 @@ def known_topics(config: Config) -> list[str]:
 @click.option("--topics", default="", help="Comma-separated topic ids; omit for all topics.")
 def subscribers_add(config_path: Path, email: str, name: str, topics: str) -> None:
     """Add a subscriber (or re-activate and update one)."""
+    from . import subscribers as subs
+
     config = configure(config_path)
     conn = open_state(config)
     try:
@@ -159,6 +172,8 @@ def subscribers_add(config_path: Path, email: str, name: str, topics: str) -> No
 @click.argument("email")
 def subscribers_remove(config_path: Path, email: str) -> None:
     """Delete a subscriber (their send-log rows stay)."""
+    from . import subscribers as subs
+
     config = configure(config_path)
     conn = open_state(config)
     try:
@@ -174,6 +189,8 @@ def subscribers_remove(config_path: Path, email: str) -> None:
 @config_option
 def subscribers_list(config_path: Path) -> None:
     """List every subscriber: address, status, topics, name."""
+    from . import subscribers as subs
+
     config = configure(config_path)
     conn = open_state(config)
     try:
@@ -191,6 +208,8 @@ def subscribers_list(config_path: Path) -> None:
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 def subscribers_import(config_path: Path, csv_file: Path) -> None:
     """Import subscribers from a CSV file with a header: email[,name][,topics]."""
+    from . import subscribers as subs
+
     config = configure(config_path)
     conn = open_state(config)
     try:
@@ -223,13 +242,15 @@ def send(
     config_path: Path, issue_id: str | None, dry_run: bool, limit: int | None, force: bool
 ) -> None:
     """Send a digest issue to every active subscriber who has not received it yet."""
+    from . import delivery
+
     config = configure(config_path)
     with locked(config, "feedletter send"):
         conn = open_state(config)
         try:
             info = delivery.find_issue(config, issue_id)
             delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
-            project = load_project(config)
+            project = load_project(config, cache=open_cache(config))
             with progress_bar(f"Sending {info.id}") as advance:
                 report = delivery.send_issue(
                     conn, project, config, info, dry_run=dry_run, limit=limit, on_progress=advance
@@ -261,7 +282,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield advance
 
 
-def print_send_summary(report: delivery.SendReport) -> None:
+def print_send_summary(report: SendReport) -> None:
     """The final summary of a send run."""
     mode = " (dry run: nothing sent)" if report.dry_run else ""
     click.echo(
@@ -295,6 +316,7 @@ def serve(config_path: Path, host: str, port: int) -> None:
     """Serve output/ over HTTP, with the one-click unsubscribe endpoint."""
     import uvicorn
 
+    from . import state
     from .tokens import secret_from_env
     from .web import create_app
 
@@ -388,34 +410,30 @@ def locked(config: Config, what: str) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def print_build_summary(result: BuildResult) -> None:
+def print_build_summary(result: BuildResult, settings: Config) -> None:
     """The human summary of a build: records, rejections, feeds, files."""
-    corpus = result.project.corpus
-    selection = result.selection
-    settings = result.project.settings
+    summary = result.summary
+    cached = summary.read - summary.parsed
     click.echo(
-        f"Records: {corpus.read} read, {len(corpus.articles)} parsed, "
-        f"{len(corpus.rejected)} rejected, {len(selection.duplicates)} duplicates collapsed"
+        f"Records: {summary.read} read ({summary.parsed} parsed, {cached} from cache), "
+        f"{len(summary.rejected)} rejected, {summary.duplicates} duplicates collapsed"
     )
-    for error in corpus.rejected:
-        click.echo(f"  rejected {error.path}: {error.reason}")
-    if selection.unknown_topics:
-        names = ", ".join(selection.unknown_topics)
-        click.echo(f"  topics named by records but not defined: {names}")
+    for path, reason in summary.rejected:
+        click.echo(f"  rejected {path}: {reason}")
+    if summary.unknown_topics:
+        click.echo(
+            f"  topics named by records but not defined: {', '.join(summary.unknown_topics)}"
+        )
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo("Feeds (items shown / qualified):")
-    rows = [("All topics", selection.everything)]
-    rows += [
-        (result.project.topics.by_id[t.topic_id].name, t)
-        for t in selection.topics
-        if t.topic_id is not None
-    ]
-    width = max(len(name) for name, _ in rows)
-    for name, item in rows:
-        click.echo(f"  {name:<{width}}  {len(item.articles):>4} / {item.qualified}")
-    report = result.report
+    width = max(len(row.name) for row in summary.feeds)
+    for row in summary.feeds:
+        click.echo(f"  {row.name:<{width}}  {row.shown:>4} / {row.qualified}")
+    note = " (nothing changed since the last build)" if summary.skipped else ""
     click.echo(
-        f"Files: {len(report.written)} written, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} removed in {shown_path(settings.output)}"
+        f"Files: {summary.written} written, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed in {shown_path(settings.output)}{note}"
     )
 
 

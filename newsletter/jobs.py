@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.build import build_feeds, load_project
+from feeds.build import build_feeds, load_project, open_cache
 from feeds.errors import EmptyIssueError, FeedletterError
 
 from .config import Config, load_config
@@ -74,7 +74,7 @@ def digest_and_send(config_path: str) -> None:
     def work() -> str:
         with work_lock(config.database, f"scheduled {DIGEST_JOB}", config.state.lock_wait_seconds):
             now = datetime.now(UTC)
-            project = load_project(config)
+            project = load_project(config, cache=open_cache(config))
             try:
                 issue = make_issue(project, config, issue_period(config, now))
             except EmptyIssueError as exc:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 
 BUILD_SUMMARY = """\
-Records: 19 read, 14 parsed, 5 rejected, 2 duplicates collapsed
+Records: 19 read ({parsed} parsed, {cached} from cache), 5 rejected, 2 duplicates collapsed
   rejected news/bad-date.md: publishedDateTime 'yesterday' is not an ISO 8601 date
   rejected news/bad-url.md: URL 'javascript:alert(document.cookie)' is not an absolute http(s) URL
   rejected news/broken-yaml.md: front matter is not valid YAML at line 5: found unexpected end of stream
@@ -26,7 +26,7 @@ Feeds (items shown / qualified):
   Common Data Service     1 / 1
   Portals                 2 / 2
   Teams integration       1 / 1
-Files: {written} written, {unchanged} unchanged, 0 removed in output
+Files: {written} written, {unchanged} unchanged, 0 removed in output{note}
 Digest 2021-W13 (2020-04-02 to 2021-04-02): 4 stories, 2 top, 2 topic sections
   HTML 9,140 bytes (budget 90,000); text 2,852 chars
   output/newsletter/2021-W13/: {digest_written} files written, {digest_unchanged} unchanged
@@ -44,11 +44,17 @@ def test_build_prints_the_summary(in_project: Path) -> None:
     first = runner.invoke(cli, ["build", "--date", "2021-04-02"])
     assert first.exit_code == 0, first.output
     assert first.stdout == BUILD_SUMMARY.format(
-        written=25, unchanged=0, digest_written=7, digest_unchanged=0
+        parsed=19, cached=0, written=25, unchanged=0, note="", digest_written=7, digest_unchanged=0
     )
     second = runner.invoke(cli, ["build", "--config", "config.yaml", "--date", "2021-04-02"])
     assert second.stdout == BUILD_SUMMARY.format(
-        written=0, unchanged=25, digest_written=0, digest_unchanged=7
+        parsed=0,
+        cached=19,
+        written=0,
+        unchanged=25,
+        note=" (nothing changed since the last build)",
+        digest_written=0,
+        digest_unchanged=7,
     )
     assert (in_project / "output" / "topics" / "canvas-apps" / "atom.xml").is_file()
 

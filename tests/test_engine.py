@@ -1,0 +1,288 @@
+"""The incremental engine: parse cache, build stamp, parallel parsing, fast YAML."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import feeds.cache
+import feeds.corpus
+from feeds.build import build_feeds
+from feeds.corpus import load_corpus
+from feeds.records import parse_record
+from feeds.yamlfast import fast_load
+from newsletter.config import Config
+
+from .conftest import NOW, ROOT, read_tree
+
+LAYOUT = "news/2020-11-17-new-layout-containers-in-canvas-apps-make-responsive-apps-easier.md"
+
+
+def cold_tree(config: Config, tmp: Path) -> dict[str, bytes]:
+    """What a cold build (no cache, empty output) makes from the same files."""
+    out = tmp / f"cold-{time.monotonic_ns()}"
+    build_feeds(config.model_copy(update={"output": out, "cache": None}), NOW)
+    return read_tree(out)
+
+
+def test_warm_builds_equal_cold_builds_after_edits_additions_deletions_renames(
+    fixture_project: Path, load_fixture_config: Callable[[], Config], tmp_path: Path
+) -> None:
+    config = load_fixture_config()
+    first = build_feeds(config, NOW)
+    assert first.summary.parsed == 19
+    news = fixture_project / "news"
+    # edit, add, delete, rename
+    record = fixture_project / LAYOUT
+    record.write_text(record.read_text().replace("make responsive", "make RESPONSIVE"))
+    shutil.copy(news / "2021-04-02-unknown-topic.md", news / "2021-04-03-added.md")
+    (news / "2021-04-03-added.md").write_text(
+        (news / "2021-04-03-added.md")
+        .read_text()
+        .replace("Power Automate gets", "Portals get")
+        .replace("designer", "designer too")
+        .replace("https://automate.example.org/designer", "https://automate.example.org/new")
+        .replace("  - Power Automate", "  - Portals")
+    )
+    (news / "2019-10-29-ai-builder-2019-release-wave-2-overview.md").unlink()
+    os.rename(news / "bad-url.md", news / "renamed-bad-url.md")
+    (news / "sub").mkdir()
+    os.rename(
+        news
+        / "2020-09-22-now-in-preview-customize-teams-with-built-in-power-platform-capabilities.md",
+        news / "sub" / "teams.md",
+    )
+    warm = build_feeds(config, NOW)
+    assert warm.summary.parsed == 4  # edited, added, and the two renamed files
+    assert not warm.summary.skipped
+    assert read_tree(config.output) == cold_tree(config, tmp_path)
+    assert (
+        "news/renamed-bad-url.md",
+        "URL 'javascript:alert(document.cookie)' is not an absolute http(s) URL",
+    ) in warm.summary.rejected
+    assert "RESPONSIVE" in (config.output / "topics" / "canvas-apps" / "atom.xml").read_text()
+
+
+def test_nothing_changed_skips_the_build(load_fixture_config: Callable[[], Config]) -> None:
+    config = load_fixture_config()
+    first = build_feeds(config, NOW)
+    second = build_feeds(config, NOW)
+    assert second.summary.skipped and second.project is None
+    assert second.report.written == () and len(second.report.unchanged) == 25
+    assert second.summary.feeds == first.summary.feeds
+    assert second.summary.rejected == first.summary.rejected
+
+
+def test_a_touched_file_is_confirmed_by_hash_not_reparsed(
+    fixture_project: Path, load_fixture_config: Callable[[], Config]
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    record = fixture_project / LAYOUT
+    os.utime(record, ns=(time.time_ns(), time.time_ns() + 10**9))
+    again = build_feeds(config, NOW)
+    assert not again.summary.skipped  # the stat changed ...
+    assert again.summary.parsed == 0  # ... but the content did not
+    assert again.report.written == ()
+
+
+def test_damaged_or_deleted_outputs_are_rebuilt(load_fixture_config: Callable[[], Config]) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    before = read_tree(config.output)
+    (config.output / "topics" / "portals" / "rss.xml").unlink()
+    (config.output / "atom.xml").write_text("tampered")
+    again = build_feeds(config, NOW)
+    assert not again.summary.skipped
+    assert sorted(again.report.written) == ["atom.xml", "topics/portals/rss.xml"]
+    assert read_tree(config.output) == before
+
+
+def test_time_passing_rebuilds_when_a_future_article_comes_due(
+    fixture_project: Path, load_fixture_config: Callable[[], Config]
+) -> None:
+    record = fixture_project / LAYOUT
+    record.write_text(
+        record.read_text().replace(
+            "publishedDateTime: 2020-11-17T08:00:58Z", "publishedDateTime: 2026-11-27T12:00:00Z"
+        )
+    )
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    assert build_feeds(config, NOW + timedelta(hours=23)).summary.skipped
+    due = build_feeds(config, NOW + timedelta(days=1, minutes=1))
+    assert not due.summary.skipped
+    assert (
+        "New Layout containers"
+        in (config.output / "topics" / "canvas-apps" / "atom.xml").read_text()
+    )
+
+
+def test_a_config_or_template_change_rebuilds(
+    fixture_project: Path, load_fixture_config: Callable[[], Config]
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    path = fixture_project / "config.yaml"
+    path.write_text(path.read_text().replace("max_items: 5", "max_items: 4"))
+    changed = load_fixture_config()
+    result = build_feeds(changed, NOW)
+    assert not result.summary.skipped and result.summary.parsed == 0
+
+
+def test_parser_version_change_invalidates_the_cache(
+    load_fixture_config: Callable[[], Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    monkeypatch.setattr(feeds.cache, "PARSER_VERSION", 999)
+    result = build_feeds(config, NOW)
+    assert result.summary.parsed == 19
+    assert any("reparsing everything" in w for w in result.summary.warnings)
+
+
+def test_a_corrupted_cache_is_set_aside_and_rebuilt_with_a_warning(
+    load_fixture_config: Callable[[], Config], tmp_path: Path
+) -> None:
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+    assert config.cache is not None
+    for suffix in ("-wal", "-shm"):
+        Path(str(config.cache) + suffix).unlink(missing_ok=True)
+    config.cache.write_bytes(b"this is not a database" * 100)
+    result = build_feeds(config, NOW)
+    assert result.summary.parsed == 19
+    assert any("is damaged" in w for w in result.summary.warnings)
+    assert Path(str(config.cache) + ".damaged").exists()
+    assert read_tree(config.output) == cold_tree(config, tmp_path)
+    assert build_feeds(config, NOW).summary.skipped  # and the new cache works
+
+
+def test_parallel_parsing_gives_the_same_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = ROOT / "content" / "news"
+    serial = load_corpus(folder, workers=1)
+    monkeypatch.setattr(feeds.corpus, "PARALLEL_THRESHOLD", 10)
+    parallel = load_corpus(folder, workers=2)
+    assert parallel.articles == serial.articles
+    assert parallel.parsed == serial.parsed == 674
+
+
+def records_texts() -> list[tuple[str, str]]:
+    paths = [
+        *sorted((ROOT / "content" / "news").glob("*.md")),
+        *sorted((ROOT / "tests" / "data" / "fixture" / "news").glob("*.md")),
+    ]
+    return [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in paths]
+
+
+def test_fast_yaml_gives_identical_records_on_the_whole_real_corpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = records_texts()
+    fast = [_parsed(text, path) for path, text in texts]
+    used = sum(fast_load(text.split("---")[1]) is not None for _, text in texts[:674])
+    assert used > 600  # yaml-rs really is doing the work
+    monkeypatch.setattr("feeds.yamlfast.yaml_rs", None)
+    reference = [_parsed(text, path) for path, text in texts]
+    assert fast == reference
+
+
+def _parsed(text: str, path: str) -> object:
+    from feeds.errors import RecordError
+
+    try:
+        return parse_record(text, path)
+    except RecordError as exc:
+        return exc.reason
+
+
+scalars = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20),
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.sampled_from(
+        [
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "012",
+            "1e3",
+            ".inf",
+            "1:30",
+            "2021-01-01",
+            "'2021-01-01'",
+            "!!python/name:os.system",
+            "~",
+            "null",
+            "0x1F",
+            "<<",
+            "&a x",
+            "*a",
+            "&:",
+            "@x",
+            "`x",
+            "? x",
+            "- x",
+            "[1, 2]",
+            "{a: 1}",
+            "|",
+            ">-",
+            "=",
+            "%",
+            "#",
+            ": x",
+            "-",
+            "0o17",
+            "+1",
+            "-.5",
+            "1_0",
+            "0b11",
+            "Null",
+            "NULL",
+            "True",
+            "TRUE",
+            "2001-12-14t21:59:43.10-05:00",
+            "1.0",
+            "-0",
+            "00",
+        ]
+    ),
+)
+documents = st.dictionaries(
+    st.text("abcdefgh", min_size=1, max_size=6),
+    st.one_of(
+        scalars,
+        st.lists(scalars, max_size=3),
+        st.dictionaries(st.text("xyz", min_size=1, max_size=3), scalars, max_size=3),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(documents, st.booleans())
+def test_fast_yaml_never_disagrees_with_pyyaml(document: dict[str, object], raw: bool) -> None:
+    """Whenever yaml-rs's result is used, it equals PyYAML's safe loader's."""
+    text = yaml.safe_dump(document, allow_unicode=True)
+    if raw:  # unquoted scalars, as hand-written YAML has them
+        text = (
+            "\n".join(f"{k}: {v}" for k, v in document.items() if not isinstance(v, list | dict))
+            + "\n"
+        )
+    try:
+        expected = yaml.safe_load(text)
+    except yaml.YAMLError:
+        expected = None
+    fast = fast_load(text)
+    if fast is not None:
+        assert fast == expected
