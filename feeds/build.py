@@ -170,9 +170,8 @@ def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
         tid: EntryTopic(topic.name, locate(settings.site.base_url, tid).page_url)
         for tid, topic in project.topics.by_id.items()
     }
-    topics_of = {
-        path: [categories[tid] for tid in tids] for path, tids in selection.membership.items()
-    }
+    shown = {a.path for page in (everything, *pages) for a in page.articles}
+    topics_of = {path: [categories[tid] for tid in selection.membership[path]] for path in shown}
     files: dict[str, bytes] = {}
     for page in (everything, *pages):
         spec = FeedSpec(

@@ -7,6 +7,7 @@ feeds and the digest get the very same answer for the same inputs.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -109,16 +110,18 @@ def newest_first(article: Article) -> tuple[float, str, str]:
 
 def collapse_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[Duplicate]]:
     """One record per story key: the highest quality wins (then the newest, then path)."""
-    groups: dict[str, list[Article]] = defaultdict(list)
+    first: dict[str, Article] = {}
+    groups: dict[str, list[Article]] = {}  # only for keys seen more than once
     for article in articles:
-        groups[article.key].append(article)
-    kept: list[Article] = []
+        seen = first.setdefault(article.key, article)
+        if seen is not article:
+            groups.setdefault(article.key, [seen]).append(article)
     dropped: list[Duplicate] = []
-    for group in groups.values():
+    for key, group in groups.items():
         group.sort(key=rank_key)
-        kept.append(group[0])
+        first[key] = group[0]
         dropped.extend(Duplicate(kept=group[0], dropped=other) for other in group[1:])
-    return kept, dropped
+    return list(first.values()), dropped
 
 
 def _keyword_patterns(topics: TopicSet) -> dict[str, re.Pattern[str]]:
@@ -141,24 +144,37 @@ def memberships(
     order = {t.id: i for i, t in enumerate(topics.topics)}
     patterns = {tid: p for tid, p in _keyword_patterns(topics).items() if rules[tid].match_keywords}
     unknown: set[str] = set()
+    # records name the same few topic lists over and over: resolve each list once
+    resolved: dict[tuple[str, ...], frozenset[str]] = {}
+    closures: dict[frozenset[str], tuple[str, ...]] = {}
     result: dict[str, tuple[str, ...]] = {}
     for article in articles:
-        direct: set[str] = set()
-        for ref in article.topics:
-            tid = topics.resolve(ref)
-            if tid is None:
-                unknown.add(ref)
-            else:
-                direct.add(tid)
-        for tid, pattern in patterns.items():
-            if tid not in direct and (
-                pattern.search(article.title) or pattern.search(article.excerpt)
-            ):
-                direct.add(tid)
-        every = set(direct)
-        for tid in direct:
-            every.update(topics.ancestors(tid))
-        result[article.path] = tuple(sorted(every, key=order.__getitem__))
+        direct = resolved.get(article.topics)
+        if direct is None:
+            ids = set()
+            for ref in article.topics:
+                tid = topics.resolve(ref)
+                if tid is None:
+                    unknown.add(ref)
+                else:
+                    ids.add(tid)
+            direct = resolved[article.topics] = frozenset(ids)
+        if patterns:
+            matched = {
+                tid
+                for tid, pattern in patterns.items()
+                if tid not in direct
+                and (pattern.search(article.title) or pattern.search(article.excerpt))
+            }
+            if matched:
+                direct = direct | matched
+        every = closures.get(direct)
+        if every is None:
+            members = set(direct)
+            for tid in direct:
+                members.update(topics.ancestors(tid))
+            every = closures[direct] = tuple(sorted(members, key=order.__getitem__))
+        result[article.path] = every
     return result, tuple(sorted(unknown, key=str.casefold))
 
 
@@ -173,8 +189,9 @@ def _select(
         a for a in candidates if rules.admits(a, now) and (since is None or a.published_at > since)
     ]
     stories, _ = collapse_duplicates(admitted)
-    stories.sort(key=newest_first)
-    return TopicSelection(topic_id, tuple(stories[: rules.max_items]), len(stories))
+    # only the newest max_items are shown: a heap beats sorting everything
+    shown = heapq.nsmallest(rules.max_items, stories, key=newest_first)
+    return TopicSelection(topic_id, tuple(shown), len(stories))
 
 
 def collect(

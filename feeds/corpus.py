@@ -65,21 +65,27 @@ def scan(folder: Path) -> list[FileStat]:
     """Record files under ``folder`` (recursively, hidden ones skipped), sorted by path."""
     if not folder.is_dir():
         raise ConfigError("content.news", f"{folder} is not a folder of records")
-    found = list(_walk(str(folder.resolve())))
+    found: list[FileStat] = []
+    pending = [str(folder.resolve())]
+    while pending:
+        pending.extend(_scan_folder(pending.pop(), found))
     found.sort(key=lambda f: f.path)
     return found
 
 
-def _walk(top: str) -> Iterator[FileStat]:
+def _scan_folder(top: str, found: list[FileStat]) -> list[str]:
+    """Add ``top``'s record files to ``found``; return its sub-folders."""
+    folders = []
     with os.scandir(top) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(entry.path)
+                folders.append(entry.path)
             elif entry.name.lower().endswith(RECORD_SUFFIXES) and entry.is_file():
                 stat = entry.stat()
-                yield FileStat(entry.path, stat.st_size, stat.st_mtime_ns)
+                found.append(FileStat(entry.path, stat.st_size, stat.st_mtime_ns))
+    return folders
 
 
 def record_paths(folder: Path) -> list[Path]:
@@ -177,11 +183,14 @@ def _run(
     # forkserver, not fork: the scheduler runs builds from a thread, and forking a
     # threaded process can deadlock the child
     context = multiprocessing.get_context("forkserver")
-    chunk = max(1, len(jobs) // (cores * 8))
+    chunk = max(1, min(500, len(jobs) // (cores * 8)))
+    done: set[str] = set()
     try:
         with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
-            results = list(pool.map(_parse_file, jobs, chunksize=chunk))
+            # results are handled as they arrive, overlapping with the workers
+            for result in pool.map(_parse_file, jobs, chunksize=chunk):
+                done.add(result[0])
+                yield result
     except (BrokenProcessPool, OSError):
-        # no worker processes here (a restricted sandbox, say): parse in this one
-        results = [_parse_file(job) for job in jobs]
-    yield from results
+        # no worker processes here (a restricted sandbox, say): parse the rest here
+        yield from (_parse_file(job) for job in jobs if job[0] not in done)

@@ -46,8 +46,9 @@ def fingerprint(settings: FeedSettings, records: Iterable[FileStat]) -> str:
     digest = hashlib.sha256()
     digest.update(cache_stamp().encode())
     digest.update(settings.model_dump_json().encode())
-    for item in records:
-        digest.update(f"{item.path}\0{item.size}\0{item.mtime_ns}\n".encode())
+    digest.update(
+        "".join(f"{item.path}\0{item.size}\0{item.mtime_ns}\n" for item in records).encode()
+    )
     dependencies = [
         *_files_under(settings.content.topics),
         *_files_under(settings.templates),

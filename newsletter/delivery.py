@@ -36,7 +36,7 @@ from . import subscribers as subs
 from .archive import IssueInfo, read_issues
 from .config import Config, SmtpSettings
 from .digest import Period, plan_issue
-from .message import compose, sender
+from .message import PreparedMessage, sender
 from .render import RenderedIssue, render_issue
 from .tokens import make_token, secret_from_env
 
@@ -236,6 +236,11 @@ def send_issue(
         report.nothing_new = sum(variants[r.topics] is None for r in recipients)
         return report
     secret = secret_from_env(config.state.secret_env)
+    prepared = {
+        topics: PreparedMessage(issue, config.newsletter, config.site)
+        for topics, issue in variants.items()
+        if issue is not None
+    }
     envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
     transport = transport or SmtpTransport(config.smtp)
     smtp = config.smtp
@@ -257,15 +262,9 @@ def send_issue(
             if current is None or current.status != "active":
                 continue  # unsubscribed while this run was going
             token = make_token(secret, subscriber.id, subscriber.email)
-            message = compose(
-                issue,
-                config.newsletter,
-                config.site,
-                recipient=subscriber.email,
-                unsubscribe_url=f"{config.unsubscribe_endpoint()}?token={token}",
-                date=clock(),
+            data, message_id = prepared[recipient.topics].message(
+                subscriber.email, f"{config.unsubscribe_endpoint()}?token={token}", clock()
             )
-            data = message.as_bytes()
             wait = next_slot - time.monotonic()
             if wait > 0:
                 sleep(wait)
@@ -285,7 +284,7 @@ def send_issue(
                         subscriber.id,
                         subscriber.email,
                         outcome,
-                        message["Message-ID"],
+                        message_id,
                         reply,
                         attempts,
                         clock().isoformat(timespec="seconds"),

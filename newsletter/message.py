@@ -9,6 +9,7 @@ text part first and the HTML part last, both UTF-8.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from datetime import datetime
 from email.headerregistry import Address
@@ -88,3 +89,87 @@ def compose(
     message.set_boundary("=_" + hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:32])
     message.policy = POLICY  # headers: fold only past 998 characters
     return message
+
+
+class PreparedMessage:
+    """One rendered issue made ready for many recipients.
+
+    The headers that are the same for everyone are serialised once by the email
+    package; each recipient's copy is then plain string replacement, quoted-
+    printable encoding in C (``binascii.b2a_qp``) and concatenation, about fifty
+    times cheaper than building an ``EmailMessage``. The result parses to the
+    same headers and parts as ``compose`` (a test compares them). Addresses or
+    links that are not plain ASCII go through ``compose`` instead.
+    """
+
+    def __init__(
+        self, issue: RenderedIssue, settings: NewsletterSettings, site: SiteSettings
+    ) -> None:
+        self.issue = issue
+        self.settings = settings
+        self.site = site
+        self.domain = site_domain(site)
+        fixed = EmailMessage(policy=POLICY)
+        fixed["Subject"] = issue.subject
+        fixed["From"] = sender(settings, site)
+        if settings.reply_to:
+            fixed["Reply-To"] = settings.reply_to
+        fixed["List-Id"] = f"<digest.{self.domain}>"
+        fixed["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        fixed["MIME-Version"] = "1.0"
+        self.head = fixed.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
+
+    def message(self, recipient: str, unsubscribe_url: str, date: datetime) -> tuple[bytes, str]:
+        """The message bytes for ``recipient`` and its Message-ID."""
+        to = Address(addr_spec=recipient).addr_spec  # raises ValueError if malformed
+        mailto = self.settings.unsubscribe_mailto or ""
+        if not (to + unsubscribe_url + mailto).isascii() or any(
+            ch in to + unsubscribe_url for ch in "\r\n<>"
+        ):
+            slow = compose(
+                self.issue,
+                self.settings,
+                self.site,
+                recipient=recipient,
+                unsubscribe_url=unsubscribe_url,
+                date=date,
+            )
+            return slow.as_bytes(), str(slow["Message-ID"])
+        issue = self.issue
+        html = issue.html.replace(RECIPIENT, str(escape(to))).replace(
+            UNSUBSCRIBE_URL, str(escape(unsubscribe_url))
+        )
+        text = issue.text.replace(RECIPIENT, to).replace(UNSUBSCRIBE_URL, unsubscribe_url)
+        mid = message_id(issue.issue_id, to, self.domain)
+        unsubscribe = f"<{unsubscribe_url}>"
+        if mailto:
+            unsubscribe += f", <mailto:{mailto}?subject={quote(f'unsubscribe {to}')}>"
+        boundary = ("=_" + hashlib.sha256(mid.encode()).hexdigest()[:32]).encode()
+        part = (
+            b'\r\nContent-Type: text/%s; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        )
+        return (
+            b"".join(
+                (
+                    self.head,
+                    f"To: {to}\r\nDate: {format_datetime(date)}\r\nMessage-ID: {mid}\r\n"
+                    f"List-Unsubscribe: {unsubscribe}\r\n".encode(),
+                    b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
+                    b"--" + boundary + part % b"plain",
+                    _qp(text),
+                    b"\r\n--" + boundary + part % b"html",
+                    _qp(html),
+                    b"\r\n--" + boundary + b"--\r\n",
+                )
+            ),
+            mid,
+        )
+
+
+def _qp(body: str) -> bytes:
+    """Quoted-printable with CRLF line ends, lines of at most 76 characters."""
+    text = body.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"  # as the email package does: the part ends with a line break
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")

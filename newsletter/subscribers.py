@@ -43,9 +43,11 @@ def normalise_address(value: str) -> str:
     if any(ch in value for ch in "\r\n\x00") or len(value) > 320:
         raise SubscriberError(f"{value[:80]!r} is not an email address")
     try:
-        return str(validate_email(value.strip(), check_deliverability=False).normalized)
+        # no SMTPUTF8: every relay accepts an ASCII address (IDN domains in punycode)
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SubscriberError(f"{value!r} is not an email address: {exc}") from None
+    return str(result.ascii_email or result.normalized)
 
 
 def parse_topics(value: str | Iterable[str], known: Sequence[str]) -> tuple[str, ...]:

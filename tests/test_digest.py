@@ -339,3 +339,57 @@ def test_record_strings_are_escaped_everywhere(
     tree = lxml_html.fromstring(issue.html)
     assert not tree.xpath("//script") and not tree.xpath("//img[@onerror]")
     assert "<script>alert(1)</script> & <img src=x onerror=alert(2)>" in issue.text
+
+
+@pytest.mark.parametrize("mailto", [None, "unsubscribe@news.example.org"])
+def test_prepared_messages_equal_composed_ones(
+    busy_issue: RenderedIssue, mailto: str | None
+) -> None:
+    """The fast per-recipient path gives the same headers and parts as ``compose``."""
+    from newsletter.message import PreparedMessage
+
+    config = load_config(ROOT / "config.yaml")
+    settings = config.newsletter.model_copy(
+        update={"unsubscribe_mailto": mailto, "reply_to": "editor@news.example.org"}
+    )
+    prepared = PreparedMessage(busy_issue, settings, config.site)
+    when = datetime(2021, 11, 8, 8, tzinfo=UTC)
+    for recipient, link in [
+        ("ada@example.net", "https://news.example.org/powerapps/unsubscribe?token=1.abc&x=<1>"),
+        ("bob.o'neil+digest@example.org", "https://news.example.org/u?token=2.def"),
+        ("zoe@example.org", "https://news.example.org/ü?token=3.ghi"),  # not ASCII: slow path
+    ]:
+        fast_bytes, fast_id = prepared.message(recipient, link, when)
+        slow = parse_eml(
+            compose(
+                busy_issue,
+                settings,
+                config.site,
+                recipient=recipient,
+                unsubscribe_url=link,
+                date=when,
+            ).as_bytes()
+        )
+        fast = parse_eml(fast_bytes)
+        assert fast_id == slow["Message-ID"]
+        names = {
+            "Subject",
+            "From",
+            "To",
+            "Reply-To",
+            "Date",
+            "Message-ID",
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "MIME-Version",
+        }
+        assert {n: str(fast[n]) for n in names} == {n: str(slow[n]) for n in names}
+        assert fast.get_content_type() == "multipart/alternative"
+        fast_parts = [(p.get_content_type(), p.get_content()) for p in fast.iter_parts()]
+        slow_parts = [(p.get_content_type(), p.get_content()) for p in slow.iter_parts()]
+        assert fast_parts == slow_parts
+        assert all(len(line) <= 998 for line in fast_bytes.split(b"\r\n"))
+        body = fast_bytes.split(b"\r\n\r\n", 1)[1]
+        assert all(len(line) <= 76 for line in body.split(b"\r\n"))
+        assert b"\n" not in fast_bytes.replace(b"\r\n", b"")
