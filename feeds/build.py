@@ -99,7 +99,9 @@ class BuildResult:
 
 def open_cache(settings: FeedSettings) -> ParseCache | None:
     """The configured parse cache, or None when ``cache`` is null."""
-    return ParseCache(settings.cache) if settings.cache is not None else None
+    if settings.cache is None:
+        return None
+    return ParseCache(settings.cache, settings.limits.limits())
 
 
 def load_project(
@@ -108,7 +110,9 @@ def load_project(
     files: list[FileStat] | None = None,
 ) -> Project:
     """Read the records and topic definitions named by ``settings``."""
-    corpus = load_corpus(settings.content.news, cache=cache, files=files)
+    corpus = load_corpus(
+        settings.content.news, cache=cache, files=files, limits=settings.limits.limits()
+    )
     return Project(settings, corpus, load_topics(settings))
 
 

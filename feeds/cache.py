@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import __version__
 from .model import Article
-from .records import PARSER_VERSION
+from .records import DEFAULT_LIMITS, PARSER_VERSION, Limits
 
 log = logging.getLogger("feedletter.cache")
 
@@ -59,16 +59,20 @@ class Entry:
         return result
 
 
-def stamp() -> str:
-    """What cached entries depend on besides the file: parser and feedletter version."""
-    return f"parser {PARSER_VERSION}; feedletter {__version__}"
+def stamp(limits: Limits = DEFAULT_LIMITS) -> str:
+    """What cached entries depend on besides the file: versions and limits."""
+    return (
+        f"parser {PARSER_VERSION}; feedletter {__version__}; limits {limits.max_record_bytes}/"
+        f"{limits.max_excerpt_chars}/{limits.max_title_chars}"
+    )
 
 
 class ParseCache:
     """The cache file; use ``entries`` to read it and ``update`` to write changes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.path = path
+        self.stamp = stamp(limits)
         self.warnings: list[str] = []
         try:
             self.conn = self._open()
@@ -91,14 +95,15 @@ class ParseCache:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
             row = conn.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
-            if row is None or row[0] != stamp():
+            if row is None or row[0] != self.stamp:
                 if row is not None:
                     self.warnings.append(
-                        f"parse cache was made by {row[0]}; this is {stamp()}: reparsing everything"
+                        f"parse cache was made with {row[0]}; now {self.stamp}: "
+                        "reparsing everything"
                     )
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("DELETE FROM records")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp(),))
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (self.stamp,))
                 conn.execute("COMMIT")
             conn.execute("SELECT count(*) FROM records").fetchone()
         except sqlite3.DatabaseError:

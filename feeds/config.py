@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .collector import Rules
 from .errors import ConfigError
+from .records import Limits
 from .topics import TOPIC_ID
 from .urls import check_url
 
@@ -72,6 +73,18 @@ def _rules_dict(rules: Rules) -> dict[str, Any]:
     return {name: getattr(rules, name) for name in Rules.__slots__}
 
 
+class LimitSettings(Section):
+    """``limits``: bounds that keep one hostile record from exhausting memory."""
+
+    max_record_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
+    max_excerpt_chars: int = Field(default=5_000, ge=100, le=1_000_000)
+    max_title_chars: int = Field(default=500, ge=20, le=10_000)
+
+    def limits(self) -> Limits:
+        """The parser's ``Limits`` value."""
+        return Limits(self.max_record_bytes, self.max_excerpt_chars, self.max_title_chars)
+
+
 class TopicSettings(Section):
     """An entry of ``topics``: defines a topic or overrides one from a topic file."""
 
@@ -106,6 +119,7 @@ class FeedSettings(Section):
     # the parse cache (and build stamp); null turns it off
     cache: Path | None = Path("var/parse-cache.sqlite3")
     rules: RuleSettings = RuleSettings()
+    limits: LimitSettings = LimitSettings()
     topics: list[TopicSettings] = []
     # where the config file was read from; paths above are resolved against it
     source: Path | None = Field(default=None, exclude=True)

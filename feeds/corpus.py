@@ -23,7 +23,7 @@ from pathlib import Path
 from .cache import Entry, ParseCache, encode
 from .errors import ConfigError, RecordError
 from .model import Article
-from .records import parse_bytes
+from .records import DEFAULT_LIMITS, Limits, check_size, parse_bytes, size_problem
 
 RECORD_SUFFIXES = (".md", ".markdown")
 # parse in worker processes when at least this many files need parsing
@@ -98,17 +98,25 @@ def _label(path: str, base: str) -> str:
     return path[len(prefix) :] if path.startswith(prefix) else path
 
 
-def _parse_file(job: tuple[str, str, bytes | None]) -> tuple[str, int, int, bytes, bytes | None]:
+Job = tuple[str, str, bytes | None, Limits]
+
+
+def _parse_file(job: Job) -> tuple[str, int, int, bytes, bytes | None]:
     """Read, hash and (unless the hash matches ``known``) parse one file.
 
     Returns (path, size, mtime_ns, sha256, pickled result or None if unchanged).
-    Runs in worker processes, so it takes and returns plain values.
+    Runs in worker processes, so it takes and returns plain values. A file over
+    ``limits.max_record_bytes`` is rejected without being read.
     """
-    path, label, known = job
+    path, label, known, limits = job
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            raw = handle.read()
+            problem = size_problem(stat.st_size, limits)
+            if problem:  # never read: the stat stands in for the content hash
+                digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).digest()
+                return path, stat.st_size, stat.st_mtime_ns, digest, encode(problem)
+            raw = handle.read(limits.max_record_bytes + 1)
     except OSError as exc:
         reason = f"cannot read the file: {exc.strerror or exc}"
         return path, -1, -1, b"", encode(reason)
@@ -116,7 +124,8 @@ def _parse_file(job: tuple[str, str, bytes | None]) -> tuple[str, int, int, byte
     if known is not None and digest == known:
         return path, stat.st_size, stat.st_mtime_ns, digest, None
     try:
-        result: Article | str = parse_bytes(raw, label)
+        check_size(len(raw), label, limits)
+        result: Article | str = parse_bytes(raw, label, limits)
     except RecordError as exc:
         result = exc.reason
     return path, stat.st_size, stat.st_mtime_ns, digest, encode(result)
@@ -127,6 +136,7 @@ def load_corpus(
     cache: ParseCache | None = None,
     workers: int | None = None,
     files: list[FileStat] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Corpus:
     """Parse every record under ``folder``, reusing ``cache`` for unchanged files.
 
@@ -138,13 +148,14 @@ def load_corpus(
     base = str(folder.resolve().parent)
     entries = cache.entries() if cache is not None else {}
     results: dict[str, Entry] = {}
-    jobs: list[tuple[str, str, bytes | None]] = []
+    jobs: list[Job] = []
     for item in files:
         entry = entries.get(item.path)
         if entry is not None and entry.size == item.size and entry.mtime_ns == item.mtime_ns:
             results[item.path] = entry
         else:
-            jobs.append((item.path, _label(item.path, base), entry.sha256 if entry else None))
+            known = entry.sha256 if entry else None
+            jobs.append((item.path, _label(item.path, base), known, limits))
     changed: list[tuple[str, Entry]] = []
     parsed = 0
     for path, size, mtime_ns, digest, payload in _run(jobs, workers):
@@ -167,14 +178,14 @@ def load_corpus(
             articles.append(value if value.path == label else replace(value, path=label))
     warnings: list[str] = []
     if cache is not None:
-        known = {f.path for f in files}
-        cache.update(changed, [p for p in entries if p not in known])
+        present = {f.path for f in files}
+        cache.update(changed, [p for p in entries if p not in present])
         warnings = list(cache.warnings)
     return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings))
 
 
 def _run(
-    jobs: list[tuple[str, str, bytes | None]], workers: int | None
+    jobs: list[Job], workers: int | None
 ) -> Iterator[tuple[str, int, int, bytes, bytes | None]]:
     cores = workers or os.cpu_count() or 1
     if len(jobs) < PARALLEL_THRESHOLD or cores < 2:

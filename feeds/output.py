@@ -14,12 +14,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
+
+# the names _stage gives its temporaries (tempfile adds 8 random characters)
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ def write_tree(root: Path, files: Mapping[str, bytes], owner: str | None = None)
     ``files`` are removed after the new files are in place.
     """
     targets = {name: root / safe_relative(name) for name in files}
+    _remove_stale_temporaries(root)
     changed = sorted(name for name, target in targets.items() if not _same(target, files[name]))
     unchanged = sorted(set(files) - set(changed))
     manifest = root / f".{owner}-manifest.json" if owner else None
@@ -79,6 +84,16 @@ def write_tree(root: Path, files: Mapping[str, bytes], owner: str | None = None)
         with contextlib.suppress(OSError, OutputError):
             (root / safe_relative(name)).unlink()
     return WriteReport(tuple(changed), tuple(unchanged), tuple(removed))
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    """Delete temporaries a killed build left behind (``.<name>.<random>.tmp``)."""
+    if not root.is_dir():
+        return
+    for stale in root.rglob(".*.tmp"):
+        if _TEMPORARY.fullmatch(stale.name):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _same(target: Path, data: bytes) -> bool:

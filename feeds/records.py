@@ -9,7 +9,10 @@ loader otherwise (``feeds.yamlfast``).
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -18,12 +21,16 @@ import yaml
 
 from .errors import RecordError
 from .model import Article, Image, Provider, Related
-from .text import clean_text, strip_xml_illegal
+from .text import clean_text, strip_xml_illegal, truncate
 from .urls import check_url, story_key
 from .yamlfast import FastYAMLHandler
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
-PARSER_VERSION = 2
+PARSER_VERSION = 4
+# Publication dates outside this range are errors (year 1 or 9999 are typos or
+# attacks, and would overflow date arithmetic downstream).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 # The top-level keys the parser reads; everything else is ignored.
 RECORD_KEYS = frozenset(
     {
@@ -45,26 +52,66 @@ RECORD_KEYS = frozenset(
 )
 
 
-def read_record(path: Path, *, label: str | None = None) -> Article:
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one record may make the build hold in memory."""
+
+    # files larger than this are rejected without being read
+    max_record_bytes: int = 1_048_576
+    # longer excerpts are cut at a word boundary (with an ellipsis)
+    max_excerpt_chars: int = 5_000
+    # longer titles are cut likewise
+    max_title_chars: int = 500
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def read_record(
+    path: Path, *, label: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Article:
     """Read and parse the record at ``path``; ``label`` is the path shown in messages."""
     shown = label or str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            check_size(size, shown, limits)
+            raw = handle.read(limits.max_record_bytes + 1)
     except OSError as exc:
         raise RecordError(shown, f"cannot read the file: {exc.strerror or exc}") from exc
-    return parse_bytes(raw, shown)
+    check_size(len(raw), shown, limits)
+    return parse_bytes(raw, shown, limits)
 
 
-def parse_bytes(raw: bytes, path: str) -> Article:
+def size_problem(size: int, limits: Limits) -> str | None:
+    """Why a record of ``size`` bytes is refused, or None if it is not."""
+    if size > limits.max_record_bytes:
+        return (
+            f"the file is {size:,} bytes, more than limits.max_record_bytes "
+            f"({limits.max_record_bytes:,})"
+        )
+    return None
+
+
+def check_size(size: int, path: str, limits: Limits) -> None:
+    """Reject a record larger than ``limits.max_record_bytes``."""
+    problem = size_problem(size, limits)
+    if problem:
+        raise RecordError(path, problem)
+
+
+def parse_bytes(raw: bytes, path: str, limits: Limits = DEFAULT_LIMITS) -> Article:
     """Decode (UTF-8, BOM allowed) and parse the bytes of one record."""
+    if not raw.strip():
+        raise RecordError(path, "the file is empty")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RecordError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from exc
-    return parse_record(text, path)
+    return parse_record(text, path, limits)
 
 
-def parse_record(text: str, path: str) -> Article:
+def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Article:
     """Parse the text of one record; raise ``RecordError`` naming ``path`` if unusable.
 
     Characters that XML 1.0 forbids (stray control characters, lone surrogates)
@@ -73,7 +120,7 @@ def parse_record(text: str, path: str) -> Article:
     """
     meta = _front_matter(strip_xml_illegal(text), path)
 
-    title = clean_text(_string(meta.get("title")))
+    title = truncate(clean_text(_string(meta.get("title"))), limits.max_title_chars)
     if not title:
         raise RecordError(path, "no title")
 
@@ -82,7 +129,15 @@ def parse_record(text: str, path: str) -> Article:
         if meta.get("publishedDateTime") in (None, ""):
             raise RecordError(path, "no publishedDateTime")
         raise RecordError(
-            path, f"publishedDateTime {meta.get('publishedDateTime')!r} is not an ISO 8601 date"
+            path,
+            f"publishedDateTime {str(meta.get('publishedDateTime'))[:60]!r} "
+            "is not an ISO 8601 date",
+        )
+    if not EARLIEST <= published_at < LATEST:
+        raise RecordError(
+            path,
+            f"publishedDateTime {published_at.date().isoformat()} "
+            f"is outside {EARLIEST:%Y}-{LATEST:%Y}",
         )
 
     url = check_url(meta.get("webUrl")) or check_url(meta.get("originalUrl"))
@@ -98,7 +153,7 @@ def parse_record(text: str, path: str) -> Article:
         url=url,
         key=story_key(url),
         published_at=published_at,
-        excerpt=clean_text(_string(meta.get("excerpt"))),
+        excerpt=truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars),
         quality=_integer(meta.get("quality"), path, "quality"),
         heat=_integer(meta.get("heat"), path, "heat"),
         published=_boolean(meta.get("published"), path),
@@ -117,7 +172,11 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
         raise RecordError(path, "no YAML front matter (the file must start with ---)")
     try:
         front, _body = handler.split(text)
+        if _ALIAS_HINT.search(front) and _uses_aliases(front):
+            raise RecordError(path, "YAML anchors and aliases are not allowed in records")
         meta = handler.load(front)
+    except RecursionError as exc:
+        raise RecordError(path, "front matter is nested too deeply") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         # the front matter text starts on the opening "---" line, so line 0 is line 1
@@ -129,6 +188,21 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
     if not isinstance(meta, Mapping) or not meta:
         raise RecordError(path, "front matter is empty or not a YAML mapping")
     return meta
+
+
+# "&name" or "*name" where a node can start: maybe an anchor or alias (or text)
+_ALIAS_HINT = re.compile(r"(?:^|[\s:\-\[,{?])[&*][^\s,\[\]{}]")
+
+
+def _uses_aliases(front: str) -> bool:
+    """Whether the YAML really has anchors or aliases (scanned with the C scanner)."""
+    try:
+        return any(
+            isinstance(token, yaml.AnchorToken | yaml.AliasToken)
+            for token in yaml.scan(front, Loader=yaml.CSafeLoader)
+        )
+    except yaml.YAMLError:
+        return False  # not valid YAML: loading it will say why
 
 
 def parse_datetime(value: object) -> datetime | None:

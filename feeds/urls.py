@@ -15,8 +15,9 @@ import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
-# whitespace (any, Unicode included) and control characters never belong in a URL
-_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+# whitespace (any, Unicode included), control characters and the characters
+# RFC 3986 never allows unencoded ('"<>\\^`{|}') never belong in a URL
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f\"<>\\^`{|}]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A fixed namespace so GUIDs never depend on the site's base_url.
 _GUID_NAMESPACE = uuid.UUID("6f1c5a52-5e0a-4b4e-9d55-2f0d8a3c7e11")
@@ -41,6 +42,11 @@ def _check_url(value: str) -> str | None:
         return None
     if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
         return None
+    if parts.username is not None or parts.password is not None:
+        return None  # "https://trusted.example@evil.example/" is a phishing classic
+    given = url[: len(parts.scheme)]  # urlsplit lower-cases the scheme it reports
+    if given != parts.scheme:
+        url = parts.scheme + url[len(given) :]  # "HTTPS://" -> "https://"
     if port is not None and not 0 < port < 65536:
         return None
     return url

@@ -25,6 +25,7 @@ import click
 from feeds import __version__
 from feeds.build import BuildResult, build_feeds, load_project, load_topics, open_cache
 from feeds.errors import BusyError, EmptyIssueError, FeedletterError
+from feeds.text import truncate
 
 from .config import DEFAULT_CONFIG, Config, load_config
 from .locks import work_lock
@@ -421,9 +422,10 @@ def print_build_summary(result: BuildResult, settings: Config) -> None:
     for path, reason in summary.rejected:
         click.echo(f"  rejected {path}: {reason}")
     if summary.unknown_topics:
-        click.echo(
-            f"  topics named by records but not defined: {', '.join(summary.unknown_topics)}"
-        )
+        names = ", ".join(truncate(name, 60) for name in summary.unknown_topics[:20])
+        more = len(summary.unknown_topics) - 20
+        extra = f" and {more} more" if more > 0 else ""
+        click.echo(f"  topics named by records but not defined: {names}{extra}")
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo("Feeds (items shown / qualified):")

@@ -61,7 +61,7 @@ def test_check_url_rejects(value: object) -> None:
 
 def test_check_url_accepts_and_strips() -> None:
     assert check_url("  https://example.com/a?b=c  ") == "https://example.com/a?b=c"
-    assert check_url("HTTP://example.com") == "HTTP://example.com"
+    assert check_url("HTTP://example.com") == "http://example.com"
 
 
 def test_with_query_keeps_existing_parameters_and_fragment() -> None:
