@@ -166,6 +166,7 @@ def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
     """Every feed, page and the OPML file, as bytes keyed by output path."""
     # imported here: a skipped build never needs feedgen, lxml or Jinja2
     from .feedwriter import EntryTopic, FeedSpec, render_feed
+    from .jsonfeed import render_json_feed
     from .site import render_site, template_env
 
     settings = project.settings
@@ -192,6 +193,9 @@ def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
         atom, rss = render_feed(spec, page.articles, topics_of)
         files[page.location.atom_path] = atom
         files[page.location.rss_path] = rss
+        files[page.location.json_path] = render_json_feed(
+            spec, page.location.json_url, page.articles, topics_of
+        )
     env = template_env(settings.templates)
     files.update(render_site(env, settings.site, everything, pages))
     return files

@@ -4,10 +4,11 @@ The one place that knows the output layout, so the feed writer, the site pages,
 the OPML file and (later) the digest agree on every path and URL::
 
     index.html                      site index (all topics)
-    atom.xml, rss.xml               all-topics feeds
+    atom.xml, rss.xml, feed.json    all-topics feeds
     feeds.opml                      every feed, for feed-reader import
     topics/<id>/index.html          topic page (the feeds' channel link)
     topics/<id>/atom.xml, rss.xml   the topic's feeds
+    .../feed.json                   JSON Feed 1.1 beside every atom.xml
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ class FeedLocation:
     atom_path: str
     # RSS file path relative to output/
     rss_path: str
+    # JSON Feed file path relative to output/
+    json_path: str
     # public URL of the page
     page_url: str
     # public URL of the Atom file
     atom_url: str
     # public URL of the RSS file
     rss_url: str
+    # public URL of the JSON Feed file
+    json_url: str
     # permanent Atom feed id; independent of the URL scheme
     feed_id: str
 
@@ -53,9 +58,11 @@ def locate(base_url: str, topic_id: str | None) -> FeedLocation:
         page_path=f"{folder}index.html",
         atom_path=f"{folder}atom.xml",
         rss_path=f"{folder}rss.xml",
+        json_path=f"{folder}feed.json",
         page_url=page_url,
         atom_url=join(base_url, f"{folder}atom.xml"),
         rss_url=join(base_url, f"{folder}rss.xml"),
+        json_url=join(base_url, f"{folder}feed.json"),
         feed_id=f"urn:uuid:{uuid.uuid5(_FEED_NAMESPACE, name)}",
     )
 

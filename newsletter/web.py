@@ -34,6 +34,7 @@ from .tokens import token_subscriber, verify_token
 CONTENT_TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
     "rss.xml": "application/rss+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".json": "application/json; charset=utf-8",

@@ -44,14 +44,14 @@ def test_build_prints_the_summary(in_project: Path) -> None:
     first = runner.invoke(cli, ["build", "--date", "2021-04-02"])
     assert first.exit_code == 0, first.output
     assert first.stdout == BUILD_SUMMARY.format(
-        parsed=19, cached=0, written=25, unchanged=0, note="", digest_written=7, digest_unchanged=0
+        parsed=19, cached=0, written=33, unchanged=0, note="", digest_written=7, digest_unchanged=0
     )
     second = runner.invoke(cli, ["build", "--config", "config.yaml", "--date", "2021-04-02"])
     assert second.stdout == BUILD_SUMMARY.format(
         parsed=0,
         cached=19,
         written=0,
-        unchanged=25,
+        unchanged=33,
         note=" (nothing changed since the last build)",
         digest_written=0,
         digest_unchanged=7,

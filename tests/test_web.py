@@ -86,6 +86,7 @@ def subscriber(config: Config, email: str) -> subs.Subscriber:
         ("/rss.xml", "application/rss+xml; charset=utf-8"),
         ("/topics/portals/atom.xml", "application/atom+xml; charset=utf-8"),
         ("/topics/portals/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/topics/portals/feed.json", "application/feed+json; charset=utf-8"),
         ("/topics/portals/", "text/html; charset=utf-8"),
         ("/", "text/html; charset=utf-8"),
         ("/feeds.opml", "text/x-opml; charset=utf-8"),
