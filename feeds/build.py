@@ -12,6 +12,7 @@ last build (see ``feeds.stamp``), and otherwise parses only changed records
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -108,10 +109,15 @@ def load_project(
     settings: FeedSettings,
     cache: ParseCache | None = None,
     files: list[FileStat] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Project:
     """Read the records and topic definitions named by ``settings``."""
     corpus = load_corpus(
-        settings.content.news, cache=cache, files=files, limits=settings.limits.limits()
+        settings.content.news,
+        cache=cache,
+        files=files,
+        limits=settings.limits.limits(),
+        progress=progress,
     )
     return Project(settings, corpus, load_topics(settings))
 
@@ -235,7 +241,11 @@ def feed_pages(project: Project, selection: Selection) -> tuple[FeedPage, list[F
     return everything, pages
 
 
-def build_feeds(settings: FeedSettings, now: datetime) -> BuildResult:
+def build_feeds(
+    settings: FeedSettings,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildResult:
     """Load, select, render and write every feed and page; returns what happened.
 
     When nothing the outputs depend on changed since the last build, the build is
@@ -259,7 +269,7 @@ def build_feeds(settings: FeedSettings, now: datetime) -> BuildResult:
                     warnings=tuple(cache.warnings),
                 )
                 return BuildResult(summary, None, None, report)
-        project = load_project(settings, cache=cache, files=files)
+        project = load_project(settings, cache=cache, files=files, progress=progress)
         selection = select(project, now)
         files_out = render_outputs(project, selection)
         report = write_tree(settings.output, files_out, owner="feeds")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -137,12 +137,14 @@ def load_corpus(
     workers: int | None = None,
     files: list[FileStat] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Corpus:
     """Parse every record under ``folder``, reusing ``cache`` for unchanged files.
 
     Labels in messages are paths relative to ``folder``'s parent (``news/x.md``).
     ``workers`` caps the worker processes (default: one per core); ``files`` is a
-    scan of ``folder`` the caller already made.
+    scan of ``folder`` the caller already made; ``progress(done, total)`` is
+    called as files are parsed.
     """
     files = scan(folder) if files is None else files
     base = str(folder.resolve().parent)
@@ -158,7 +160,9 @@ def load_corpus(
             jobs.append((item.path, _label(item.path, base), known, limits))
     changed: list[tuple[str, Entry]] = []
     parsed = 0
-    for path, size, mtime_ns, digest, payload in _run(jobs, workers):
+    for done, (path, size, mtime_ns, digest, payload) in enumerate(_run(jobs, workers), 1):
+        if progress is not None and (done % 200 == 0 or done == len(jobs)):
+            progress(done, len(jobs))
         if payload is None:  # content unchanged: keep the cached result, refresh the stat
             payload = entries[path].payload
         else:

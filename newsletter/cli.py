@@ -12,6 +12,7 @@ finished but some recipients failed or were deferred.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -51,8 +52,19 @@ config_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feedletter")
-def cli() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors (for cron).")
+@click.option("-v", "--verbose", is_flag=True, help="Print more detail, and log to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Per-topic RSS/Atom feeds and a weekly email digest from a folder of news records."""
+    if quiet and verbose:
+        raise click.UsageError("-q and -v cannot be used together")
+    ctx.meta["verbosity"] = QUIET if quiet else VERBOSE if verbose else NORMAL
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+    )
 
 
 date_option = click.option(
@@ -80,7 +92,8 @@ def build(
     config = configure(config_path)
     with locked(config, "feedletter build"):
         try:
-            result = build_feeds(config, now=datetime.now(UTC))
+            with progress_bar("Parsing records") as advance:
+                result = build_feeds(config, now=datetime.now(UTC), progress=advance)
         except FeedletterError as exc:
             fail(exc)
         print_build_summary(result, config)
@@ -93,7 +106,7 @@ def build(
             project = result.project or load_project(config, cache=open_cache(config))
             digest = write_issue(config, make_issue(project, config, period, force=force))
         except EmptyIssueError as exc:
-            click.echo(f"Digest: not produced: {exc}")
+            say(f"Digest: not produced: {exc}")
         except FeedletterError as exc:
             fail(exc)
         else:
@@ -118,11 +131,64 @@ def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
             period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
             result = write_issue(config, make_issue(project, config, period, force=force))
         except EmptyIssueError as exc:
-            click.echo(f"Digest: not produced: {exc}")
+            say(f"Digest: not produced: {exc}")
             return
         except FeedletterError as exc:
             fail(exc)
     print_digest_summary(result, config)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+def init(directory: Path) -> None:
+    """Create a new project in DIRECTORY: config, templates, sample records."""
+    from .scaffold import create_project
+
+    try:
+        written = create_project(directory)
+    except FeedletterError as exc:
+        fail(exc)
+    say(f"Created {directory} ({len(written)} files). Next:")
+    say(f"  cd {directory}")
+    say("  feedletter build --date 2021-11-07   # feeds, pages and a digest of the samples")
+    say("  export FEEDLETTER_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    say("  feedletter serve                     # then open http://127.0.0.1:8000/")
+
+
+@cli.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Check the config and every record without writing anything; exit 3 on problems."""
+    from feeds.build import Project, select
+    from feeds.corpus import load_corpus
+
+    config = configure(config_path)
+    try:
+        topics = load_topics(config)
+        corpus = load_corpus(config.content.news, limits=config.limits.limits())
+    except FeedletterError as exc:
+        fail(exc)
+    selection = select(Project(config, corpus, topics), datetime.now(UTC))
+    say(
+        f"Config {shown_path(config_path)}: valid; {len(topics.topics)} topics, "
+        f"{corpus.read} records"
+    )
+    say(f"Rejected records: {len(corpus.rejected)}")
+    for error in corpus.rejected:
+        say(f"  {error.path}: {error.reason}")
+    empty = [
+        topics.by_id[t.topic_id].name for t in selection.topics if t.topic_id and not t.articles
+    ]
+    say(f"Topics with no qualifying articles: {', '.join(empty) or 'none'}")
+    unknown = [truncate(name, 60) for name in selection.unknown_topics]
+    say(f"Topic names used by records but not defined: {', '.join(unknown) or 'none'}")
+    say(f"Records that would be dropped as duplicates: {len(selection.duplicates)}")
+    for duplicate in selection.duplicates:
+        say(f"  {duplicate.dropped.path} (same story as {duplicate.kept.path})")
+    if corpus.rejected:
+        click.echo(f"error: {len(corpus.rejected)} record(s) rejected", err=True)
+        sys.exit(EXIT_REJECTED)
+    say("OK")
 
 
 @cli.group()
@@ -165,7 +231,7 @@ def subscribers_add(config_path: Path, email: str, name: str, topics: str) -> No
     finally:
         conn.close()
     verb = "Added" if created else "Updated"
-    click.echo(f"{verb} {subscriber.email} ({', '.join(subscriber.topics) or 'all topics'})")
+    say(f"{verb} {subscriber.email} ({', '.join(subscriber.topics) or 'all topics'})")
 
 
 @subscribers.command("remove")
@@ -183,7 +249,7 @@ def subscribers_remove(config_path: Path, email: str) -> None:
         fail(exc)
     finally:
         conn.close()
-    click.echo(f"Removed {removed.email}")
+    say(f"Removed {removed.email}")
 
 
 @subscribers.command("list")
@@ -221,7 +287,7 @@ def subscribers_import(config_path: Path, csv_file: Path) -> None:
         conn.close()
     for line, problem in report.errors:
         click.echo(f"  line {line}: {problem}", err=True)
-    click.echo(
+    say(
         f"Imported {csv_file}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.errors)} rejected"
     )
@@ -268,7 +334,7 @@ def send(
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar on a terminal (stderr); nothing when output is redirected."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or verbosity() == QUIET:
         yield lambda done, total: None
         return
     from rich.console import Console
@@ -286,21 +352,21 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 def print_send_summary(report: SendReport) -> None:
     """The final summary of a send run."""
     mode = " (dry run: nothing sent)" if report.dry_run else ""
-    click.echo(
+    say(
         f"Issue {report.issue_id}{mode}: {report.planned} subscribers to send to, "
         f"{report.variants} rendered variant(s)"
     )
-    click.echo(
+    say(
         f"Sent {len(report.sent)}, already sent {report.already_sent}, "
         f"failed {len(report.failed)}, deferred {len(report.deferred)}, "
         f"nothing new {report.nothing_new}, failed in earlier runs {report.failed_before}"
     )
     for address, reply in report.failed:
-        click.echo(f"  failed {address}: {reply}")
+        say(f"  failed {address}: {reply}")
     for address, reply in report.deferred:
-        click.echo(f"  deferred {address} (retried on the next run): {reply}")
+        say(f"  deferred {address} (retried on the next run): {reply}")
     if report.limited:
-        click.echo("  stopped at --limit; run send again to continue")
+        say("  stopped at --limit; run send again to continue")
 
 
 @cli.command()
@@ -363,24 +429,44 @@ def print_digest_summary(result: DigestResult, config: Config) -> None:
     plan = issue.plan
     period = plan.period
     start = (period.start + timedelta(microseconds=1)).date()
-    click.echo(
-        f"Digest {issue.issue_id} ({start} to {period.last_day}): {len(plan.items)} stories, "
+    say(
+        f"Digest {issue.issue_id} ({start} to {period.last_day}): "
+        f"{len(plan.items)} {'story' if len(plan.items) == 1 else 'stories'}, "
         f"{len(plan.top.items)} top, {len(plan.sections)} topic sections"
     )
     if plan.left_out:
-        click.echo(f"  {plan.left_out} more qualified but their section was full (items_per_topic)")
+        say(f"  {plan.left_out} more qualified but their section was full (items_per_topic)")
     budget = config.newsletter.max_html_bytes
-    click.echo(
-        f"  HTML {result.html_bytes:,} bytes (budget {budget:,}); text {len(issue.text):,} chars"
-    )
+    say(f"  HTML {result.html_bytes:,} bytes (budget {budget:,}); text {len(issue.text):,} chars")
     if plan.trimmed:
-        click.echo(f"  {plan.trimmed} stories dropped to stay under the size budget")
+        say(f"  {plan.trimmed} stories dropped to stay under the size budget")
     folder = config.output / "newsletter" / issue.issue_id
     report = result.report
-    click.echo(
+    say(
         f"  {shown_path(folder)}/: {len(report.written)} files written, "
         f"{len(report.unchanged)} unchanged"
     )
+
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+
+def verbosity() -> int:
+    """0 with -q, 2 with -v, else 1."""
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.meta.get("verbosity", NORMAL)) if ctx is not None else NORMAL
+
+
+def say(text: str, level: int = NORMAL) -> None:
+    """Print a summary line on stdout unless the verbosity is below ``level``."""
+    if verbosity() >= level:
+        click.echo(text)
+
+
+def warn(text: str) -> None:
+    """Print a warning on stderr unless -q."""
+    if verbosity() >= NORMAL:
+        click.echo(f"warning: {text}", err=True)
 
 
 def fail(exc: FeedletterError) -> NoReturn:
@@ -415,25 +501,27 @@ def print_build_summary(result: BuildResult, settings: Config) -> None:
     """The human summary of a build: records, rejections, feeds, files."""
     summary = result.summary
     cached = summary.read - summary.parsed
-    click.echo(
+    say(
         f"Records: {summary.read} read ({summary.parsed} parsed, {cached} from cache), "
         f"{len(summary.rejected)} rejected, {summary.duplicates} duplicates collapsed"
     )
     for path, reason in summary.rejected:
-        click.echo(f"  rejected {path}: {reason}")
+        say(f"  rejected {path}: {reason}")
     if summary.unknown_topics:
         names = ", ".join(truncate(name, 60) for name in summary.unknown_topics[:20])
         more = len(summary.unknown_topics) - 20
         extra = f" and {more} more" if more > 0 else ""
-        click.echo(f"  topics named by records but not defined: {names}{extra}")
+        say(f"  topics named by records but not defined: {names}{extra}")
     for warning in summary.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    click.echo("Feeds (items shown / qualified):")
+        warn(warning)
+    for name in result.report.written:
+        say(f"  wrote {name}", VERBOSE)
+    say("Feeds (items shown / qualified):")
     width = max(len(row.name) for row in summary.feeds)
     for row in summary.feeds:
-        click.echo(f"  {row.name:<{width}}  {row.shown:>4} / {row.qualified}")
+        say(f"  {row.name:<{width}}  {row.shown:>4} / {row.qualified}")
     note = " (nothing changed since the last build)" if summary.skipped else ""
-    click.echo(
+    say(
         f"Files: {summary.written} written, {summary.unchanged} unchanged, "
         f"{summary.removed} removed in {shown_path(settings.output)}{note}"
     )
