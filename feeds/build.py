@@ -12,12 +12,13 @@ last build (see ``feeds.stamp``), and otherwise parses only changed records
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from . import stamp
+from . import archives, stamp
+from .archives import Page
 from .cache import ParseCache
 from .collector import Selection, collect, valid_until
 from .config import FeedSettings
@@ -130,7 +131,9 @@ def load_topics(settings: FeedSettings) -> TopicSet:
     return merge_topics(from_files, definitions, str(settings.source or "config"))
 
 
-def select(project: Project, now: datetime, since: datetime | None = None) -> Selection:
+def select(
+    project: Project, now: datetime, since: datetime | None = None, keep_rest: bool = False
+) -> Selection:
     """The collector's selection for ``project`` at ``now`` (optionally only after ``since``)."""
     settings = project.settings
     return collect(
@@ -140,6 +143,7 @@ def select(project: Project, now: datetime, since: datetime | None = None) -> Se
         now,
         overrides=settings.topic_rules(),
         since=since,
+        keep_rest=keep_rest,
     )
 
 
@@ -168,8 +172,27 @@ def summarize(project: Project, selection: Selection, report: WriteReport) -> Bu
     )
 
 
-def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
-    """Every feed, page and the OPML file, as bytes keyed by output path."""
+ArchiveState = Mapping[str, tuple[list[Page], dict[int, bytes]]]
+
+
+def read_archives(settings: FeedSettings, topics: TopicSet) -> ArchiveState:
+    """The archive pages earlier builds wrote, per archive folder (empty when off)."""
+    if not settings.archives.enabled:
+        return {}
+    base = settings.site.base_url
+    folders = [locate(base, None).archive_folder]
+    folders += [locate(base, t.id).archive_folder for t in topics.topics]
+    return {folder: archives.read_existing(settings.output / folder) for folder in folders}
+
+
+def render_outputs(
+    project: Project, selection: Selection, archived: ArchiveState | None = None
+) -> dict[str, bytes]:
+    """Every feed, page, archive document and the OPML file, as bytes keyed by path.
+
+    ``archived`` holds the archive pages earlier builds wrote (``read_archives``);
+    they are returned unchanged, and only new, complete pages are added.
+    """
     # imported here: a skipped build never needs feedgen, lxml or Jinja2
     from .feedwriter import EntryTopic, FeedSpec, render_feed
     from .jsonfeed import render_json_feed
@@ -177,31 +200,72 @@ def render_outputs(project: Project, selection: Selection) -> dict[str, bytes]:
 
     settings = project.settings
     everything, pages = feed_pages(project, selection)
+    files: dict[str, bytes] = {}
+    plans: dict[str, archives.Plan] = {}
+    if settings.archives.enabled:
+        by_topic = {t.topic_id: t for t in selection.topics}
+        by_topic[None] = selection.everything
+        extended = []
+        for page in (everything, *pages):
+            topic_id = page.topic.id if page.topic else None
+            folder = page.location.archive_folder
+            kept, documents = (archived or {}).get(folder, ([], {}))
+            plan = archives.plan(kept, by_topic[topic_id].rest, settings.archives.page_size)
+            plans[folder] = plan
+            for number, data in documents.items():
+                files[page.location.archive_page_path(number)] = data
+            extended.append(replace(page, articles=page.articles + plan.pending))
+        everything, pages = extended[0], extended[1:]
     categories = {
         tid: EntryTopic(topic.name, locate(settings.site.base_url, tid).page_url)
         for tid, topic in project.topics.by_id.items()
     }
     shown = {a.path for page in (everything, *pages) for a in page.articles}
+    shown |= {a.path for p in plans.values() for _, items in p.new for a in items}
     topics_of = {path: [categories[tid] for tid in selection.membership[path]] for path in shown}
-    files: dict[str, bytes] = {}
     for page in (everything, *pages):
+        location = page.location
+        found = plans.get(location.archive_folder)
+        numbers = [p.number for p in found.pages] if found else []
         spec = FeedSpec(
-            feed_id=page.location.feed_id,
+            feed_id=location.feed_id,
             title=page.title,
             subtitle=page.description,
-            page_url=page.location.page_url,
-            atom_url=page.location.atom_url,
-            rss_url=page.location.rss_url,
+            page_url=location.page_url,
+            atom_url=location.atom_url,
+            rss_url=location.rss_url,
             language=settings.site.language,
             updated=page.updated,
             site_title=settings.site.title,
+            links=(("prev-archive", location.archive_page_url(numbers[-1])),) if numbers else (),
         )
         atom, rss = render_feed(spec, page.articles, topics_of)
-        files[page.location.atom_path] = atom
-        files[page.location.rss_path] = rss
-        files[page.location.json_path] = render_json_feed(
-            spec, page.location.json_url, page.articles, topics_of
+        files[location.atom_path] = atom
+        files[location.rss_path] = rss
+        files[location.json_path] = render_json_feed(
+            spec, location.json_url, page.articles, topics_of
         )
+        if found is None:
+            continue
+        for archive_page, items in found.new:
+            number = archive_page.number
+            links = [("current", location.atom_url)]
+            if number > 1:
+                links.append(("prev-archive", location.archive_page_url(number - 1)))
+            if number + 1 in numbers:
+                links.append(("next-archive", location.archive_page_url(number + 1)))
+            archive_spec = replace(
+                spec,
+                title=f"{page.title} (archive {number})",
+                atom_url=location.archive_page_url(number),
+                updated=items[0].published_at,
+                links=tuple(links),
+                archive=True,
+            )
+            document, _ = render_feed(archive_spec, items, topics_of)
+            files[location.archive_page_path(number)] = document
+        if found.pages:
+            files[location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
     env = template_env(settings.templates)
     files.update(render_site(env, settings.site, everything, pages))
     return files
@@ -270,8 +334,8 @@ def build_feeds(
                 )
                 return BuildResult(summary, None, None, report)
         project = load_project(settings, cache=cache, files=files, progress=progress)
-        selection = select(project, now)
-        files_out = render_outputs(project, selection)
+        selection = select(project, now, keep_rest=settings.archives.enabled)
+        files_out = render_outputs(project, selection, read_archives(settings, project.topics))
         report = write_tree(settings.output, files_out, owner="feeds")
         summary = summarize(project, selection, report)
         if cache is not None:

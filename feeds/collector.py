@@ -61,6 +61,8 @@ class TopicSelection:
     articles: tuple[Article, ...]
     # how many distinct stories qualified before ``max_items`` cut the list
     qualified: int
+    # the qualified stories ``max_items`` cut, newest first (only with keep_rest)
+    rest: tuple[Article, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +186,16 @@ def _select(
     rules: Rules,
     now: datetime,
     since: datetime | None,
+    keep_rest: bool = False,
 ) -> TopicSelection:
     admitted = [
         a for a in candidates if rules.admits(a, now) and (since is None or a.published_at > since)
     ]
     stories, _ = collapse_duplicates(admitted)
+    if keep_rest:
+        stories.sort(key=newest_first)
+        shown, rest = stories[: rules.max_items], stories[rules.max_items :]
+        return TopicSelection(topic_id, tuple(shown), len(stories), tuple(rest))
     # only the newest max_items are shown: a heap beats sorting everything
     shown = heapq.nsmallest(rules.max_items, stories, key=newest_first)
     return TopicSelection(topic_id, tuple(shown), len(stories))
@@ -201,12 +208,15 @@ def collect(
     now: datetime,
     overrides: Mapping[str, Rules] | None = None,
     since: datetime | None = None,
+    keep_rest: bool = False,
 ) -> Selection:
     """Select the articles of every topic and of the all-topics feed.
 
     ``rules`` apply everywhere unless ``overrides`` gives a topic its own. With
     ``since``, only articles published after it (and not after ``now``) qualify:
     that is how the digest asks for one period's articles under the same rules.
+    With ``keep_rest``, each selection also keeps the stories ``max_items`` cut
+    (for archive documents).
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     membership, unknown = memberships(articles, topics, per_topic)
@@ -215,10 +225,11 @@ def collect(
         for tid in membership[article.path]:
             by_topic[tid].append(article)
     selections = tuple(
-        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since) for t in topics.topics
+        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since, keep_rest)
+        for t in topics.topics
     )
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now, since)
+    everything = _select(None, in_any, rules, now, since, keep_rest)
     _, duplicates = collapse_duplicates(articles)
     duplicates.sort(key=lambda d: d.dropped.path)
     return Selection(

@@ -85,6 +85,13 @@ class LimitSettings(Section):
         return Limits(self.max_record_bytes, self.max_excerpt_chars, self.max_title_chars)
 
 
+class ArchiveSettings(Section):
+    """``archives``: RFC 5005 archive documents for items older than ``max_items``."""
+
+    enabled: bool = False
+    page_size: int = Field(default=50, ge=5, le=1_000)
+
+
 class TopicSettings(Section):
     """An entry of ``topics``: defines a topic or overrides one from a topic file."""
 
@@ -120,6 +127,7 @@ class FeedSettings(Section):
     cache: Path | None = Path("var/parse-cache.sqlite3")
     rules: RuleSettings = RuleSettings()
     limits: LimitSettings = LimitSettings()
+    archives: ArchiveSettings = ArchiveSettings()
     topics: list[TopicSettings] = []
     # where the config file was read from; paths above are resolved against it
     source: Path | None = Field(default=None, exclude=True)

@@ -22,6 +22,7 @@ from posixpath import splitext
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 from markupsafe import Markup, escape
 
 from . import __version__
@@ -62,6 +63,10 @@ class FeedSpec:
     updated: datetime
     # site title, used as the feed-level author (Atom needs one)
     site_title: str
+    # extra Atom links, (rel, href): RFC 5005 current / prev-archive / next-archive
+    links: tuple[tuple[str, str], ...] = ()
+    # True for an RFC 5005 archive document (gets <fh:archive/>)
+    archive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,17 +133,33 @@ def render_feed(
     fg.generator("feedletter", version=__version__, uri=GENERATOR_URI)
     fg.updated(spec.updated)
     fg.lastBuildDate(spec.updated)
-    # rel=self first: RSS's channel <link> is the last link() call's href.
+    # rel=self and the site page last: RSS's channel <link> is the last link() call
+    for rel, href in spec.links:
+        fg.link(href=href, rel=rel, type="application/atom+xml")
     fg.link(href=spec.atom_url, rel="self", type="application/atom+xml")
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
     for article in articles:
         _add_entry(fg, article, topics_of.get(article.path, ()))
     atom = fg.atom_str(pretty=True)
-    # Same generator, RSS's own self link.
+    if spec.archive:
+        atom = _mark_archive(atom)
+    # Same generator, RSS's own self link (and no archive links: RFC 5005 for Atom only).
     fg.link(href=spec.rss_url, rel="self", type="application/rss+xml", replace=True)
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
     rss = fg.rss_str(pretty=True)
     return atom, rss
+
+
+FH = "http://purl.org/syndication/history/1.0"
+
+
+def _mark_archive(atom: bytes) -> bytes:
+    """Add RFC 5005's <fh:archive/> marker to an Atom document."""
+    root = etree.fromstring(atom)
+    marker = etree.Element(f"{{{FH}}}archive", nsmap={"fh": FH})
+    root.insert(0, marker)
+    etree.cleanup_namespaces(root, top_nsmap={"fh": FH})
+    return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
 
 
 def _add_entry(fg: FeedGenerator, article: Article, topics: Sequence[EntryTopic]) -> None:

@@ -9,6 +9,7 @@ the OPML file and (later) the digest agree on every path and URL::
     topics/<id>/index.html          topic page (the feeds' channel link)
     topics/<id>/atom.xml, rss.xml   the topic's feeds
     .../feed.json                   JSON Feed 1.1 beside every atom.xml
+    .../archive/<n>.xml             RFC 5005 archive documents (when enabled)
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ class FeedLocation:
     json_url: str
     # permanent Atom feed id; independent of the URL scheme
     feed_id: str
+    # folder of the RFC 5005 archive documents, relative to output/
+    archive_folder: str
+    # public URL of that folder
+    archive_url: str
+
+    def archive_page_path(self, number: int) -> str:
+        """Path of archive document ``number`` (1 is the oldest)."""
+        return f"{self.archive_folder}{number}.xml"
+
+    def archive_page_url(self, number: int) -> str:
+        """Public URL of archive document ``number``."""
+        return f"{self.archive_url}{number}.xml"
 
 
 def locate(base_url: str, topic_id: str | None) -> FeedLocation:
@@ -64,6 +77,8 @@ def locate(base_url: str, topic_id: str | None) -> FeedLocation:
         rss_url=join(base_url, f"{folder}rss.xml"),
         json_url=join(base_url, f"{folder}feed.json"),
         feed_id=f"urn:uuid:{uuid.uuid5(_FEED_NAMESPACE, name)}",
+        archive_folder=f"{folder}archive/",
+        archive_url=join(base_url, f"{folder}archive/"),
     )
 
 
