@@ -33,7 +33,7 @@ from feeds.site import render
 from feeds.urls import join, story_key
 
 from .config import NewsletterSettings
-from .message import compose
+from .message import PreparedMessage
 from .render import RenderedIssue, archive_path
 
 ARCHIVE = "newsletter/"
@@ -90,20 +90,16 @@ def issue_files(
 ) -> dict[str, bytes]:
     """The files of one issue's folder."""
     folder = archive_path(issue.issue_id)
-    sample = compose(
-        issue,
-        settings,
-        site,
-        recipient=SAMPLE_RECIPIENT,
-        unsubscribe_url=sample_unsubscribe_url(site),
-        date=issue.plan.period.end,
+    # the bytes `send` would send (PreparedMessage), for a sample recipient
+    sample, _ = PreparedMessage(issue, settings, site).message(
+        SAMPLE_RECIPIENT, sample_unsubscribe_url(site), issue.plan.period.end
     )
     info = _info_dict(issue_info(issue))
     return {
         f"{folder}index.html": issue.web_html.encode(),
         f"{folder}email.html": issue.html.encode(),
         f"{folder}email.txt": issue.text.encode(),
-        f"{folder}sample.eml": sample.as_bytes(),
+        f"{folder}sample.eml": sample,
         f"{folder}issue.json": (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode(),
     }
 

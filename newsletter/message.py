@@ -53,6 +53,28 @@ def message_id(issue_id: str, recipient: str, domain: str) -> str:
     return f"<{issue_id}.{digest}@{domain}>"
 
 
+def fill(issue: RenderedIssue, recipient: str, unsubscribe_url: str) -> tuple[str, str]:
+    """The HTML and text parts with one recipient's values, escaped for each part."""
+    html = issue.html.replace(RECIPIENT, str(escape(recipient))).replace(
+        UNSUBSCRIBE_URL, str(escape(unsubscribe_url))
+    )
+    text = issue.text.replace(RECIPIENT, recipient).replace(UNSUBSCRIBE_URL, unsubscribe_url)
+    return html, text
+
+
+def list_unsubscribe(unsubscribe_url: str, mailto: str | None, recipient: str) -> str:
+    """The List-Unsubscribe value: the one-click https link, then a mailto if configured."""
+    value = f"<{unsubscribe_url}>"
+    if mailto:
+        value += f", <mailto:{mailto}?subject={quote(f'unsubscribe {recipient}')}>"
+    return value
+
+
+def boundary_for(message_id_value: str) -> str:
+    """A MIME boundary derived from the Message-ID, so the bytes are reproducible."""
+    return "=_" + hashlib.sha256(message_id_value.encode()).hexdigest()[:32]
+
+
 def compose(
     issue: RenderedIssue,
     settings: NewsletterSettings,
@@ -64,10 +86,7 @@ def compose(
 ) -> EmailMessage:
     """The message for ``recipient``, with their address and unsubscribe link filled in."""
     to = Address(addr_spec=recipient)  # raises ValueError for a malformed address
-    html = issue.html.replace(RECIPIENT, str(escape(to.addr_spec))).replace(
-        UNSUBSCRIBE_URL, str(escape(unsubscribe_url))
-    )
-    text = issue.text.replace(RECIPIENT, to.addr_spec).replace(UNSUBSCRIBE_URL, unsubscribe_url)
+    html, text = fill(issue, to.addr_spec, unsubscribe_url)
     message = EmailMessage(policy=BODY_POLICY)
     message["Subject"] = issue.subject
     message["From"] = sender(settings, site)
@@ -77,16 +96,13 @@ def compose(
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id(issue.issue_id, to.addr_spec, site_domain(site))
     message["List-Id"] = f"<digest.{site_domain(site)}>"
-    unsubscribe = [f"<{unsubscribe_url}>"]
-    if settings.unsubscribe_mailto:
-        subject = quote(f"unsubscribe {to.addr_spec}")
-        unsubscribe.append(f"<mailto:{settings.unsubscribe_mailto}?subject={subject}>")
-    message["List-Unsubscribe"] = ", ".join(unsubscribe)
+    message["List-Unsubscribe"] = list_unsubscribe(
+        unsubscribe_url, settings.unsubscribe_mailto, to.addr_spec
+    )
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    # a boundary derived from the message id keeps the bytes reproducible
-    message.set_boundary("=_" + hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:32])
+    message.set_boundary(boundary_for(message["Message-ID"]))
     message.policy = POLICY  # headers: fold only past 998 characters
     return message
 
@@ -135,16 +151,10 @@ class PreparedMessage:
                 date=date,
             )
             return slow.as_bytes(), str(slow["Message-ID"])
-        issue = self.issue
-        html = issue.html.replace(RECIPIENT, str(escape(to))).replace(
-            UNSUBSCRIBE_URL, str(escape(unsubscribe_url))
-        )
-        text = issue.text.replace(RECIPIENT, to).replace(UNSUBSCRIBE_URL, unsubscribe_url)
-        mid = message_id(issue.issue_id, to, self.domain)
-        unsubscribe = f"<{unsubscribe_url}>"
-        if mailto:
-            unsubscribe += f", <mailto:{mailto}?subject={quote(f'unsubscribe {to}')}>"
-        boundary = ("=_" + hashlib.sha256(mid.encode()).hexdigest()[:32]).encode()
+        html, text = fill(self.issue, to, unsubscribe_url)
+        mid = message_id(self.issue.issue_id, to, self.domain)
+        unsubscribe = list_unsubscribe(unsubscribe_url, mailto, to)
+        boundary = boundary_for(mid).encode()
         part = (
             b'\r\nContent-Type: text/%s; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
