@@ -95,6 +95,7 @@ def test_each_subscriber_gets_their_topics_and_own_link_once(mail_project: Path)
     assert report.variants == 4  # rendered once per topic set with stories
     assert again.sent == [] and again.already_sent == len(EXPECTED)
     assert sorted(server.handler.recipients()) == EXPECTED
+    assert len(server.handler.per_connection) == 1  # one connection for every message
     assert log_rows(config) == dict.fromkeys(EXPECTED, "sent")
     db = connect(config.database)
     for message in server.messages:
