@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 
 def run() -> None:
-    from feeds.build import load_project, open_cache
+    from feeds.build import load_cached_project
     from newsletter import state
     from newsletter.config import load_config
     from newsletter.delivery import find_issue, render_variants, send_issue
@@ -64,7 +64,7 @@ def run() -> None:
             .replace("database: var/feedletter.sqlite3", f"database: {work / 'state.sqlite3'}")
         )
         config = load_config(config_path)
-        project = load_project(config, cache=open_cache(config))
+        project = load_cached_project(config)
         write_issue(config, make_issue(project, config, issue_period(config, date(2021, 11, 7))))
         info = find_issue(config, None)
         ids = [t.id for t in project.topics.topics]

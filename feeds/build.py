@@ -123,6 +123,16 @@ def load_project(
     return Project(settings, corpus, load_topics(settings))
 
 
+def load_cached_project(settings: FeedSettings) -> Project:
+    """``load_project`` through the configured parse cache, closed afterwards."""
+    cache = open_cache(settings)
+    try:
+        return load_project(settings, cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
 def load_topics(settings: FeedSettings) -> TopicSet:
     """The topic files merged with the topics in config."""
     folder = settings.content.topics

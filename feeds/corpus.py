@@ -88,25 +88,21 @@ def _scan_folder(top: str, found: list[FileStat]) -> list[str]:
     return folders
 
 
-def record_paths(folder: Path) -> list[Path]:
-    """Record files under ``folder`` (recursively), sorted."""
-    return [Path(f.path) for f in scan(folder)]
-
-
 def _label(path: str, base: str) -> str:
     prefix = base + os.sep
     return path[len(prefix) :] if path.startswith(prefix) else path
 
 
 Job = tuple[str, str, bytes | None, Limits]
+# (path, size, mtime_ns, sha256, result): the result is an Article, a rejection
+# reason, its pickle (from a worker process), or None when the content is unchanged
+Parsed = tuple[str, int, int, bytes, "Article | str | bytes | None"]
 
 
-def _parse_file(job: Job) -> tuple[str, int, int, bytes, bytes | None]:
+def _parse_file(job: Job) -> tuple[str, int, int, bytes, Article | str | None]:
     """Read, hash and (unless the hash matches ``known``) parse one file.
 
-    Returns (path, size, mtime_ns, sha256, pickled result or None if unchanged).
-    Runs in worker processes, so it takes and returns plain values. A file over
-    ``limits.max_record_bytes`` is rejected without being read.
+    A file over ``limits.max_record_bytes`` is rejected without being read.
     """
     path, label, known, limits = job
     try:
@@ -115,11 +111,10 @@ def _parse_file(job: Job) -> tuple[str, int, int, bytes, bytes | None]:
             problem = size_problem(stat.st_size, limits)
             if problem:  # never read: the stat stands in for the content hash
                 digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).digest()
-                return path, stat.st_size, stat.st_mtime_ns, digest, encode(problem)
+                return path, stat.st_size, stat.st_mtime_ns, digest, problem
             raw = handle.read(limits.max_record_bytes + 1)
     except OSError as exc:
-        reason = f"cannot read the file: {exc.strerror or exc}"
-        return path, -1, -1, b"", encode(reason)
+        return path, -1, -1, b"", f"cannot read the file: {exc.strerror or exc}"
     digest = hashlib.sha256(raw).digest()
     if known is not None and digest == known:
         return path, stat.st_size, stat.st_mtime_ns, digest, None
@@ -128,7 +123,14 @@ def _parse_file(job: Job) -> tuple[str, int, int, bytes, bytes | None]:
         result: Article | str = parse_bytes(raw, label, limits)
     except RecordError as exc:
         result = exc.reason
-    return path, stat.st_size, stat.st_mtime_ns, digest, encode(result)
+    return path, stat.st_size, stat.st_mtime_ns, digest, result
+
+
+def _parse_file_pickled(job: Job) -> Parsed:
+    """``_parse_file`` in a worker process: the result travels back pickled once, as
+    the bytes the cache stores, and is unpickled only where it is used."""
+    path, size, mtime_ns, digest, result = _parse_file(job)
+    return path, size, mtime_ns, digest, None if result is None else encode(result)
 
 
 def load_corpus(
@@ -159,14 +161,20 @@ def load_corpus(
             known = entry.sha256 if entry else None
             jobs.append((item.path, _label(item.path, base), known, limits))
     changed: list[tuple[str, Entry]] = []
+    fresh: dict[str, Article | str] = {}  # parsed here: no need to unpickle
     parsed = 0
-    for done, (path, size, mtime_ns, digest, payload) in enumerate(_run(jobs, workers), 1):
+    for done, (path, size, mtime_ns, digest, result) in enumerate(_run(jobs, workers), 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
-        if payload is None:  # content unchanged: keep the cached result, refresh the stat
+        if result is None:  # content unchanged: keep the cached result, refresh the stat
             payload = entries[path].payload
         else:
             parsed += 1
+            if isinstance(result, bytes):
+                payload = result
+            else:
+                fresh[path] = result
+                payload = encode(result) if cache is not None else b""
         entry = Entry(size, mtime_ns, digest, payload)
         results[path] = entry
         if size >= 0:
@@ -175,7 +183,7 @@ def load_corpus(
     rejected: list[RecordError] = []
     for item in files:
         label = _label(item.path, base)
-        value = results[item.path].value()
+        value = fresh.get(item.path) or results[item.path].value()
         if isinstance(value, str):
             rejected.append(RecordError(label, value))
         else:
@@ -188,9 +196,7 @@ def load_corpus(
     return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings))
 
 
-def _run(
-    jobs: list[Job], workers: int | None
-) -> Iterator[tuple[str, int, int, bytes, bytes | None]]:
+def _run(jobs: list[Job], workers: int | None) -> Iterator[Parsed]:
     cores = workers or os.cpu_count() or 1
     if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
         yield from map(_parse_file, jobs)
@@ -203,7 +209,7 @@ def _run(
     try:
         with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
             # results are handled as they arrive, overlapping with the workers
-            for result in pool.map(_parse_file, jobs, chunksize=chunk):
+            for result in pool.map(_parse_file_pickled, jobs, chunksize=chunk):
                 done.add(result[0])
                 yield result
     except (BrokenProcessPool, OSError):

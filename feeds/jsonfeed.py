@@ -17,7 +17,6 @@ from .model import Article
 from .urls import story_guid
 
 VERSION = "https://jsonfeed.org/version/1.1"
-CONTENT_TYPE = "application/feed+json"
 
 
 def render_json_feed(

@@ -30,14 +30,16 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency; stay correct 
 
 # a node property or reserved indicator at the start of a node: tag "!", anchor "&",
 # alias "*", reserved "@" and "`" (the loaders differ on odd uses of all of them)
-_INDICATOR = re.compile(r"(?:^|[\s:\-\[,{?])[!&*@`]", re.M)
+_INDICATOR = re.compile(r"(?:^|[\s:\-\[,{?])(?:[!@`]|[&*][^\s,\[\]{}])", re.M)
 _INDICATOR_CHARS = frozenset("!&*@`")
 # a block scalar ("|" or ">") as a value or list item
 _BLOCK = re.compile(r"(?::[ \t]+|^[ \t]*(?:-[ \t]+)?)[|>]", re.M)
 # a number with a leading zero and more after it (YAML 1.1 octal "012", YAML 1.2
-# octal "0o12", binary "0b1", hex "0x1") after a blank or a flow indicator (values
-# and list items; it also matches some text inside strings: that costs a fallback)
-_OCTAL = re.compile(r"[ \t,\[{][-+]?0[0-9_a-zA-Z]")
+# octal "0o12", binary "0b1", hex "0x1"), or digits after a leading underscore
+# ("_0", "-_1": strings to PyYAML, integers to yaml-rs), after a blank or a flow
+# indicator (values and list items; it also matches some text inside strings:
+# that costs a fallback)
+_OCTAL = re.compile(r"[ \t,\[{][-+]?(?:0[0-9_a-zA-Z]|_[0-9_])")
 # plain scalars YAML 1.1 resolves specially: booleans, the merge key, the value key
 _SPECIAL_WORDS = frozenset({"y", "yes", "n", "no", "on", "off", "true", "false", "<<", "="})
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from feeds import __version__
-from feeds.build import BuildResult, build_feeds, load_project, load_topics, open_cache
+from feeds.build import BuildResult, build_feeds, load_cached_project, load_topics
 from feeds.errors import BusyError, EmptyIssueError, FeedletterError
 from feeds.text import truncate
 
@@ -103,7 +103,7 @@ def build(
 
         try:
             period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
-            project = result.project or load_project(config, cache=open_cache(config))
+            project = result.project or load_cached_project(config)
             digest = write_issue(config, make_issue(project, config, period, force=force))
         except EmptyIssueError as exc:
             say(f"Digest: not produced: {exc}")
@@ -127,7 +127,7 @@ def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
 
     with locked(config, "feedletter digest"):
         try:
-            project = load_project(config, cache=open_cache(config))
+            project = load_cached_project(config)
             period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
             result = write_issue(config, make_issue(project, config, period, force=force))
         except EmptyIssueError as exc:
@@ -317,7 +317,7 @@ def send(
         try:
             info = delivery.find_issue(config, issue_id)
             delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
-            project = load_project(config, cache=open_cache(config))
+            project = load_cached_project(config)
             with progress_bar(f"Sending {info.id}") as advance:
                 report = delivery.send_issue(
                     conn, project, config, info, dry_run=dry_run, limit=limit, on_progress=advance

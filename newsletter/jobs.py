@@ -13,11 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.build import build_feeds, load_project, open_cache
+from feeds.build import build_feeds, load_cached_project
 from feeds.errors import EmptyIssueError, FeedletterError
 
+from .archive import issue_info
 from .config import Config, load_config
-from .delivery import check_window, find_issue, send_issue
+from .delivery import send_issue
 from .locks import work_lock
 from .pipeline import issue_period, make_issue, write_issue
 from .state import connect
@@ -74,15 +75,14 @@ def digest_and_send(config_path: str) -> None:
     def work() -> str:
         with work_lock(config.database, f"scheduled {DIGEST_JOB}", config.state.lock_wait_seconds):
             now = datetime.now(UTC)
-            project = load_project(config, cache=open_cache(config))
+            project = load_cached_project(config)
             try:
                 issue = make_issue(project, config, issue_period(config, now))
             except EmptyIssueError as exc:
                 log.info("%s: %s", DIGEST_JOB, exc)
                 return "ok: no issue (nothing new)"
             write_issue(config, issue)
-            info = find_issue(config, issue.issue_id)
-            check_window(info, config, now, force=False)
+            info = issue_info(issue)  # just written; its period ends now
             conn = connect(config.database)
             try:
                 report = send_issue(conn, project, config, info)

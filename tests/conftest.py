@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds.build import BuildResult, build_feeds
 from newsletter.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +17,14 @@ DATA = ROOT / "tests" / "data"
 FIXTURE = DATA / "fixture"
 # A fixed "now" for every build in the tests: builds must not depend on the clock.
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    """The bundled corpus with the default config.yaml, built (no cache) into a temporary folder."""
+    config = load_config(ROOT / "config.yaml")
+    out = tmp_path_factory.mktemp("output")
+    return build_feeds(config.model_copy(update={"output": out, "cache": None}), NOW)
 
 
 @pytest.fixture

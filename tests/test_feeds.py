@@ -6,25 +6,15 @@ import calendar
 from pathlib import Path
 
 import feedparser
-import pytest
 from lxml import etree
 
 from feeds.build import BuildResult, build_feeds
 from feeds.layout import locate
 from feeds.urls import story_guid
-from newsletter.config import load_config
 
-from .conftest import NOW, ROOT, read_tree
+from .conftest import NOW, read_tree
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture(scope="module")
-def sample_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
-    """The bundled corpus with the default config.yaml, written to a temporary folder."""
-    config = load_config(ROOT / "config.yaml")
-    out = tmp_path_factory.mktemp("output")
-    return build_feeds(config.model_copy(update={"output": out}), NOW)
 
 
 def feeds_of(result: BuildResult) -> list[tuple[str | None, str, str]]:

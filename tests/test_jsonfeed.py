@@ -7,20 +7,9 @@ import json
 from datetime import datetime
 
 import feedparser
-import pytest
 
-from feeds.build import BuildResult, build_feeds
+from feeds.build import BuildResult
 from feeds.layout import locate
-from newsletter.config import load_config
-
-from .conftest import NOW, ROOT
-
-
-@pytest.fixture(scope="module")
-def sample_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
-    config = load_config(ROOT / "config.yaml")
-    out = tmp_path_factory.mktemp("output")
-    return build_feeds(config.model_copy(update={"output": out, "cache": None}), NOW)
 
 
 def rfc3339(value: str) -> datetime:
