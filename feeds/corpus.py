@@ -112,7 +112,9 @@ def _parse_file(job: Job) -> tuple[str, int, int, bytes, Article | str | None]:
             if problem:  # never read: the stat stands in for the content hash
                 digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).digest()
                 return path, stat.st_size, stat.st_mtime_ns, digest, problem
-            raw = handle.read(limits.max_record_bytes + 1)
+            # ask for the file's size (+1 to notice growth), not the limit: a 1 MiB
+            # read buffer per file costs more than parsing it
+            raw = handle.read(min(stat.st_size, limits.max_record_bytes) + 1)
     except OSError as exc:
         return path, -1, -1, b"", f"cannot read the file: {exc.strerror or exc}"
     digest = hashlib.sha256(raw).digest()

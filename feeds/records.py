@@ -10,7 +10,6 @@ loader otherwise (``feeds.yamlfast``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -23,7 +22,7 @@ from .errors import RecordError
 from .model import Article, Image, Provider, Related
 from .text import clean_text, strip_xml_illegal, truncate
 from .urls import check_url, story_key
-from .yamlfast import FastYAMLHandler
+from .yamlfast import FastYAMLHandler, node_start_indicators
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
 PARSER_VERSION = 4
@@ -76,7 +75,9 @@ def read_record(
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             check_size(size, shown, limits)
-            raw = handle.read(limits.max_record_bytes + 1)
+            # ask for the file's size (+1 to notice growth), not the limit: a 1 MiB
+            # read buffer per file costs more than parsing it
+            raw = handle.read(min(size, limits.max_record_bytes) + 1)
     except OSError as exc:
         raise RecordError(shown, f"cannot read the file: {exc.strerror or exc}") from exc
     check_size(len(raw), shown, limits)
@@ -172,7 +173,7 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
         raise RecordError(path, "no YAML front matter (the file must start with ---)")
     try:
         front, _body = handler.split(text)
-        if _ALIAS_HINT.search(front) and _uses_aliases(front):
+        if {"&", "*"} & node_start_indicators(front) and _uses_aliases(front):
             raise RecordError(path, "YAML anchors and aliases are not allowed in records")
         meta = handler.load(front)
     except RecursionError as exc:
@@ -188,10 +189,6 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
     if not isinstance(meta, Mapping) or not meta:
         raise RecordError(path, "front matter is empty or not a YAML mapping")
     return meta
-
-
-# "&name" or "*name" where a node can start: maybe an anchor or alias (or text)
-_ALIAS_HINT = re.compile(r"(?:^|[\s:\-\[,{?])[&*][^\s,\[\]{}]")
 
 
 def _uses_aliases(front: str) -> bool:

@@ -28,12 +28,38 @@ try:
 except ImportError:  # pragma: no cover - yaml-rs is a dependency; stay correct without it
     yaml_rs = None  # type: ignore[assignment]
 
-# a node property or reserved indicator at the start of a node: tag "!", anchor "&",
-# alias "*", reserved "@" and "`" (the loaders differ on odd uses of all of them)
-_INDICATOR = re.compile(r"(?:^|[\s:\-\[,{?])(?:[!@`]|[&*][^\s,\[\]{}])", re.M)
-_INDICATOR_CHARS = frozenset("!&*@`")
-# a block scalar ("|" or ">") as a value or list item
-_BLOCK = re.compile(r"(?::[ \t]+|^[ \t]*(?:-[ \t]+)?)[|>]", re.M)
+# characters with a meaning of their own at the start of a node: tag "!", anchor
+# "&", alias "*", reserved "@" and "`", block scalars "|" and ">" (the two loaders
+# differ on odd uses of all of them)
+_NODE_CHARS = re.compile(r"[!&*@`|>]")
+# what may stand before a node (after skipping blanks): a line start, a mapping
+# value or complex key indicator, a sequence dash, a flow collection indicator
+_BEFORE_NODE = frozenset("\n:?-[,{")
+
+
+def node_start_indicators(text: str) -> set[str]:
+    """The indicator characters that start a node somewhere in ``text``.
+
+    Finds the few candidate characters with one C-speed scan, then looks back
+    over blanks at what precedes each. Conservative: it may report an
+    indicator inside a quoted string, never miss a real one.
+    """
+    found: set[str] = set()
+    for match in _NODE_CHARS.finditer(text):
+        char, start = match.group(), match.start()
+        before = start - 1
+        while before >= 0 and text[before] in " \t":
+            before -= 1
+        if before >= 0 and text[before] not in _BEFORE_NODE:
+            continue
+        if char in "&*":  # an anchor or alias needs a name right after it
+            after = text[start + 1 : start + 2]
+            if not after or after in " \t\r\n,[]{}":
+                continue
+        found.add(char)
+    return found
+
+
 # a number with a leading zero and more after it (YAML 1.1 octal "012", YAML 1.2
 # octal "0o12", binary "0b1", hex "0x1"), or digits after a leading underscore
 # ("_0", "-_1": strings to PyYAML, integers to yaml-rs), after a blank or a flow
@@ -80,9 +106,7 @@ def fast_load(text: str, keys: frozenset[str] | None = None) -> dict[str, Any] |
     """
     if yaml_rs is None or _OCTAL.search(text):
         return None
-    if not _INDICATOR_CHARS.isdisjoint(text) and _INDICATOR.search(text):
-        return None
-    if ("|" in text or ">" in text) and _BLOCK.search(text):
+    if node_start_indicators(text):
         return None
     try:
         data = yaml_rs.loads(text)
