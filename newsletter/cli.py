@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from feeds import __version__
-from feeds.build import BuildResult, build_feeds, load_cached_project, load_topics
+from feeds.build import BuildResult, Project, build_feeds, load_cached_project, load_topics
 from feeds.errors import BusyError, EmptyIssueError, FeedletterError
 from feeds.text import truncate
 
@@ -97,20 +97,8 @@ def build(
         except FeedletterError as exc:
             fail(exc)
         print_build_summary(result, config)
-        if no_digest:
-            return
-        from .pipeline import issue_period, make_issue, write_issue
-
-        try:
-            period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
-            project = result.project or load_cached_project(config)
-            digest = write_issue(config, make_issue(project, config, period, force=force))
-        except EmptyIssueError as exc:
-            say(f"Digest: not produced: {exc}")
-        except FeedletterError as exc:
-            fail(exc)
-        else:
-            print_digest_summary(digest, config)
+        if not no_digest:
+            render_digest(config, result.project, end_date, force)
     if strict and result.summary.rejected:
         click.echo(f"error: --strict: {len(result.summary.rejected)} record(s) rejected", err=True)
         sys.exit(EXIT_REJECTED)
@@ -123,19 +111,26 @@ def build(
 def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
     """Render the digest issue for a period into output/newsletter/<issue-id>/."""
     config = configure(config_path)
+    with locked(config, "feedletter digest"):
+        render_digest(config, None, end_date, force)
+
+
+def render_digest(
+    config: Config, project: Project | None, end_date: datetime | None, force: bool
+) -> None:
+    """Render, write and summarise the issue ending at ``end_date`` (default: now)."""
     from .pipeline import issue_period, make_issue, write_issue
 
-    with locked(config, "feedletter digest"):
-        try:
-            project = load_cached_project(config)
-            period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
-            result = write_issue(config, make_issue(project, config, period, force=force))
-        except EmptyIssueError as exc:
-            say(f"Digest: not produced: {exc}")
-            return
-        except FeedletterError as exc:
-            fail(exc)
-    print_digest_summary(result, config)
+    try:
+        period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
+        project = project or load_cached_project(config)
+        result = write_issue(config, make_issue(project, config, period, force=force))
+    except EmptyIssueError as exc:
+        say(f"Digest: not produced: {exc}")
+    except FeedletterError as exc:
+        fail(exc)
+    else:
+        print_digest_summary(result, config)
 
 
 @cli.command()

@@ -165,15 +165,20 @@ class Recipient:
     topics: tuple[str, ...]
 
 
-def _variant_topics(
-    subscriber: subs.Subscriber, config: Config, project: Project
+def issue_topics(config: Config, project: Project) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The default topic set (``newsletter.topics``, or all topics) and the order of
+    sections: the defaults first, then any other topic a subscriber may choose."""
+    known = [t.id for t in project.topics.topics]
+    default = tuple(config.newsletter.topics or known)
+    return default, default + tuple(t for t in known if t not in default)
+
+
+def variant_topics(
+    subscriber: subs.Subscriber, default: Sequence[str], order: Sequence[str]
 ) -> tuple[str, ...]:
-    default = config.newsletter.topics or [t.id for t in project.topics.topics]
+    """The topic set of the issue a subscriber gets: theirs (in issue order), or the default."""
     if not subscriber.topics:
         return tuple(default)
-    # topics the subscriber chose that still exist, in the issue's order
-    known = [t.id for t in project.topics.topics]
-    order = list(default) + [t for t in known if t not in default]
     return tuple(t for t in order if t in subscriber.topics)
 
 
@@ -220,6 +225,7 @@ def send_issue(
         )
     }
     recipients: list[Recipient] = []
+    default, order = issue_topics(config, project)
     for subscriber in subs.listing(conn, active_only=True):
         status = done.get(subscriber.id)
         if status == "sent":
@@ -227,7 +233,7 @@ def send_issue(
         elif status == "failed":
             report.failed_before += 1
         else:
-            recipients.append(Recipient(subscriber, _variant_topics(subscriber, config, project)))
+            recipients.append(Recipient(subscriber, variant_topics(subscriber, default, order)))
     report.planned = len(recipients)
     period = Period(info.start_time, info.end_time)
     variants = render_variants(project, config, period, [r.topics for r in recipients])
@@ -236,11 +242,13 @@ def send_issue(
         report.nothing_new = sum(variants[r.topics] is None for r in recipients)
         return report
     secret = secret_from_env(config.state.secret_env)
+    # one prepared message per topic set with stories; no entry = nothing new
     prepared = {
         topics: PreparedMessage(issue, config.newsletter, config.site)
         for topics, issue in variants.items()
         if issue is not None
     }
+    endpoint = config.unsubscribe_endpoint()
     envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
     transport = transport or SmtpTransport(config.smtp)
     smtp = config.smtp
@@ -252,18 +260,18 @@ def send_issue(
             if limit is not None and len(report.sent) + len(report.failed) >= limit:
                 report.limited = True
                 break
-            issue = variants[recipient.topics]
+            message = prepared.get(recipient.topics)
             subscriber = recipient.subscriber
             handled += 1
-            if issue is None:
+            if message is None:
                 report.nothing_new += 1
                 continue
             current = subs.by_id(conn, subscriber.id)
             if current is None or current.status != "active":
                 continue  # unsubscribed while this run was going
             token = make_token(secret, subscriber.id, subscriber.email)
-            data, message_id = prepared[recipient.topics].message(
-                subscriber.email, f"{config.unsubscribe_endpoint()}?token={token}", clock()
+            data, message_id = message.message(
+                subscriber.email, f"{endpoint}?token={token}", clock()
             )
             wait = next_slot - time.monotonic()
             if wait > 0:

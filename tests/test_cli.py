@@ -65,6 +65,9 @@ def test_strict_exits_3_when_records_are_rejected(in_project: Path) -> None:
     assert result.stderr == "error: --strict: 5 record(s) rejected\n"
     # the feeds were still written
     assert (in_project / "output" / "atom.xml").is_file()
+    feeds_only = CliRunner().invoke(cli, ["build", "--strict", "--no-digest"])
+    assert feeds_only.exit_code == 3
+    assert feeds_only.stderr == "error: --strict: 5 record(s) rejected\n"
 
 
 def test_strict_passes_on_a_clean_corpus(in_project: Path) -> None:
