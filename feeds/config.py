@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .collector import Rules
-from .errors import ConfigError
+from .errors import ConfigError, yaml_problem
 from .records import Limits
 from .topics import TOPIC_ID
 from .urls import check_url
@@ -156,7 +156,7 @@ def load_settings(path: Path, model: type[Settings]) -> Settings:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError("(file)", f"not valid YAML: {exc}", path) from None
+        raise ConfigError("(file)", f"not valid YAML: {yaml_problem(exc)}", path) from None
     if not isinstance(data, dict):
         raise ConfigError("(file)", "must be a YAML mapping of settings", path)
     return parse_settings(data, model, path)

@@ -23,6 +23,14 @@ class FeedletterError(Exception):
         return self.message
 
 
+def yaml_problem(exc: BaseException) -> str:
+    """A YAML parser error as one line: "line N, column M: what is wrong"."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"{where}{problem}"
+
+
 class RecordError(FeedletterError):
     """One article record cannot be used; the build skips it and goes on."""
 

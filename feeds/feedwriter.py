@@ -10,11 +10,23 @@ written to disk here. feedgen's traps are handled on purpose:
 - feedgen 1.0.0 drops ``rel``/``type``/``length`` from Atom entry links
   (python-feedgen#135), so the lead image is a ``media:content`` element and
   entries carry exactly one link, the ``alternate`` one.
+
+Record strings are plain text, and each is escaped for the context it lands in:
+- RSS ``<description>`` and ``content:encoded``, Atom ``type="html"`` text and
+  JSON Feed ``content_html`` are HTML, so plain text is HTML-escaped before
+  feedgen XML-escapes it again: a reader shows "<img onerror=…>", never runs it;
+- titles and subtitles are HTML-escaped text too: Atom marks them
+  ``type="html"`` (as jekyll-feed does), and RSS, where readers differ, gets
+  what WordPress writes: escaped text with "&" and "<" as hexadecimal character
+  references, the RSS Best Practices Profile's mark of text that is not markup
+  (categories and ``dc:creator`` get the same references). A title such as
+  "<script> & co" then shows as written in every reader and runs in none.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -126,8 +138,6 @@ def render_feed(
     fg.load_extension("media")
     fg.load_extension("dc", atom=False, rss=True)
     fg.id(spec.feed_id)
-    fg.title(spec.title)
-    fg.subtitle(spec.subtitle)
     fg.author({"name": spec.site_title})
     fg.language(spec.language)
     fg.generator("feedletter", version=__version__, uri=GENERATOR_URI)
@@ -140,14 +150,35 @@ def render_feed(
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
     for article in articles:
         _add_entry(fg, article, topics_of.get(article.path, ()))
-    atom = fg.atom_str(pretty=True)
+    # Titles and subtitles hold HTML-escaped text in both formats (see above)
+    fg.title(html_text(spec.title))
+    fg.subtitle(html_text(spec.subtitle))
+    atom = _ATOM_TEXT.sub(rb'<\1 type="html">', fg.atom_str(pretty=True))
     if spec.archive:
         atom = _mark_archive(atom)
     # Same generator, RSS's own self link (and no archive links: RFC 5005 for Atom only).
     fg.link(href=spec.rss_url, rel="self", type="application/rss+xml", replace=True)
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
-    rss = fg.rss_str(pretty=True)
+    rss = _RSS_TEXT.sub(_hex_references, fg.rss_str(pretty=True))
     return atom, rss
+
+
+def html_text(value: str) -> str:
+    """Plain text as HTML that shows exactly that text."""
+    return str(escape(value))
+
+
+# feedgen writes Atom titles, subtitles and summaries without a type; each one
+# we give it holds escaped text (no markup inside, so a literal match is safe)
+_ATOM_TEXT = re.compile(rb"<(title|subtitle)>")
+# RSS elements the RSS Best Practices Profile reads as plain text
+_RSS_TEXT = re.compile(rb"(<(title|description|category|dc:creator)\b[^>]*>)([^<]*)(</\2>)")
+
+
+def _hex_references(match: re.Match[bytes]) -> bytes:
+    # the same characters to an XML parser, and the profile's mark of plain text
+    text = match.group(3).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+    return match.group(1) + text + match.group(4)
 
 
 FH = "http://purl.org/syndication/history/1.0"
@@ -167,13 +198,16 @@ def _add_entry(fg: FeedGenerator, article: Article, topics: Sequence[EntryTopic]
     guid = story_guid(article.key)
     fe.id(guid)
     fe.guid(guid, permalink=False)
-    fe.title(article.title)
+    fe.title(html_text(article.title))
     fe.link(href=article.url, rel="alternate", type="text/html")
     fe.published(article.published_at)
     fe.updated(article.published_at)
     if article.excerpt:
-        fe.summary(article.excerpt)
-    fe.content(entry_html(article), type="html")
+        # HTML in both: Atom <summary type="html"> and RSS <description>
+        fe.summary(html_text(article.excerpt), type="html")
+    content = entry_html(article)
+    if content:  # an empty content element says nothing (and validators warn)
+        fe.content(content, type="html")
     if article.provider_name:
         fe.author({"name": article.provider_name})
         fe.dc.dc_creator(article.provider_name)

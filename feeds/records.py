@@ -21,7 +21,7 @@ import yaml
 from .errors import RecordError
 from .model import Article, Image, Provider, Related
 from .text import clean_text, strip_xml_illegal, truncate
-from .urls import check_url, story_key
+from .urls import check_iri, check_url, story_key, to_uri
 from .yamlfast import FastYAMLHandler, node_start_indicators
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
@@ -141,8 +141,10 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
             f"is outside {EARLIEST:%Y}-{LATEST:%Y}",
         )
 
-    url = check_url(meta.get("webUrl")) or check_url(meta.get("originalUrl"))
-    if url is None:
+    # the story's identity comes from the URL as written; feeds get its URI form
+    iri = check_iri(meta.get("webUrl")) or check_iri(meta.get("originalUrl"))
+    url = None if iri is None else to_uri(iri)
+    if iri is None or url is None:
         given = meta.get("webUrl") or meta.get("originalUrl")
         if given in (None, ""):
             raise RecordError(path, "no webUrl or originalUrl")
@@ -152,7 +154,7 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
         path=path,
         title=title,
         url=url,
-        key=story_key(url),
+        key=story_key(iri),
         published_at=published_at,
         excerpt=truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars),
         quality=_integer(meta.get("quality"), path, "quality"),

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import TopicError
+from .errors import TopicError, yaml_problem
 from .text import clean_text
 
 TOPIC_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -83,17 +83,34 @@ def topic_from_mapping(data: Mapping[str, Any], source: str) -> Topic:
 
 
 def load_topic_files(folder: Path) -> list[Topic]:
-    """Read every ``*.yaml``/``*.yml`` file in ``folder``, in file-name order."""
+    """Read every ``*.yaml``/``*.yml`` file in ``folder``, in file-name order.
+
+    Any file that cannot be read raises ``TopicError`` naming it: a topic that
+    silently vanished would delete its published feed.
+    """
     topics = []
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            data = first_document(path.read_text(encoding="utf-8-sig"))
+        except yaml.YAMLError as exc:
+            raise TopicError(path.stem, f"is not valid YAML: {yaml_problem(exc)}", path) from exc
+        except (OSError, UnicodeDecodeError) as exc:
             raise TopicError(path.stem, f"cannot be read: {exc}", path) from exc
         if not isinstance(data, Mapping):
             raise TopicError(path.stem, "the file is not a YAML mapping", path)
         topics.append(topic_from_mapping(data, str(path)))
     return topics
+
+
+def first_document(text: str) -> object:
+    """The first YAML document of ``text``, as Jekyll reads a ``_data`` file.
+
+    Jekyll sites often end topic files with a stray ``---`` (a second, empty
+    document) or open them with one; Jekyll (Psych) reads the first document and
+    ignores the rest, and so does this. Only the first document is parsed, with
+    the safe loader.
+    """
+    return next(iter(yaml.safe_load_all(text)), None)
 
 
 def merge_topics(

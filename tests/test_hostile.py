@@ -6,6 +6,7 @@ outside output/.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -18,6 +19,7 @@ from lxml import html as lxml_html
 
 from feeds.build import build_feeds, load_project
 from feeds.model import Article
+from feeds.urls import story_key
 from newsletter.config import Config, load_config
 from newsletter.pipeline import issue_period, make_issue
 
@@ -50,6 +52,7 @@ REJECTED = {
     "48-front-matter-list": "front matter is empty or not a YAML mapping",
     "50-url-credentials": "is not an absolute http(s) URL",
     "51-ftp-url": "is not an absolute http(s) URL",
+    "56-bad-idn-host": "is not an absolute http(s) URL",
     "53-ten-megabytes": "more than limits.max_record_bytes (1,048,576)",
 }
 
@@ -94,7 +97,22 @@ SANITISED: dict[str, Callable[[Article], bool]] = {
     "45-provider-not-mapping": lambda a: a.provider is None,
     "47-duplicate-keys": lambda a: a.title == "Second",
     "49-huge-width": lambda a: (a.images[0].width, a.images[0].height) == (None, None),
-    "52-unicode-url": lambda a: a.url == "https://hostile.example/café?q=☃",
+    # written as a URI; the story's identity (and GUID) still comes from the IRI
+    "52-unicode-url": lambda a: (
+        a.url == "https://hostile.example/caf%C3%A9?q=%E2%98%83"
+        and a.key == story_key("https://hostile.example/café?q=☃")
+    ),
+    "55-idn-urls": lambda a: (
+        a.url == "https://xn--bcher-kva.example/stra%C3%9Fe/a%20b?q=%C3%BC&r=100%25"
+        and [i.url for i in a.images] == ["https://bilder.xn--bcher-kva.example/%C3%BC.png"]
+        and [r.url for r in a.related] == ["https://ex.example/%C3%B1#t%C3%ADtulo"]
+        and a.provider is not None
+        and a.provider.logo is not None
+        and a.provider.logo.url == "https://logo.example/%C3%A9.png"
+    ),
+    "57-markup-in-text": lambda a: (
+        a.title == "AT&T & Microsoft <b>team up</b> on R&D at <i>scale</i>"
+    ),
     "54-megabyte-excerpt": lambda a: len(a.excerpt) <= 5000 and a.excerpt.endswith("…"),
 }
 
@@ -200,3 +218,25 @@ def test_nothing_is_written_outside_output(hostile_project: Config) -> None:
     assert not Path("/tmp/feedletter-pwned").exists()
     topics = {p.name for p in (hostile_project.output / "topics").iterdir()}
     assert topics == {t.stem.split("-", 1)[1] for t in (root / "topics").glob("*.yaml")}
+
+
+URL_TOKEN = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def test_every_url_written_is_a_uri(hostile_project: Config) -> None:
+    """Feeds, pages and both parts of the email carry URIs, never IRIs (55-idn-urls)."""
+    build_feeds(hostile_project, NOW)
+    config = hostile_project.model_copy(
+        update={"newsletter": hostile_project.newsletter.model_copy(update={"items_per_topic": 50})}
+    )
+    issue = make_issue(load_project(config), config, issue_period(config, date(2021, 6, 2)))
+    texts = {"email.html": issue.html, "email.txt": issue.text}
+    for path in hostile_project.output.rglob("*"):
+        if path.is_file() and path.suffix in {".xml", ".html", ".json", ".opml"}:
+            texts[str(path)] = path.read_text()
+    seen = 0
+    for name, text in texts.items():
+        for url in URL_TOKEN.findall(text):
+            assert url.isascii(), (name, url)
+            seen += "xn--bcher-kva.example" in url
+    assert seen >= 5  # the IDN story reached feeds, pages and the email, as URIs

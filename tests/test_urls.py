@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.urls import check_url, story_guid, story_key, with_query
+from feeds.urls import check_iri, check_url, story_guid, story_key, with_query
 
 BASE = "https://www.example.com/news/story"
 
@@ -92,3 +92,37 @@ def test_key_ignores_presentation_details(
         + "#frag"
     )
     assert story_key(noisy) == story_key(plain + ("?" + query if query else ""))
+
+
+@pytest.mark.parametrize(
+    ("iri", "uri"),
+    [
+        ("https://example.com/a?b=c#d", "https://example.com/a?b=c#d"),
+        ("https://hostile.example/café?q=☃", "https://hostile.example/caf%C3%A9?q=%E2%98%83"),
+        ("https://Bücher.example:8443/ü", "https://xn--bcher-kva.example:8443/%C3%BC"),
+        ("https://example.com/a%20b/%E2%98%83", "https://example.com/a%20b/%E2%98%83"),  # kept
+        ("https://example.com/100%/x?y=50%", "https://example.com/100%25/x?y=50%25"),
+        (
+            "https://例え.テスト/パス#片",
+            "https://xn--r8jz45g.xn--zckzah/%E3%83%91%E3%82%B9#%E7%89%87",
+        ),
+    ],
+)
+def test_urls_are_written_as_uris(iri: str, uri: str) -> None:
+    assert check_url(iri) == uri
+    assert check_url(uri) == uri  # idempotent
+
+
+def test_the_guid_of_an_iri_story_is_what_it_was() -> None:
+    # the key is taken from the URL as the record wrote it (urls.check_iri), so a
+    # story whose URL has non-ASCII characters keeps the GUID it had before URIs
+    iri = "https://hostile.example/café?q=☃"
+    assert check_iri(iri) == iri
+    assert story_key(iri) == "hostile.example/café?q=%E2%98%83"
+    assert (
+        story_guid(story_key(iri)) == "urn:uuid:0395f8e8-e183-5808-93fa-30062e774736"
+    )  # as released before
+
+
+def test_a_host_that_is_no_domain_name_is_rejected() -> None:
+    assert check_url("https://☃☃.example/x") is None

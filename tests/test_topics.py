@@ -1,0 +1,96 @@
+"""Topic files as Jekyll sites write them, and topic files that cannot be read.
+
+Jekyll reads the first YAML document of a ``_data`` file: a stray ``---`` at the
+end (or the start), extra keys (``taxonomy``, ``hashtags``, ``images``,
+``services``) and CRLF line ends are normal there. A file that really cannot be
+read stops the build before anything is written, naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.build import build_feeds
+from feeds.errors import TopicError
+from feeds.topics import load_topic_files
+from newsletter.cli import cli
+from newsletter.config import load_config
+
+from .conftest import NOW, ROOT, read_tree
+
+
+def jekyll_style(folder: Path) -> None:
+    """Rewrite every topic file in ``folder`` the ways Jekyll sites keep them."""
+    for n, path in enumerate(sorted(folder.glob("*.yaml"))):
+        text = path.read_text()
+        extra = 'images:\n  - url: "https://example.org/topic.png"\n    width: 64\n'
+        variants = [
+            text + "\n---",  # a stray end marker, no newline after it (as seen in the wild)
+            "---\n" + text + "\n---\n",  # front-matter style
+            (text + "\n" + extra + "---\n").replace("\n", "\r\n"),  # CRLF and more keys
+        ]
+        path.write_text(variants[n % len(variants)], newline="")
+
+
+def test_jekyll_topic_files_build_the_same_site(tmp_path: Path) -> None:
+    config = load_config(ROOT / "config.yaml").model_copy(
+        update={"output": tmp_path / "plain", "cache": None}
+    )
+    plain = build_feeds(config, NOW)
+    topics = tmp_path / "topics"
+    topics.mkdir()
+    for path in (ROOT / "content" / "topics").glob("*.yaml"):
+        (topics / path.name).write_bytes(path.read_bytes())
+    jekyll_style(topics)
+    assert all(p.read_text().rstrip().endswith("---") for p in topics.glob("*.yaml"))
+    jekyll = build_feeds(
+        config.model_copy(
+            update={
+                "output": tmp_path / "jekyll",
+                "content": config.content.model_copy(update={"topics": topics}),
+            }
+        ),
+        NOW,
+    )
+    assert [t.id for t in jekyll.project.topics.topics] == [
+        t.id for t in plain.project.topics.topics
+    ]
+    assert read_tree(tmp_path / "jekyll") == read_tree(tmp_path / "plain")
+
+
+def test_only_the_first_document_is_read(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("name: First\n---\nname: [never read\n")
+    assert [t.name for t in load_topic_files(tmp_path)] == ["First"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("name: [unclosed\n", "is not valid YAML: line 2, column 1: expected ',' or ']'"),
+        ("- a list\n- not a topic\n", "the file is not a YAML mapping"),
+        ("---\n---\nname: Second\n", "the file is not a YAML mapping"),
+        ("description: no name\n", "has no name"),
+    ],
+)
+def test_an_unreadable_topic_file_stops_the_build_before_anything_is_written(
+    fixture_project: Path, monkeypatch: pytest.MonkeyPatch, text: str, reason: str
+) -> None:
+    monkeypatch.chdir(fixture_project)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["build", "--no-digest"]).exit_code == 0
+    before = read_tree(fixture_project / "output")
+    bad = fixture_project / "topics" / "99-broken.yaml"
+    bad.write_text(text)
+    with pytest.raises(TopicError, match="99-broken"):
+        load_topic_files(bad.parent)
+    built = runner.invoke(cli, ["build", "--no-digest"])
+    assert built.exit_code == 1
+    assert built.stderr.startswith(f"error: {bad.resolve()}: topic ")
+    assert reason in built.stderr
+    assert read_tree(fixture_project / "output") == before  # nothing written, nothing removed
+    checked = runner.invoke(cli, ["check"])
+    assert checked.exit_code == 1
+    assert checked.stderr == built.stderr  # check reports it the same way
