@@ -97,6 +97,8 @@ class BuildResult:
     selection: Selection | None
     # what was written
     report: WriteReport
+    # the fingerprint of every input (``stamp.fingerprint``), checked in this build
+    fingerprint: str = ""
 
 
 def open_cache(settings: FeedSettings) -> ParseCache | None:
@@ -342,7 +344,7 @@ def build_feeds(
                     skipped=True,
                     warnings=tuple(cache.warnings),
                 )
-                return BuildResult(summary, None, None, report)
+                return BuildResult(summary, None, None, report, fingerprint)
         project = load_project(settings, cache=cache, files=files, progress=progress)
         selection = select(project, now, keep_rest=settings.archives.enabled)
         files_out = render_outputs(project, selection, read_archives(settings, project.topics))
@@ -352,7 +354,7 @@ def build_feeds(
             rules = [settings.global_rules(), *settings.topic_rules().values()]
             until = valid_until(project.corpus.articles, rules, now)
             stamp.save(cache, fingerprint, until, settings.output, files_out, summary)
-        return BuildResult(summary, project, selection, report)
+        return BuildResult(summary, project, selection, report, fingerprint)
     finally:
         if cache is not None:
             cache.close()

@@ -8,6 +8,8 @@ passage of time alone would change the selection; see
 ``collector.valid_until``). A later build with the same fingerprint, before
 ``valid_until``, whose outputs are still exactly as written, has nothing to do.
 The stamp lives in the parse cache; deleting the cache forces a full build.
+``save_outputs`` and ``load_outputs`` are the same mechanism for any other
+stage whose outputs are a pure function of a fingerprint (the digest uses them).
 """
 
 from __future__ import annotations
@@ -49,14 +51,8 @@ def fingerprint(settings: FeedSettings, records: Iterable[FileStat]) -> str:
     digest.update(
         "".join(f"{item.path}\0{item.size}\0{item.mtime_ns}\n" for item in records).encode()
     )
-    dependencies = [
-        *_files_under(settings.content.topics),
-        *_files_under(settings.templates),
-        *_files_under(PACKAGE, (".py",)),
-    ]
-    for path in dependencies:
-        stat = path.stat()
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    digest.update(source_stats([settings.content.topics, settings.templates]).encode())
+    digest.update(source_stats([PACKAGE], (".py",)).encode())
     return digest.hexdigest()
 
 
@@ -77,37 +73,21 @@ def save(
     summary: BuildSummary,
 ) -> None:
     """Record a finished build."""
-    outputs = {}
-    for name in written:
-        stat = (output / name).stat()
-        outputs[name] = [stat.st_size, stat.st_mtime_ns]
-    value = {
-        "fingerprint": fingerprint_value,
-        "valid_until": until.isoformat() if until else None,
-        "outputs": outputs,
-        "summary": asdict(summary),
-    }
-    cache.set_meta(KEY, json.dumps(value))
+    extra = {"valid_until": until.isoformat() if until else None, "summary": asdict(summary)}
+    save_outputs(cache, KEY, fingerprint_value, {output: written}, extra)
 
 
 def load(cache: ParseCache, fingerprint_value: str, now: datetime, output: Path) -> Stamp | None:
     """The stored stamp if the last build is still exactly right, else None."""
     from .build import BuildSummary, FeedCount
 
-    raw = cache.get_meta(KEY)
-    if raw is None:
+    value = load_outputs(cache, KEY, fingerprint_value)
+    if value is None:
         return None
     try:
-        value = json.loads(raw)
-        if value["fingerprint"] != fingerprint_value:
-            return None
         until = value["valid_until"]
         if until is not None and now >= datetime.fromisoformat(until):
             return None
-        for name, (size, mtime_ns) in value["outputs"].items():
-            stat = os.stat(output / name)
-            if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
-                return None
         data = value["summary"]
         summary = BuildSummary(
             **{
@@ -118,6 +98,56 @@ def load(cache: ParseCache, fingerprint_value: str, now: datetime, output: Path)
                 "warnings": tuple(data["warnings"]),
             }
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
-    return Stamp(summary, value["outputs"])
+    return Stamp(summary, value["outputs"][str(output)])
+
+
+def save_outputs(
+    cache: ParseCache,
+    key: str,
+    fingerprint_value: str,
+    outputs: Mapping[Path, Iterable[str]],
+    extra: Mapping[str, Any],
+) -> None:
+    """Store ``fingerprint_value`` under ``key`` with the stat of every file written.
+
+    ``outputs`` maps a root folder to the relative names written under it.
+    """
+    stats: dict[str, dict[str, list[int]]] = {}
+    for root, names in outputs.items():
+        files = stats.setdefault(str(root), {})
+        for name in names:
+            stat = (root / name).stat()
+            files[name] = [stat.st_size, stat.st_mtime_ns]
+    value = {**extra, "fingerprint": fingerprint_value, "outputs": stats}
+    cache.set_meta(key, json.dumps(value))
+
+
+def load_outputs(cache: ParseCache, key: str, fingerprint_value: str) -> dict[str, Any] | None:
+    """What ``save_outputs`` stored, if the fingerprint matches and every file is as written."""
+    raw = cache.get_meta(key)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        if value["fingerprint"] != fingerprint_value:
+            return None
+        for root, files in value["outputs"].items():
+            for name, (size, mtime_ns) in files.items():
+                stat = os.stat(Path(root) / name)
+                if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
+                    return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # an older layout, or a file changed or gone
+    return value if isinstance(value, dict) else None
+
+
+def source_stats(folders: Iterable[Path | None], suffixes: tuple[str, ...] = ()) -> str:
+    """The (path, size, mtime) of every file under ``folders``, one line each."""
+    lines = []
+    for folder in folders:
+        for path in _files_under(folder, suffixes):
+            stat = path.stat()
+            lines.append(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n")
+    return "".join(lines)

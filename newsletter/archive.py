@@ -1,27 +1,33 @@
 """The digest's files: one folder per issue, plus the archive index and its Atom feed.
 
-``issue_files`` turns a rendered issue into bytes keyed by output path;
-``archive_files`` lists every issue found under ``output/newsletter/`` (read from
-each issue's ``issue.json``) as an HTML index and an Atom feed. Writing is left
-to ``feeds.output.write_tree``, so the digest gets the same atomic, byte-stable
+``issue_files`` turns a rendered issue into bytes: the public ones, published in
+``output/``, and the private ones, kept in the state folder (``state.issues``),
+because ``output/`` is published as it is and the message templates hold raw
+per-recipient placeholders. ``archive_files`` lists every issue found in the
+state folder (each issue's ``issue.json``) as an HTML index and an Atom feed
+whose dates come from the issues, never from the clock. Writing is left to
+``feeds.output.write_tree``, so the digest gets the same atomic, byte-stable
 writes as the feeds::
 
-    newsletter/index.html               every issue, newest first
-    newsletter/atom.xml                 Atom feed of issues
-    newsletter/<issue-id>/index.html    web copy ("view in browser")
-    newsletter/<issue-id>/email.html    the HTML part, inlined, with placeholders
-    newsletter/<issue-id>/email.txt     the text part, with placeholders
-    newsletter/<issue-id>/sample.eml    the whole message for a sample recipient
-    newsletter/<issue-id>/issue.json    metadata the index is built from
+    output/newsletter/index.html             every issue, newest first
+    output/newsletter/atom.xml               Atom feed of issues
+    output/newsletter/<issue-id>/index.html  web copy ("view in browser")
+    var/issues/<issue-id>/email.html         the HTML part, inlined, with placeholders
+    var/issues/<issue-id>/email.txt          the text part, with placeholders
+    var/issues/<issue-id>/sample.eml         the whole message for a sample recipient
+    var/issues/<issue-id>/issue.json         metadata the index is built from
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment
@@ -33,10 +39,13 @@ from feeds.site import render
 from feeds.urls import join, story_key
 
 from .config import NewsletterSettings
+from .digest import Period
 from .message import PreparedMessage
 from .render import RenderedIssue, archive_path
 
 ARCHIVE = "newsletter/"
+# an issue's files that stay in the state folder, never in output/
+PRIVATE = ("email.html", "email.txt", "sample.eml", "issue.json")
 SAMPLE_RECIPIENT = "reader@example.com"
 _ISSUE_NAMESPACE = uuid.UUID("9d3b6c0e-2f4a-4e61-8a57-0c4f3e1b2a77")
 
@@ -56,6 +65,12 @@ class IssueInfo:
     end: str
     stories: int
     url: str
+    # the time zone whose calendar days the period covers (older issues: UTC)
+    timezone: str = "UTC"
+
+    @property
+    def period(self) -> Period:
+        return Period(self.start_time, self.end_time, ZoneInfo(self.timezone))
 
     @property
     def end_time(self) -> datetime:
@@ -82,42 +97,65 @@ def issue_info(issue: RenderedIssue) -> IssueInfo:
         end=period.end.isoformat(),
         stories=len(issue.plan.items),
         url=issue.archive_url,
+        timezone=str(period.zone),
     )
 
 
 def issue_files(
     issue: RenderedIssue, settings: NewsletterSettings, site: SiteSettings
-) -> dict[str, bytes]:
-    """The files of one issue's folder."""
-    folder = archive_path(issue.issue_id)
+) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """An issue's files: (public, under output/; private, under the issues folder)."""
     # the bytes `send` would send (PreparedMessage), for a sample recipient
     sample, _ = PreparedMessage(issue, settings, site).message(
         SAMPLE_RECIPIENT, sample_unsubscribe_url(site), issue.plan.period.end
     )
     info = _info_dict(issue_info(issue))
-    return {
-        f"{folder}index.html": issue.web_html.encode(),
+    folder = f"{issue.issue_id}/"
+    public = {f"{archive_path(issue.issue_id)}index.html": issue.web_html.encode()}
+    private = {
         f"{folder}email.html": issue.html.encode(),
         f"{folder}email.txt": issue.text.encode(),
         f"{folder}sample.eml": sample,
         f"{folder}issue.json": (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode(),
     }
+    return public, private
 
 
 def _info_dict(info: IssueInfo) -> dict[str, object]:
     return {name: getattr(info, name) for name in IssueInfo.__slots__}
 
 
-def read_issues(output: Path) -> list[IssueInfo]:
-    """Every issue already in ``output/newsletter/``; unreadable metadata is skipped."""
+def read_issues(issues_folder: Path) -> list[IssueInfo]:
+    """Every issue in the issues folder; unreadable metadata is skipped."""
     issues = []
-    for path in sorted((output / ARCHIVE).glob("*/issue.json")):
+    for path in sorted(issues_folder.glob("*/issue.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            issues.append(IssueInfo(**{k: data[k] for k in IssueInfo.__slots__}))
+            known = {f.name for f in fields(IssueInfo)}
+            issues.append(IssueInfo(**{k: v for k, v in data.items() if k in known}))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return issues
+
+
+def move_private_files(output: Path, issues_folder: Path) -> list[Path]:
+    """Move the private files older versions wrote into output/ to the issues folder.
+
+    A file already in the issues folder wins; the copy in output/ is removed
+    either way, since output/ is published. Returns the files taken out of output/.
+    """
+    moved = []
+    for name in PRIVATE:
+        for path in sorted((output / ARCHIVE).glob(f"*/{name}")):
+            target = issues_folder / path.parent.name / name
+            with contextlib.suppress(OSError):
+                if target.exists():
+                    path.unlink()
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, target)
+                moved.append(path)
+    return moved
 
 
 def archive_files(

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -25,10 +25,11 @@ import click
 
 from feeds import __version__
 from feeds.build import BuildResult, Project, build_feeds, load_cached_project, load_topics
-from feeds.errors import BusyError, EmptyIssueError, FeedletterError
+from feeds.errors import FeedletterError
 from feeds.text import truncate
 
 from .config import DEFAULT_CONFIG, Config, load_config
+from .errors import BusyError, EmptyIssueError
 from .locks import work_lock
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ date_option = click.option(
     "end_date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Digest: the last day (UTC) of the period the issue covers. Default: the period ends now.",
+    help="Digest: the last day of the period the issue covers (schedule.timezone). "
+    "Default: the period due now (see README: the digest period).",
 )
 force_option = click.option(
     "--force", is_flag=True, help="Digest: produce an issue even when it has no stories."
@@ -98,7 +100,9 @@ def build(
             fail(exc)
         print_build_summary(result, config)
         if not no_digest:
-            render_digest(config, result.project, end_date, force)
+            # a skipped feed build has just proved that no input changed
+            inputs = result.fingerprint if result.fingerprint else None
+            render_digest(config, result.project, end_date, force, inputs, result.summary.skipped)
     if strict and result.summary.rejected:
         click.echo(f"error: --strict: {len(result.summary.rejected)} record(s) rejected", err=True)
         sys.exit(EXIT_REJECTED)
@@ -116,15 +120,37 @@ def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
 
 
 def render_digest(
-    config: Config, project: Project | None, end_date: datetime | None, force: bool
+    config: Config,
+    project: Project | None,
+    end_date: datetime | None,
+    force: bool,
+    inputs: str | None = None,
+    unchanged: bool = False,
 ) -> None:
-    """Render, write and summarise the issue ending at ``end_date`` (default: now)."""
-    from .pipeline import issue_period, make_issue, write_issue
+    """Render, write and summarise the issue ending on ``end_date`` (default: the one due).
+
+    ``inputs`` is the fingerprint a feed build has just checked; when it did not
+    change (``unchanged``) and the same period's files are intact, nothing is rendered.
+    """
+    from . import pipeline
 
     try:
-        period = issue_period(config, end_date.date() if end_date else datetime.now(UTC))
+        if end_date is not None:
+            period = pipeline.issue_period(config, end_date.date())
+        else:
+            period = pipeline.current_period(config, datetime.now(UTC))
+        fingerprint = pipeline.digest_fingerprint(inputs, period) if inputs else None
+        if unchanged and fingerprint and pipeline.unchanged_issue(config, fingerprint):
+            say(
+                f"Digest {period.issue_id} ({period.first_day} to {period.last_day}): "
+                "nothing changed since the last build"
+            )
+            return
         project = project or load_cached_project(config)
-        result = write_issue(config, make_issue(project, config, period, force=force))
+        issue = pipeline.make_issue(project, config, period, force=force)
+        result = pipeline.write_issue(config, issue)
+        if fingerprint:
+            pipeline.record_issue(config, fingerprint, result)
     except EmptyIssueError as exc:
         say(f"Digest: not produced: {exc}")
     except FeedletterError as exc:
@@ -423,9 +449,8 @@ def print_digest_summary(result: DigestResult, config: Config) -> None:
     issue = result.issue
     plan = issue.plan
     period = plan.period
-    start = (period.start + timedelta(microseconds=1)).date()
     say(
-        f"Digest {issue.issue_id} ({start} to {period.last_day}): "
+        f"Digest {issue.issue_id} ({period.first_day} to {period.last_day}): "
         f"{len(plan.items)} {'story' if len(plan.items) == 1 else 'stories'}, "
         f"{len(plan.top.items)} top, {len(plan.sections)} topic sections"
     )
@@ -435,12 +460,12 @@ def print_digest_summary(result: DigestResult, config: Config) -> None:
     say(f"  HTML {result.html_bytes:,} bytes (budget {budget:,}); text {len(issue.text):,} chars")
     if plan.trimmed:
         say(f"  {plan.trimmed} stories dropped to stay under the size budget")
-    folder = config.output / "newsletter" / issue.issue_id
-    report = result.report
-    say(
-        f"  {shown_path(folder)}/: {len(report.written)} files written, "
-        f"{len(report.unchanged)} unchanged"
-    )
+    web = config.output / "newsletter" / issue.issue_id
+    private = config.issues_folder / issue.issue_id
+    written = len(result.report.written) + len(result.private.written)
+    unchanged = len(result.report.unchanged) + len(result.private.unchanged)
+    say(f"  web copy in {shown_path(web)}/, message and sample in {shown_path(private)}/")
+    say(f"  {written} files written, {unchanged} unchanged")
 
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2

@@ -89,6 +89,8 @@ class StateSettings(Section):
     """``state``: the SQLite database for subscribers, the send log and the job store."""
 
     database: Path = Path("var/feedletter.sqlite3")
+    # each issue's message parts, sample message and metadata (private: not in output/)
+    issues: Path = Path("var/issues")
     # name of the environment variable that holds the unsubscribe-token secret
     secret_env: str = "FEEDLETTER_SECRET"
     # how long build/digest/send wait for another running command before giving up
@@ -139,7 +141,14 @@ class Config(FeedSettings):
     @property
     def database(self) -> Path:
         """The state database, resolved against the config file's folder."""
-        path = self.state.database
+        return self._resolved(self.state.database)
+
+    @property
+    def issues_folder(self) -> Path:
+        """The private issues folder (``state.issues``), resolved like ``database``."""
+        return self._resolved(self.state.issues)
+
+    def _resolved(self, path: Path) -> Path:
         if self.source is not None and not path.is_absolute():
             return self.source.resolve().parent / path
         return path

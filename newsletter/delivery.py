@@ -29,13 +29,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from feeds.build import Project, select
-from feeds.errors import DeliveryError
 from feeds.site import template_env
 
 from . import subscribers as subs
-from .archive import IssueInfo, read_issues
+from .archive import IssueInfo, move_private_files, read_issues
 from .config import Config, SmtpSettings
 from .digest import Period, plan_issue
+from .errors import DeliveryError
 from .message import PreparedMessage, sender
 from .render import RenderedIssue, render_issue
 from .tokens import make_token, secret_from_env
@@ -73,10 +73,11 @@ class SendReport:
 
 def find_issue(config: Config, issue_id: str | None) -> IssueInfo:
     """The archived issue to send: ``issue_id``, or the newest one."""
-    issues = read_issues(config.output)
+    move_private_files(config.output, config.issues_folder)
+    issues = read_issues(config.issues_folder)
     if not issues:
         raise DeliveryError(
-            f"no digest issue in {config.output / 'newsletter'}; run `feedletter digest` first"
+            f"no digest issue in {config.issues_folder}; run `feedletter digest` first"
         )
     if issue_id is None:
         return max(issues, key=lambda i: (i.end, i.id))
@@ -235,7 +236,7 @@ def send_issue(
         else:
             recipients.append(Recipient(subscriber, variant_topics(subscriber, default, order)))
     report.planned = len(recipients)
-    period = Period(info.start_time, info.end_time)
+    period = info.period
     variants = render_variants(project, config, period, [r.topics for r in recipients])
     report.variants = sum(v is not None for v in variants.values())
     if dry_run or not recipients:

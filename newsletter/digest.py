@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from feeds.collector import Selection
 from feeds.model import Article
@@ -29,30 +29,41 @@ RECENCY_WEIGHT = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """The time span one issue covers: (start, end]."""
+    """The time span one issue covers: (start, end], whole calendar days of ``zone``."""
 
     # exclusive start (aware UTC)
     start: datetime
     # inclusive end (aware UTC)
     end: datetime
+    # the time zone whose calendar the period follows (issue id, dates shown)
+    zone: tzinfo = UTC
 
     @property
     def issue_id(self) -> str:
         """Stable issue id: the ISO week of the period's last day, e.g. ``2026-W48``."""
-        year, week, _ = (self.end - timedelta(microseconds=1)).isocalendar()
+        year, week, _ = self.last_day.isocalendar()
         return f"{year}-W{week:02}"
 
     @property
     def last_day(self) -> date:
-        """The last calendar day (UTC) the period covers."""
-        return (self.end - timedelta(microseconds=1)).date()
+        """The last calendar day (in ``zone``) the period covers."""
+        return (self.end - timedelta(microseconds=1)).astimezone(self.zone).date()
+
+    @property
+    def first_day(self) -> date:
+        """The first calendar day (in ``zone``) the period covers."""
+        return (self.start + timedelta(microseconds=1)).astimezone(self.zone).date()
 
 
-def period_ending(end: datetime | date, days: int) -> Period:
-    """The ``days``-long period ending at ``end``; a date means the end of that day (UTC)."""
-    if not isinstance(end, datetime):
-        end = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
-    return Period(end - timedelta(days=days), end)
+def period_ending(last_day: date, days: int, zone: tzinfo = UTC) -> Period:
+    """The ``days`` whole days of ``zone`` that end with ``last_day``.
+
+    Start and end are local midnights (a DST change inside makes one day 23 or
+    25 hours long), stored in UTC.
+    """
+    end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
+    start = datetime.combine(last_day + timedelta(days=1 - days), time(0), tzinfo=zone)
+    return Period(start.astimezone(UTC), end.astimezone(UTC), zone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.build import build_feeds, load_cached_project
-from feeds.errors import EmptyIssueError, FeedletterError
+from feeds.errors import FeedletterError
 
 from .archive import issue_info
 from .config import Config, load_config
 from .delivery import send_issue
+from .errors import EmptyIssueError
 from .locks import work_lock
-from .pipeline import issue_period, make_issue, write_issue
+from .pipeline import current_period, make_issue, write_issue
 from .state import connect
 
 log = logging.getLogger("feedletter.jobs")
@@ -69,7 +70,7 @@ def rebuild(config_path: str) -> None:
 
 
 def digest_and_send(config_path: str) -> None:
-    """Render the issue for the period ending now and send it to every subscriber."""
+    """Render the issue that is due now (``current_period``) and send it to every subscriber."""
     config = load_config(Path(config_path))
 
     def work() -> str:
@@ -77,12 +78,12 @@ def digest_and_send(config_path: str) -> None:
             now = datetime.now(UTC)
             project = load_cached_project(config)
             try:
-                issue = make_issue(project, config, issue_period(config, now))
+                issue = make_issue(project, config, current_period(config, now))
             except EmptyIssueError as exc:
                 log.info("%s: %s", DIGEST_JOB, exc)
                 return "ok: no issue (nothing new)"
             write_issue(config, issue)
-            info = issue_info(issue)  # just written; its period ends now
+            info = issue_info(issue)  # just written
             conn = connect(config.database)
             try:
                 report = send_issue(conn, project, config, info)

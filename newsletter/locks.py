@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from feeds.errors import BusyError
+from .errors import BusyError
 
 
 def _lock_path(database: Path, name: str) -> Path:

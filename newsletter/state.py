@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from feeds.errors import StateError
+from .errors import StateError
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: subscribers and the send log

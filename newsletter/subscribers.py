@@ -17,8 +17,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from feeds.errors import SubscriberError
-
+from .errors import SubscriberError
 from .state import transaction
 
 

@@ -15,7 +15,7 @@ import hmac
 import os
 import re
 
-from feeds.errors import DeliveryError
+from .errors import DeliveryError
 
 _TOKEN = re.compile(r"^([1-9][0-9]{0,18})\.([A-Za-z0-9_-]{43})$")
 MIN_SECRET_LENGTH = 16

@@ -53,3 +53,14 @@ def read_tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.name.startswith(".")
     }
+
+
+def in_folder(config: Config, folder: Path) -> Config:
+    """``config`` with its output and its state (database, issues) under ``folder``."""
+    state = config.state.model_copy(
+        update={
+            "database": folder / "var" / "feedletter.sqlite3",
+            "issues": folder / "var" / "issues",
+        }
+    )
+    return config.model_copy(update={"output": folder / "output", "state": state})

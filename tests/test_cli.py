@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,12 @@ Feeds (items shown / qualified):
   Portals                 2 / 2
   Teams integration       1 / 1
 Files: {written} written, {unchanged} unchanged, 0 removed in output{note}
+{digest}"""
+DIGEST = """\
 Digest 2021-W13 (2020-04-02 to 2021-04-02): 4 stories, 2 top, 2 topic sections
   HTML 9,140 bytes (budget 90,000); text 2,852 chars
-  output/newsletter/2021-W13/: {digest_written} files written, {digest_unchanged} unchanged
+  web copy in output/newsletter/2021-W13/, message and sample in var/issues/2021-W13/
+  7 files written, 0 unchanged
 """
 
 
@@ -44,8 +48,9 @@ def test_build_prints_the_summary(in_project: Path) -> None:
     first = runner.invoke(cli, ["build", "--date", "2021-04-02"])
     assert first.exit_code == 0, first.output
     assert first.stdout == BUILD_SUMMARY.format(
-        parsed=19, cached=0, written=33, unchanged=0, note="", digest_written=7, digest_unchanged=0
+        parsed=19, cached=0, written=33, unchanged=0, note="", digest=DIGEST
     )
+    # nothing changed: neither the feeds nor the digest are rendered again
     second = runner.invoke(cli, ["build", "--config", "config.yaml", "--date", "2021-04-02"])
     assert second.stdout == BUILD_SUMMARY.format(
         parsed=0,
@@ -53,9 +58,14 @@ def test_build_prints_the_summary(in_project: Path) -> None:
         written=0,
         unchanged=33,
         note=" (nothing changed since the last build)",
-        digest_written=0,
-        digest_unchanged=7,
+        digest="Digest 2021-W13 (2020-04-02 to 2021-04-02): nothing changed since the last build\n",
     )
+    # a changed input renders the digest again (here: to the same bytes)
+    record = next((in_project / "news").glob("*.md"))
+    record.write_bytes(record.read_bytes())
+    os.utime(record, ns=(1, 1))
+    third = runner.invoke(cli, ["build", "--date", "2021-04-02"])
+    assert third.stdout.endswith(DIGEST.replace("7 files written, 0 unchanged", "0 files written, 7 unchanged"))
     assert (in_project / "output" / "topics" / "canvas-apps" / "atom.xml").is_file()
 
 
@@ -81,15 +91,15 @@ def test_digest_command_and_empty_issue(in_project: Path) -> None:
     empty = runner.invoke(cli, ["digest", "--date", "2019-01-01"])
     assert empty.exit_code == 0
     assert empty.stdout == (
-        "Digest: not produced: issue 2019-W01: no qualifying articles between "
-        "2018-01-01 00:00 and 2019-01-02 00:00 UTC; no digest was produced "
+        "Digest: not produced: issue 2019-W01: no qualifying articles from "
+        "2018-01-01 to 2019-01-01 (UTC); no digest was produced "
         "(use --force to produce an empty one, or --date to pick another week)\n"
     )
     assert not (in_project / "output" / "newsletter").exists()
     forced = runner.invoke(cli, ["digest", "--date", "2019-01-01", "--force"])
     assert forced.exit_code == 0
     assert forced.stdout.startswith("Digest 2019-W01 (2018-01-01 to 2019-01-01): 0 stories")
-    text = (in_project / "output" / "newsletter" / "2019-W01" / "email.txt").read_text()
+    text = (in_project / "var" / "issues" / "2019-W01" / "email.txt").read_text()
     assert "No new stories in this period." in text
     assert runner.invoke(cli, ["digest", "--date", "2021-13-01"]).exit_code == 2
 

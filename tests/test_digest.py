@@ -5,24 +5,25 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import html as lxml_html
 from markupsafe import escape
 
 from feeds.build import Project, load_project, select
-from feeds.errors import EmptyIssueError
 from newsletter.config import Config, load_config
 from newsletter.digest import period_ending, plan_issue, score
+from newsletter.errors import EmptyIssueError
 from newsletter.message import compose
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.pipeline import current_period, issue_period, make_issue, write_issue
 from newsletter.render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
 
-from .conftest import ROOT
+from .conftest import ROOT, in_folder
 
 BUSY_WEEK = date(2021, 11, 7)  # 2021-W44: the sample's busiest week
 
@@ -51,8 +52,61 @@ def test_period_and_issue_id() -> None:
     assert period.end == datetime(2026, 11, 27, tzinfo=UTC)
     assert period.issue_id == "2026-W48"
     assert period.last_day == date(2026, 11, 26)
-    # an end at midnight belongs to the previous day's week
-    assert period_ending(datetime(2026, 11, 30, tzinfo=UTC), 7).issue_id == "2026-W48"
+    assert period.first_day == date(2026, 11, 20)
+    # a Sunday ends the ISO week: its period belongs to that week
+    assert period_ending(date(2026, 11, 29), 7).issue_id == "2026-W48"
+
+
+def test_periods_are_whole_local_days() -> None:
+    la = ZoneInfo("America/Los_Angeles")
+    period = period_ending(date(2026, 11, 29), 7, la)
+    assert period.end == datetime(2026, 11, 30, 8, tzinfo=UTC)  # local midnight, PST
+    assert period.start == datetime(2026, 11, 23, 8, tzinfo=UTC)
+    # the week is the local one, although the end is Monday in UTC
+    assert (period.issue_id, period.first_day, period.last_day) == (
+        "2026-W48",
+        date(2026, 11, 23),
+        date(2026, 11, 29),
+    )
+    # a DST change inside: local midnights, so one day is 25 hours long
+    autumn = period_ending(date(2026, 11, 7), 7, la)
+    assert autumn.end - autumn.start == timedelta(days=7, hours=1)
+
+
+@pytest.mark.parametrize(
+    ("now", "last_day"),
+    [
+        # "0 8 * * mon" in Europe/London: from one Monday 08:00 to the next
+        (datetime(2026, 11, 30, 8, 0, tzinfo=UTC), date(2026, 11, 29)),
+        (datetime(2026, 11, 30, 13, 7, 42, 123456, tzinfo=UTC), date(2026, 11, 29)),
+        (datetime(2026, 12, 3, 23, 59, tzinfo=UTC), date(2026, 11, 29)),
+        (datetime(2026, 12, 7, 7, 59, tzinfo=UTC), date(2026, 11, 29)),
+        (datetime(2026, 12, 7, 8, 0, tzinfo=UTC), date(2026, 12, 6)),
+        # British Summer Time: 08:00 London is 07:00 UTC
+        (datetime(2026, 6, 1, 6, 59, tzinfo=UTC), date(2026, 5, 24)),
+        (datetime(2026, 6, 1, 7, 0, tzinfo=UTC), date(2026, 5, 31)),
+    ],
+)
+def test_the_current_period_does_not_move_within_a_week(
+    sample: tuple[Config, Project], now: datetime, last_day: date
+) -> None:
+    config, _ = sample
+    assert config.schedule.timezone == "Europe/London"
+    assert config.schedule.digest == "0 8 * * mon"
+    period = current_period(config, now)
+    assert period == issue_period(config, last_day)
+    assert period.end.astimezone(ZoneInfo("Europe/London")).time() == time(0)
+
+
+def test_without_a_digest_schedule_the_period_ends_with_the_last_whole_day(
+    sample: tuple[Config, Project],
+) -> None:
+    config, _ = sample
+    config = config.model_copy(
+        update={"schedule": config.schedule.model_copy(update={"digest": None})}
+    )
+    now = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)
+    assert current_period(config, now).last_day == date(2026, 11, 26)
 
 
 def test_the_digest_uses_the_collectors_selection(
@@ -124,7 +178,7 @@ def test_top_stories_are_the_best_scored(busy_issue: RenderedIssue) -> None:
 def test_score_formula() -> None:
     from tests.test_collector import article
 
-    period = period_ending(datetime(2024, 6, 1, tzinfo=UTC), 7)
+    period = period_ending(date(2024, 5, 31), 7)
     newest = article(0, quality=80, heat=20, published_at=period.end)
     oldest = article(1, quality=80, heat=-5, published_at=period.start)
     assert score(newest, period) == 80 + 10 + 30
@@ -265,11 +319,14 @@ def test_written_issue_eml_parses_back(
     busy_issue: RenderedIssue, sample: tuple[Config, Project], tmp_path: Path
 ) -> None:
     config, _ = sample
-    config = config.model_copy(update={"output": tmp_path})
+    config = in_folder(config, tmp_path)
     result = write_issue(config, busy_issue)
-    folder = tmp_path / "newsletter" / "2021-W44"
+    # only the web copy is public; the message parts, sample and metadata are state
+    assert {p.name for p in (tmp_path / "output" / "newsletter" / "2021-W44").iterdir()} == {
+        "index.html"
+    }
+    folder = tmp_path / "var" / "issues" / "2021-W44"
     assert {p.name for p in folder.iterdir()} == {
-        "index.html",
         "email.html",
         "email.txt",
         "sample.eml",
@@ -293,9 +350,36 @@ def test_written_issue_eml_parses_back(
     for item in busy_issue.plan.items:
         assert item.article.title in flat(text) and item.article.url in text
         assert item.article.url.replace("&", "&amp;") in html
-    web = (folder / "index.html").read_text()
+    web = (tmp_path / "output" / "newsletter" / "2021-W44" / "index.html").read_text()
     assert "Unsubscribe" not in web and "View in your browser" not in web
-    assert (tmp_path / "newsletter" / "index.html").read_text().count("2021-W44") >= 1
+    assert (tmp_path / "output" / "newsletter" / "index.html").read_text().count("2021-W44") >= 1
+
+
+def test_output_holds_only_public_files(
+    busy_issue: RenderedIssue, sample: tuple[Config, Project], tmp_path: Path
+) -> None:
+    config = in_folder(sample[0], tmp_path)
+    # an older feedletter left the private files in output/: they move to the state
+    old = tmp_path / "output" / "newsletter" / "2021-W40"
+    old.mkdir(parents=True)
+    for name in ("email.html", "email.txt", "sample.eml"):
+        (old / name).write_text("FEEDLETTER-RECIPIENT-ADDRESS")
+    (old / "issue.json").write_text((ROOT / "tests" / "data" / "old-issue.json").read_text())
+    write_issue(config, busy_issue)
+    public = [p for p in (tmp_path / "output").rglob("*") if p.is_file()]
+    assert {p.name for p in public} == {"index.html", "atom.xml"}
+    for path in public:
+        text = path.read_text()
+        assert "FEEDLETTER-RECIPIENT" not in text and "reader@example.com" not in text
+    moved = tmp_path / "var" / "issues" / "2021-W40"
+    assert sorted(p.name for p in moved.iterdir()) == [
+        "email.html",
+        "email.txt",
+        "issue.json",
+        "sample.eml",
+    ]
+    # the moved issue is still in the archive
+    assert "2021-W40" in (tmp_path / "output" / "newsletter" / "index.html").read_text()
 
 
 def test_archive_lists_every_issue_and_is_a_valid_feed(
@@ -304,7 +388,8 @@ def test_archive_lists_every_issue_and_is_a_valid_feed(
     import feedparser
 
     config, project = sample
-    config = config.model_copy(update={"output": tmp_path})
+    config = in_folder(config, tmp_path)
+    tmp_path = tmp_path / "output"
     for day in (date(2021, 10, 31), BUSY_WEEK, date(2021, 8, 29)):
         write_issue(config, make_issue(project, config, issue_period(config, day)))
     feed = feedparser.parse((tmp_path / "newsletter" / "atom.xml").read_bytes())

@@ -1,8 +1,9 @@
 """Golden files: the fixture corpus must produce exactly tests/data/fixture/expected/.
 
-The tree holds the feeds, the pages and the digest issue for 2021-04-02
-(``newsletter/2021-W13/``: web copy, HTML and text parts, sample.eml with its
-headers, issue.json) with the archive index and feed.
+``expected/`` is the output tree: the feeds, the pages, the web copy of the digest
+issue for 2021-04-02 (``newsletter/2021-W13/``) with the archive index and feed.
+``expected-issues/`` is the issue's private folder in the state (HTML and text
+parts, sample.eml with its headers, issue.json).
 
 After an intended change to the output, regenerate with
 ``FEEDLETTER_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py``
@@ -25,6 +26,7 @@ from newsletter.pipeline import issue_period, make_issue, write_issue
 from .conftest import FIXTURE, NOW, read_tree
 
 EXPECTED = FIXTURE / "expected"
+EXPECTED_ISSUES = FIXTURE / "expected-issues"
 
 
 def diff_trees(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
@@ -54,9 +56,9 @@ def test_fixture_output_tree_matches_golden_files(
     result = build_feeds(config, NOW)
     period = issue_period(config, date(2021, 4, 2))
     write_issue(config, make_issue(result.project, config, period))
-    actual = read_tree(tmp_path / "out")
-    if os.environ.get("FEEDLETTER_UPDATE_GOLDEN"):
-        shutil.rmtree(EXPECTED, ignore_errors=True)
-        shutil.copytree(tmp_path / "out", EXPECTED, ignore=shutil.ignore_patterns(".*"))
-    problems = diff_trees(read_tree(EXPECTED), actual)
-    assert not problems, problems
+    for expected, actual in ((EXPECTED, config.output), (EXPECTED_ISSUES, config.issues_folder)):
+        if os.environ.get("FEEDLETTER_UPDATE_GOLDEN"):
+            shutil.rmtree(expected, ignore_errors=True)
+            shutil.copytree(actual, expected, ignore=shutil.ignore_patterns(".*"))
+        problems = diff_trees(read_tree(expected), read_tree(actual))
+        assert not problems, problems

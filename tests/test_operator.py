@@ -35,7 +35,8 @@ def test_init_makes_a_project_that_builds_checks_and_serves(
     built = runner.invoke(cli, ["build", "--date", "2021-11-07"])
     assert built.exit_code == 0, built.output
     assert (project / "output" / "index.html").is_file()
-    assert (project / "output" / "newsletter" / "2021-W44" / "email.html").is_file()
+    assert (project / "output" / "newsletter" / "2021-W44" / "index.html").is_file()
+    assert (project / "var" / "issues" / "2021-W44" / "email.html").is_file()
     again = runner.invoke(cli, ["init", str(project)])
     assert again.exit_code == 1
     assert again.stderr == f"error: {project} exists and is not an empty folder; choose a new one\n"

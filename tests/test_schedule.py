@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from feeds.errors import BusyError
 from newsletter.cli import cli
 from newsletter.config import Config, load_config
+from newsletter.errors import BusyError
 from newsletter.jobs import FEEDS_JOB
 from newsletter.locks import scheduler_lock, work_lock
 from newsletter.schedule import make_scheduler, run_scheduler, sync_jobs

@@ -17,7 +17,7 @@ from feeds.build import BuildResult, build_feeds
 from newsletter.config import Config, load_config
 from newsletter.pipeline import issue_period, make_issue, write_issue
 
-from .conftest import FIXTURE, NOW, ROOT
+from .conftest import FIXTURE, NOW, ROOT, in_folder
 from .test_hostile import hostile_project  # noqa: F401  (the module-scoped fixture)
 from .w3c import w3c_check
 
@@ -25,10 +25,9 @@ from .w3c import w3c_check
 def test_the_bundled_sample_is_valid_without_warnings(
     sample_build: BuildResult, tmp_path: Path
 ) -> None:
-    config = sample_build.project.settings
-    out = tmp_path / "out"
-    shutil.copytree(config.output, out)
-    config = config.model_copy(update={"output": out})
+    config = in_folder(sample_build.project.settings, tmp_path)  # type: ignore[arg-type]
+    out = config.output
+    shutil.copytree(sample_build.project.settings.output, out)
     write_issue(
         config, make_issue(sample_build.project, config, issue_period(config, date(2021, 11, 7)))
     )
