@@ -65,7 +65,9 @@ def test_build_prints_the_summary(in_project: Path) -> None:
     record.write_bytes(record.read_bytes())
     os.utime(record, ns=(1, 1))
     third = runner.invoke(cli, ["build", "--date", "2021-04-02"])
-    assert third.stdout.endswith(DIGEST.replace("7 files written, 0 unchanged", "0 files written, 7 unchanged"))
+    assert third.stdout.endswith(
+        DIGEST.replace("7 files written, 0 unchanged", "0 files written, 7 unchanged")
+    )
     assert (in_project / "output" / "topics" / "canvas-apps" / "atom.xml").is_file()
 
 
