@@ -14,19 +14,23 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from feeds import stamp
 from feeds.build import Project, open_cache, select
 from feeds.errors import ConfigError
 from feeds.output import WriteReport, write_tree
-from feeds.site import template_env
 
-from .archive import archive_files, issue_files, issue_info, move_private_files, read_issues
 from .config import Config
 from .digest import Period, period_ending, plan_issue
 from .errors import EmptyIssueError
-from .render import RenderedIssue, render_issue
+
+if TYPE_CHECKING:
+    from .render import RenderedIssue
+
+# Rendering (Jinja2, premailer, feedgen) is imported where it is used: a build
+# that finds its digest unchanged decides so without loading any of it.
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,10 @@ def make_issue(
         items_per_topic=settings.items_per_topic,
         top_stories=settings.top_stories,
     )
+    from feeds.site import template_env
+
+    from .render import render_issue
+
     if plan.is_empty and not force:
         raise EmptyIssueError(
             period.issue_id, f"{period.first_day}", f"{period.last_day} ({period.zone})"
@@ -163,6 +171,10 @@ def make_issue(
 
 def write_issue(config: Config, issue: RenderedIssue) -> DigestResult:
     """Write the issue's private files, then its web copy and the refreshed archive."""
+    from feeds.site import template_env
+
+    from .archive import archive_files, issue_files, issue_info, move_private_files, read_issues
+
     public, private = issue_files(issue, config.newsletter, config.site)
     move_private_files(config.output, config.issues_folder)
     private_report = write_tree(config.issues_folder, private)
