@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test chromium clean
+.PHONY: run test system-packages clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "feedletter needs Python 3.11+"'
@@ -18,16 +18,22 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/feedletter build --date 2021-11-07
 
-# Headless Chromium for the browser tests (Debian's package; needs root and apt).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      echo "installing Debian's chromium for the browser tests"; \
-	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-	      || echo "warning: chromium could not be installed; the browser tests will be skipped"; \
-	    else echo "warning: chromium is missing and apt-get is not usable; the browser tests will be skipped"; fi; }
+# Debian packages the tests drive: chromium (browser tests), spamassassin
+# (inbox placement). Installed as root with apt-get when missing; elsewhere the
+# tests that need them skip and say why.
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    || echo "warning:$$missing could not be installed; the tests that need them will be skipped"; \
+	  else echo "warning:$$missing missing and apt-get is not usable; the tests that need them will be skipped"; fi; \
+	fi
 
-test: $(BIN)/.installed chromium
+test: $(BIN)/.installed system-packages
 	$(BIN)/ruff check feeds newsletter tests benchmarks
 	$(BIN)/ruff format --check feeds newsletter tests benchmarks
 	$(BIN)/mypy
