@@ -400,13 +400,19 @@ def print_send_summary(report: SendReport) -> None:
     type=click.IntRange(1, 65535),
     help="Port to listen on.",
 )
-def serve(config_path: Path, host: str, port: int) -> None:
-    """Serve output/ over HTTP, with the one-click unsubscribe endpoint."""
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Serve output/ exactly as published (behind a proxy at site.base_url). "
+    "Default: a local preview whose pages and feeds link to this server.",
+)
+def serve(config_path: Path, host: str, port: int, production: bool) -> None:
+    """Serve output/ under site.base_url's path, with the one-click unsubscribe endpoint."""
     import uvicorn
 
     from . import state
     from .tokens import secret_from_env
-    from .web import create_app
+    from .web import ServeSettings, create_app
 
     config = configure(config_path)
     try:
@@ -414,10 +420,24 @@ def serve(config_path: Path, host: str, port: int) -> None:
         state.connect(config.database).close()
     except FeedletterError as exc:
         fail(exc)
-    app = create_app(
-        config.output, lambda: state.connect(config.database), secret, config.site.title
+    settings = ServeSettings(
+        output=config.output,
+        base_url=config.site.base_url,
+        unsubscribe_url=config.unsubscribe_endpoint(),
+        site_title=config.site.title,
+        preview=not production,
     )
-    click.echo(f"Serving {shown_path(config.output)} on http://{host}:{port}/", err=True)
+    app = create_app(settings, lambda: state.connect(config.database), secret)
+    shown_host = f"[{host}]" if ":" in host else host
+    address = f"http://{shown_host}:{port}{settings.base_path}/"
+    if production:
+        click.echo(f"Serving {shown_path(config.output)} as published on {address}", err=True)
+    else:
+        click.echo(
+            f"Previewing {shown_path(config.output)} on {address} "
+            "(links point here; --production serves the files as published)",
+            err=True,
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

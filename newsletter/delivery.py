@@ -38,7 +38,7 @@ from .digest import Period, plan_issue
 from .errors import DeliveryError
 from .message import PreparedMessage, sender
 from .render import RenderedIssue, render_issue
-from .tokens import make_token, secret_from_env
+from .tokens import make_token, secret_from_env, unsubscribe_link
 
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -272,7 +272,7 @@ def send_issue(
                 continue  # unsubscribed while this run was going
             token = make_token(secret, subscriber.id, subscriber.email)
             data, message_id = message.message(
-                subscriber.email, f"{endpoint}?token={token}", clock()
+                subscriber.email, unsubscribe_link(endpoint, token), clock()
             )
             wait = next_slot - time.monotonic()
             if wait > 0:

@@ -15,6 +15,8 @@ import hmac
 import os
 import re
 
+from feeds.urls import with_query
+
 from .errors import DeliveryError
 
 _TOKEN = re.compile(r"^([1-9][0-9]{0,18})\.([A-Za-z0-9_-]{43})$")
@@ -55,3 +57,8 @@ def verify_token(secret: bytes, token: str, subscriber_id: int, email: str) -> b
     if not match or int(match.group(1)) != subscriber_id:
         return False
     return hmac.compare_digest(match.group(2), _mac(secret, subscriber_id, email))
+
+
+def unsubscribe_link(endpoint: str, token: str) -> str:
+    """A recipient's unsubscribe URL (List-Unsubscribe and the footer link)."""
+    return with_query(endpoint, {"token": token})

@@ -1,4 +1,5 @@
-"""`feedletter serve` over real HTTP: static files, conditional GET, unsubscribe."""
+"""`feedletter serve` over real HTTP: static files under base_url's path, conditional GET,
+unsubscribe at the List-Unsubscribe URL's path, and the local preview."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from newsletter.config import Config, load_config
 from newsletter.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
 from newsletter.tokens import make_token
-from newsletter.web import create_app
+from newsletter.web import ServeSettings, create_app
 
 from .conftest import NOW
 from .smtp_server import free_port
@@ -44,18 +45,15 @@ class Served:
             return exc.code, dict(exc.headers), exc.read()
 
 
-@pytest.fixture
-def served(fixture_project: Path) -> Iterator[Served]:
-    config = load_config(fixture_project / "config.yaml")
-    build_feeds(config, NOW)
-    write_issue(
-        config, make_issue(load_project(config), config, issue_period(config, date(2021, 4, 2)))
+def serve(config: Config, preview: bool) -> Iterator[Served]:
+    settings = ServeSettings(
+        output=config.output,
+        base_url=config.site.base_url,
+        unsubscribe_url=config.unsubscribe_endpoint(),
+        site_title=config.site.title,
+        preview=preview,
     )
-    conn = connect(config.database)
-    subs.add(conn, "ada@example.com")
-    subs.add(conn, "bob@example.com")
-    conn.close()
-    app = create_app(config.output, lambda: connect(config.database), SECRET, config.site.title)
+    app = create_app(settings, lambda: connect(config.database), SECRET)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -67,6 +65,32 @@ def served(fixture_project: Path) -> Iterator[Served]:
     yield Served(config, f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def project_config(fixture_project: Path) -> Config:
+    config = load_config(fixture_project / "config.yaml")
+    build_feeds(config, NOW)
+    write_issue(
+        config, make_issue(load_project(config), config, issue_period(config, date(2021, 4, 2)))
+    )
+    conn = connect(config.database)
+    subs.add(conn, "ada@example.com")
+    subs.add(conn, "bob@example.com")
+    conn.close()
+    return config
+
+
+@pytest.fixture
+def served(project_config: Config) -> Iterator[Served]:
+    """`feedletter serve --production`: the published bytes."""
+    yield from serve(project_config, preview=False)
+
+
+@pytest.fixture
+def preview(project_config: Config) -> Iterator[Served]:
+    """`feedletter serve`: the local preview."""
+    yield from serve(project_config, preview=True)
 
 
 def subscriber(config: Config, email: str) -> subs.Subscriber:
@@ -82,16 +106,16 @@ def subscriber(config: Config, email: str) -> subs.Subscriber:
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
-        ("/atom.xml", "application/atom+xml; charset=utf-8"),
-        ("/rss.xml", "application/rss+xml; charset=utf-8"),
-        ("/topics/portals/atom.xml", "application/atom+xml; charset=utf-8"),
-        ("/topics/portals/rss.xml", "application/rss+xml; charset=utf-8"),
-        ("/topics/portals/feed.json", "application/feed+json; charset=utf-8"),
-        ("/topics/portals/", "text/html; charset=utf-8"),
-        ("/", "text/html; charset=utf-8"),
-        ("/feeds.opml", "text/x-opml; charset=utf-8"),
-        ("/newsletter/atom.xml", "application/atom+xml; charset=utf-8"),
-        ("/newsletter/2021-W13/", "text/html; charset=utf-8"),
+        ("/news/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/news/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/news/topics/portals/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/news/topics/portals/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/news/topics/portals/feed.json", "application/feed+json; charset=utf-8"),
+        ("/news/topics/portals/", "text/html; charset=utf-8"),
+        ("/news/", "text/html; charset=utf-8"),
+        ("/news/feeds.opml", "text/x-opml; charset=utf-8"),
+        ("/news/newsletter/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/news/newsletter/2021-W13/", "text/html; charset=utf-8"),
     ],
 )
 def test_content_types(served: Served, path: str, kind: str) -> None:
@@ -100,29 +124,36 @@ def test_content_types(served: Served, path: str, kind: str) -> None:
 
 
 def test_conditional_get(served: Served) -> None:
-    status, headers, body = served.request("/topics/portals/atom.xml")
+    status, headers, body = served.request("/news/topics/portals/atom.xml")
     assert status == 200
     etag, modified = headers["etag"], headers["last-modified"]
     assert body == (served.config.output / "topics" / "portals" / "atom.xml").read_bytes()
-    assert served.request("/topics/portals/atom.xml", headers={"If-None-Match": etag})[0] == 304
     assert (
-        served.request("/topics/portals/atom.xml", headers={"If-Modified-Since": modified})[0]
+        served.request("/news/topics/portals/atom.xml", headers={"If-None-Match": etag})[0] == 304
+    )
+    assert (
+        served.request("/news/topics/portals/atom.xml", headers={"If-Modified-Since": modified})[0]
         == 304
     )
     old = formatdate(0, usegmt=True)
-    assert served.request("/topics/portals/atom.xml", headers={"If-Modified-Since": old})[0] == 200
     assert (
-        served.request("/topics/portals/atom.xml", headers={"If-None-Match": '"other"'})[0] == 200
+        served.request("/news/topics/portals/atom.xml", headers={"If-Modified-Since": old})[0]
+        == 200
+    )
+    assert (
+        served.request("/news/topics/portals/atom.xml", headers={"If-None-Match": '"other"'})[0]
+        == 200
     )
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        "/../config.yaml",
-        "/%2e%2e/config.yaml",
-        "/topics/../../config.yaml",
-        "/.feeds-manifest.json",
+        "/news/../config.yaml",
+        "/news/%2e%2e/config.yaml",
+        "/news/topics/../../config.yaml",
+        "/news/.feeds-manifest.json",
+        "/config.yaml",
     ],
 )
 def test_nothing_outside_output_is_served(served: Served, path: str) -> None:
@@ -132,7 +163,7 @@ def test_nothing_outside_output_is_served(served: Served, path: str) -> None:
 def test_one_click_unsubscribe(served: Served) -> None:
     ada = subscriber(served.config, "ada@example.com")
     token = make_token(SECRET, ada.id, ada.email)
-    status, headers, body = served.request(f"/unsubscribe?token={token}", method="POST")
+    status, headers, body = served.request(f"/news/unsubscribe?token={token}", method="POST")
     assert status == 200
     assert "set-cookie" not in {k.lower() for k in headers} and "location" not in {
         k.lower() for k in headers
@@ -141,15 +172,15 @@ def test_one_click_unsubscribe(served: Served) -> None:
     assert subscriber(served.config, "ada@example.com").status == "unsubscribed"
     assert subscriber(served.config, "bob@example.com").status == "active"
     # repeating it is harmless
-    assert served.request(f"/unsubscribe?token={token}", method="POST")[0] == 200
+    assert served.request(f"/news/unsubscribe?token={token}", method="POST")[0] == 200
 
 
 def test_get_shows_a_confirmation_button_and_changes_nothing(served: Served) -> None:
     bob = subscriber(served.config, "bob@example.com")
     token = make_token(SECRET, bob.id, bob.email)
-    status, _, body = served.request(f"/unsubscribe?token={token}")
+    status, _, body = served.request(f"/news/unsubscribe?token={token}")
     assert status == 200
-    assert b'<form method="post" action="/unsubscribe?token=' + token.encode() + b'">' in body
+    assert b'<form method="post" action="/news/unsubscribe?token=' + token.encode() + b'">' in body
     assert b"<button" in body and b"bob@example.com" in body
     assert subscriber(served.config, "bob@example.com").status == "active"
 
@@ -170,8 +201,78 @@ def test_forged_and_malformed_tokens_get_400(served: Served) -> None:
     for token in forged:
         for method in ("GET", "POST"):
             status, _, _ = served.request(
-                f"/unsubscribe?token={urllib.request.quote(token)}", method=method
+                f"/news/unsubscribe?token={urllib.request.quote(token)}", method=method
             )
             assert status == 400, (token, method)
     assert subscriber(served.config, "ada@example.com").status == "active"
     assert subscriber(served.config, "bob@example.com").status == "active"
+
+
+def test_the_site_root_redirects_under_base_url(served: Served) -> None:
+    req = urllib.request.Request(served.base + "/", method="GET")
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        opener.open(req, timeout=10)
+    assert caught.value.code == 302 and caught.value.headers["location"] == "/news/"
+    assert served.request("/news")[0] == 200  # followed: /news -> /news/
+    assert served.request("/unsubscribe", method="POST")[0] == 404  # only under base_url
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_the_list_unsubscribe_url_of_a_real_message_works(served: Served) -> None:
+    """A mailbox provider POSTs to the message's own List-Unsubscribe URL (RFC 8058)."""
+    from newsletter.archive import read_issues
+    from newsletter.message import PreparedMessage
+    from newsletter.tokens import unsubscribe_link
+
+    config = served.config
+    ada = subscriber(config, "ada@example.com")
+    info = read_issues(config.issues_folder)[0]
+    project = load_project(config)
+    issue = make_issue(project, config, info.period)
+    link = unsubscribe_link(config.unsubscribe_endpoint(), make_token(SECRET, ada.id, ada.email))
+    raw, _ = PreparedMessage(issue, config.newsletter, config.site).message(
+        ada.email, link, info.end_time
+    )
+    import email
+    from email.policy import default
+
+    header = email.message_from_bytes(raw, policy=default)["List-Unsubscribe"]
+    https = next(part.strip("<> ") for part in header.split(",") if "https://" in part)
+    assert https.startswith("https://fixture.example.org/news/unsubscribe?")
+    path = https.removeprefix("https://fixture.example.org")
+    req = urllib.request.Request(
+        served.base + path, data=b"List-Unsubscribe=One-Click", method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=10) as response:
+        assert response.status == 200
+    assert subscriber(config, "ada@example.com").status == "unsubscribed"
+
+
+def test_the_preview_links_to_the_local_server(preview: Served) -> None:
+    local = preview.base + "/news"
+    public = "https://fixture.example.org/news"
+    on_disk = {
+        name: (preview.config.output / name).read_bytes()
+        for name in ("index.html", "atom.xml", "rss.xml", "feed.json", "topics/portals/index.html")
+    }
+    for name, published in on_disk.items():
+        status, headers, body = preview.request(f"/news/{name}")
+        assert status == 200, name
+        assert public.encode() in published  # the published file links to production
+        assert public.encode() not in body, name  # the preview links here instead
+        assert f"{local}/".encode() in body, name
+        assert (preview.config.output / name).read_bytes() == published  # output/ untouched
+    # the preview's own links resolve on the preview
+    status, _, body = preview.request("/news/topics/portals/atom.xml")
+    assert f'href="{local}/topics/portals/atom.xml" rel="self"'.encode() in body
+    # conditional requests still work on rewritten files
+    status, headers, _ = preview.request("/news/atom.xml")
+    assert preview.request("/news/atom.xml", headers={"If-None-Match": headers["etag"]})[0] == 304
+    # a proxied request gets the published bytes, whatever the mode
+    status, _, body = preview.request("/news/atom.xml", headers={"X-Forwarded-For": "192.0.2.1"})
+    assert body == on_disk["atom.xml"]
