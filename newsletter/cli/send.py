@@ -1,0 +1,77 @@
+"""``send``: deliver an issue to every subscriber who has not received it."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from feeds.build import load_cached_project
+from feeds.errors import FeedletterError
+
+from .audience import open_state
+from .common import EXIT_UNDELIVERED, cli, config_option, configure, fail, locked, progress_bar, say
+
+if TYPE_CHECKING:
+    from ..delivery import SendReport
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--issue", "issue_id", default=None, help="Issue id (e.g. 2021-W44); default: the newest."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Render and count, but connect to no server and send nothing."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages in this run."
+)
+@click.option("--force", is_flag=True, help="Send even if the issue's period ended long ago.")
+def send(
+    config_path: Path, issue_id: str | None, dry_run: bool, limit: int | None, force: bool
+) -> None:
+    """Send a digest issue to every active subscriber who has not received it yet."""
+    from .. import delivery
+
+    config = configure(config_path)
+    with locked(config, "feedletter send"):
+        conn = open_state(config)
+        try:
+            info = delivery.find_issue(config, issue_id)
+            delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
+            project = load_cached_project(config)
+            with progress_bar(f"Sending {info.id}") as advance:
+                report = delivery.send_issue(
+                    conn, project, config, info, dry_run=dry_run, limit=limit, on_progress=advance
+                )
+        except FeedletterError as exc:
+            fail(exc)
+        finally:
+            conn.close()
+    print_send_summary(report)
+    if report.failed or report.deferred:
+        sys.exit(EXIT_UNDELIVERED)
+
+
+def print_send_summary(report: SendReport) -> None:
+    """The final summary of a send run."""
+    mode = " (dry run: nothing sent)" if report.dry_run else ""
+    say(
+        f"Issue {report.issue_id}{mode}: {report.planned} subscribers to send to, "
+        f"{report.variants} rendered variant(s)"
+    )
+    say(
+        f"Sent {len(report.sent)}, already sent {report.already_sent}, "
+        f"failed {len(report.failed)}, deferred {len(report.deferred)}, "
+        f"nothing new {report.nothing_new}, failed in earlier runs {report.failed_before}"
+    )
+    for address, reply in report.failed:
+        say(f"  failed {address}: {reply}")
+    for address, reply in report.deferred:
+        say(f"  deferred {address} (retried on the next run): {reply}")
+    if report.limited:
+        say("  stopped at --limit; run send again to continue")

@@ -1,0 +1,85 @@
+"""``serve`` and ``schedule``: the long-running processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from feeds.errors import FeedletterError
+
+from .common import cli, config_option, configure, fail, shown_path
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Serve output/ exactly as published (behind a proxy at site.base_url). "
+    "Default: a local preview whose pages and feeds link to this server.",
+)
+def serve(config_path: Path, host: str, port: int, production: bool) -> None:
+    """Serve output/ under site.base_url's path, with the one-click unsubscribe endpoint."""
+    import uvicorn
+
+    from .. import state
+    from ..tokens import secret_from_env
+    from ..web import ServeSettings, create_app
+
+    config = configure(config_path)
+    try:
+        secret = secret_from_env(config.state.secret_env)
+        state.connect(config.database).close()
+    except FeedletterError as exc:
+        fail(exc)
+    settings = ServeSettings(
+        output=config.output,
+        base_url=config.site.base_url,
+        unsubscribe_url=config.unsubscribe_endpoint(),
+        site_title=config.site.title,
+        preview=not production,
+    )
+    app = create_app(settings, lambda: state.connect(config.database), secret)
+    shown_host = f"[{host}]" if ":" in host else host
+    address = f"http://{shown_host}:{port}{settings.base_path}/"
+    if production:
+        click.echo(f"Serving {shown_path(config.output)} as published on {address}", err=True)
+    else:
+        click.echo(
+            f"Previewing {shown_path(config.output)} on {address} "
+            "(links point here; --production serves the files as published)",
+            err=True,
+        )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.command()
+@config_option
+def schedule(config_path: Path) -> None:
+    """Run the feed and digest jobs on their schedules until stopped (SIGINT/SIGTERM)."""
+    import logging
+
+    from ..schedule import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = configure(config_path)
+
+    def ready(lines: list[str]) -> None:
+        click.echo(f"Scheduler running on {shown_path(config.database)}:", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
+
+    try:
+        run_scheduler(config, config_path, on_ready=ready)
+    except FeedletterError as exc:
+        fail(exc)
+    click.echo("Scheduler stopped.", err=True)

@@ -1,0 +1,220 @@
+"""``build``, ``digest``, ``init`` and ``check``: the site and the digest issue."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from feeds.build import BuildResult, Project, build_feeds, load_cached_project, load_topics
+from feeds.errors import FeedletterError
+from feeds.text import truncate
+
+from ..config import Config
+from ..errors import EmptyIssueError
+from .common import (
+    EXIT_REJECTED,
+    VERBOSE,
+    cli,
+    config_option,
+    configure,
+    date_option,
+    fail,
+    force_option,
+    locked,
+    progress_bar,
+    say,
+    shown_path,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from ..pipeline import DigestResult
+
+
+@cli.command()
+@config_option
+@click.option("--strict", is_flag=True, help="Exit with status 3 if any record was rejected.")
+@date_option
+@force_option
+@click.option("--no-digest", is_flag=True, help="Build the feeds and pages only, not the digest.")
+def build(
+    config_path: Path, strict: bool, end_date: datetime | None, force: bool, no_digest: bool
+) -> None:
+    """Write every feed and page, then this period's digest, to output/."""
+    config = configure(config_path)
+    with locked(config, "feedletter build"):
+        try:
+            with progress_bar("Parsing records") as advance:
+                result = build_feeds(config, now=datetime.now(UTC), progress=advance)
+        except FeedletterError as exc:
+            fail(exc)
+        print_build_summary(result, config)
+        if not no_digest:
+            # a skipped feed build has just proved that no input changed
+            inputs = result.fingerprint if result.fingerprint else None
+            render_digest(config, result.project, end_date, force, inputs, result.summary.skipped)
+    if strict and result.summary.rejected:
+        click.echo(f"error: --strict: {len(result.summary.rejected)} record(s) rejected", err=True)
+        sys.exit(EXIT_REJECTED)
+
+
+@cli.command()
+@config_option
+@date_option
+@force_option
+def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
+    """Render the digest issue for a period into output/newsletter/<issue-id>/."""
+    config = configure(config_path)
+    with locked(config, "feedletter digest"):
+        render_digest(config, None, end_date, force)
+
+
+def render_digest(
+    config: Config,
+    project: Project | None,
+    end_date: datetime | None,
+    force: bool,
+    inputs: str | None = None,
+    unchanged: bool = False,
+) -> None:
+    """Render, write and summarise the issue ending on ``end_date`` (default: the one due).
+
+    ``inputs`` is the fingerprint a feed build has just checked; when it did not
+    change (``unchanged``) and the same period's files are intact, nothing is rendered.
+    """
+    from .. import pipeline
+
+    try:
+        if end_date is not None:
+            period = pipeline.issue_period(config, end_date.date())
+        else:
+            period = pipeline.current_period(config, datetime.now(UTC))
+        fingerprint = pipeline.digest_fingerprint(inputs, period) if inputs else None
+        if unchanged and fingerprint and pipeline.unchanged_issue(config, fingerprint):
+            say(
+                f"Digest {period.issue_id} ({period.first_day} to {period.last_day}): "
+                "nothing changed since the last build"
+            )
+            return
+        project = project or load_cached_project(config)
+        issue = pipeline.make_issue(project, config, period, force=force)
+        result = pipeline.write_issue(config, issue)
+        if fingerprint:
+            pipeline.record_issue(config, fingerprint, result)
+    except EmptyIssueError as exc:
+        say(f"Digest: not produced: {exc}")
+    except FeedletterError as exc:
+        fail(exc)
+    else:
+        print_digest_summary(result, config)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+def init(directory: Path) -> None:
+    """Create a new project in DIRECTORY: config, templates, sample records."""
+    from ..scaffold import create_project
+
+    try:
+        written = create_project(directory)
+    except FeedletterError as exc:
+        fail(exc)
+    say(f"Created {directory} ({len(written)} files). Next:")
+    say(f"  cd {directory}")
+    say("  feedletter build --date 2021-11-07   # feeds, pages and a digest of the samples")
+    say("  export FEEDLETTER_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    say("  feedletter serve                     # then open http://127.0.0.1:8000/")
+
+
+@cli.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Check the config and every record without writing anything; exit 3 on problems."""
+    from feeds.build import Project, select
+    from feeds.corpus import load_corpus
+
+    config = configure(config_path)
+    try:
+        topics = load_topics(config)
+        corpus = load_corpus(config.content.news, limits=config.limits.limits())
+    except FeedletterError as exc:
+        fail(exc)
+    selection = select(Project(config, corpus, topics), datetime.now(UTC))
+    say(
+        f"Config {shown_path(config_path)}: valid; {len(topics.topics)} topics, "
+        f"{corpus.read} records"
+    )
+    say(f"Rejected records: {len(corpus.rejected)}")
+    for error in corpus.rejected:
+        say(f"  {error.path}: {error.reason}")
+    empty = [
+        topics.by_id[t.topic_id].name for t in selection.topics if t.topic_id and not t.articles
+    ]
+    say(f"Topics with no qualifying articles: {', '.join(empty) or 'none'}")
+    unknown = [truncate(name, 60) for name in selection.unknown_topics]
+    say(f"Topic names used by records but not defined: {', '.join(unknown) or 'none'}")
+    say(f"Records that would be dropped as duplicates: {len(selection.duplicates)}")
+    for duplicate in selection.duplicates:
+        say(f"  {duplicate.dropped.path} (same story as {duplicate.kept.path})")
+    if corpus.rejected:
+        click.echo(f"error: {len(corpus.rejected)} record(s) rejected", err=True)
+        sys.exit(EXIT_REJECTED)
+    say("OK")
+
+
+def print_digest_summary(result: DigestResult, config: Config) -> None:
+    """The human summary of a digest: period, stories, size, where it went."""
+    issue = result.issue
+    plan = issue.plan
+    period = plan.period
+    say(
+        f"Digest {issue.issue_id} ({period.first_day} to {period.last_day}): "
+        f"{len(plan.items)} {'story' if len(plan.items) == 1 else 'stories'}, "
+        f"{len(plan.top.items)} top, {len(plan.sections)} topic sections"
+    )
+    if plan.left_out:
+        say(f"  {plan.left_out} more qualified but their section was full (items_per_topic)")
+    budget = config.newsletter.max_html_bytes
+    say(f"  HTML {result.html_bytes:,} bytes (budget {budget:,}); text {len(issue.text):,} chars")
+    if plan.trimmed:
+        say(f"  {plan.trimmed} stories dropped to stay under the size budget")
+    web = config.output / "newsletter" / issue.issue_id
+    private = config.issues_folder / issue.issue_id
+    written = len(result.report.written) + len(result.private.written)
+    unchanged = len(result.report.unchanged) + len(result.private.unchanged)
+    say(f"  web copy in {shown_path(web)}/, message and sample in {shown_path(private)}/")
+    say(f"  {written} files written, {unchanged} unchanged")
+
+
+def print_build_summary(result: BuildResult, settings: Config) -> None:
+    """The human summary of a build: records, rejections, feeds, files."""
+    summary = result.summary
+    cached = summary.read - summary.parsed
+    say(
+        f"Records: {summary.read} read ({summary.parsed} parsed, {cached} from cache), "
+        f"{len(summary.rejected)} rejected, {summary.duplicates} duplicates collapsed"
+    )
+    for path, reason in summary.rejected:
+        say(f"  rejected {path}: {reason}")
+    if summary.unknown_topics:
+        names = ", ".join(truncate(name, 60) for name in summary.unknown_topics[:20])
+        more = len(summary.unknown_topics) - 20
+        extra = f" and {more} more" if more > 0 else ""
+        say(f"  topics named by records but not defined: {names}{extra}")
+    for warning in summary.warnings:
+        warn(warning)
+    for name in result.report.written:
+        say(f"  wrote {name}", VERBOSE)
+    say("Feeds (items shown / qualified):")
+    width = max(len(row.name) for row in summary.feeds)
+    for row in summary.feeds:
+        say(f"  {row.name:<{width}}  {row.shown:>4} / {row.qualified}")
+    note = " (nothing changed since the last build)" if summary.skipped else ""
+    say(
+        f"Files: {summary.written} written, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed in {shown_path(settings.output)}{note}"
+    )
