@@ -26,6 +26,8 @@ from newsletter.render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
 from .conftest import ROOT, in_folder
 
 BUSY_WEEK = date(2021, 11, 7)  # 2021-W44: the sample's busiest week
+# the Monday after the busy week, once the digest schedule (08:00 London) has run
+MONDAY_AFTER_BUSY_WEEK = datetime(2021, 11, 8, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +355,21 @@ def test_written_issue_eml_parses_back(
     web = (tmp_path / "output" / "newsletter" / "2021-W44" / "index.html").read_text()
     assert "Unsubscribe" not in web and "View in your browser" not in web
     assert (tmp_path / "output" / "newsletter" / "index.html").read_text().count("2021-W44") >= 1
+
+
+def test_writing_the_same_period_again_changes_no_byte(
+    sample: tuple[Config, Project], tmp_path: Path
+) -> None:
+    """Every run inside one period writes identical files, the issues feed included."""
+    config, project = sample
+    config = in_folder(config, tmp_path)
+    period = current_period(config, MONDAY_AFTER_BUSY_WEEK)
+    assert period == issue_period(config, BUSY_WEEK)
+    first = write_issue(config, make_issue(project, config, period))
+    assert first.report.written and first.private.written
+    later = MONDAY_AFTER_BUSY_WEEK + timedelta(days=3, hours=5, microseconds=17)
+    again = write_issue(config, make_issue(project, config, current_period(config, later)))
+    assert again.report.written == () and again.private.written == ()
 
 
 def test_output_holds_only_public_files(

@@ -103,3 +103,19 @@ def test_markup_in_record_text_reaches_readers_as_text(
     assert "<script" not in script.title and "&lt;script&gt;" in script.title
     amp = by_link["https://hostile.example/57-markup-in-text"]
     assert "<b>" not in amp.title and "&lt;b&gt;team up&lt;/b&gt;" in amp.title
+
+
+def test_json_feed_html_is_escaped_text(hostile_project: Config) -> None:  # noqa: F811
+    import json
+
+    from .test_hostile import assert_safe_html
+
+    build_feeds(hostile_project, NOW)
+    items = json.loads((hostile_project.output / "feed.json").read_text())["items"]
+    by_url = {item["url"]: item for item in items}
+    script = by_url["https://hostile.example/25-script-title"]
+    assert_safe_html(script["content_html"])
+    assert "&lt;img src=x onerror=alert(2)&gt;" in script["content_html"]
+    # plain-text fields stay plain text in JSON Feed
+    assert script["title"] == "<script>alert(1)</script> headline"
+    assert script["summary"].startswith("<img src=x onerror=alert(2)>")
