@@ -69,7 +69,7 @@ class BuildSummary:
     parsed: int
     # (path, reason) of every rejected record
     rejected: tuple[tuple[str, str], ...]
-    # records dropped as duplicates of a better record of the same story
+    # records that are extra copies of a story another record tells
     duplicates: int
     # topic names used by records that no topic defines
     unknown_topics: tuple[str, ...]
@@ -81,6 +81,8 @@ class BuildSummary:
     removed: int = 0
     # True when nothing had changed and the build was skipped
     skipped: bool = False
+    # stories told by more than one record
+    stories: int = 0
     # cache problems (the build went on without the cache)
     warnings: tuple[str, ...] = field(default=())
 
@@ -174,7 +176,8 @@ def summarize(project: Project, selection: Selection, report: WriteReport) -> Bu
         read=corpus.read,
         parsed=corpus.parsed,
         rejected=tuple((str(e.path), e.reason) for e in corpus.rejected),
-        duplicates=len(selection.duplicates),
+        duplicates=selection.copies_folded,
+        stories=len(selection.stories),
         unknown_topics=selection.unknown_topics,
         feeds=tuple(rows),
         written=len(report.written),

@@ -1,8 +1,15 @@
-"""The collector: which articles each topic's feed (and the digest) shows.
+"""The collector: which stories each topic's feed (and the digest) shows.
 
 Pure decision logic: it takes articles, topics, rules and "now" and returns a
 ``Selection``. It does not read files, write files or look at the clock, so the
 feeds and the digest get the very same answer for the same inputs.
+
+Records are first grouped into stories (``stories.group_stories``). A story
+belongs to every topic any of its copies names; in each topic, the best copy
+that passes the topic's rules represents it (highest quality, then newest, then
+path), carrying the story's key (so its GUID) and, as its ``related`` coverage,
+the other copies that pass the rules followed by its own ``related`` links,
+without repeats. Its excerpt is the best such copy's that says something.
 """
 
 from __future__ import annotations
@@ -11,11 +18,13 @@ import heapq
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from .model import Article
+from .model import Article, Related
+from .stories import Story, StoryIndex, group_stories
 from .topics import TopicSet
+from .urls import story_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,9 @@ class Rules:
     # also assign an article to the topic when a keyword appears as a whole word
     # in its title or excerpt
     match_keywords: bool = False
+    # copies with the same (or a near-identical) title published this many days
+    # apart (chaining) are one story; only the global value is used
+    story_window_days: float = 7
 
     def admits(self, article: Article, now: datetime) -> bool:
         """Whether ``article`` passes these rules at time ``now``.
@@ -65,16 +77,6 @@ class TopicSelection:
     rest: tuple[Article, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Duplicate:
-    """A record dropped because another record is the same story."""
-
-    # the record that represents the story
-    kept: Article
-    # the record that was dropped
-    dropped: Article
-
-
 @dataclass(frozen=True)
 class Selection:
     """Everything the collector decided, for the feeds, the digest and ``check``."""
@@ -85,12 +87,17 @@ class Selection:
     topics: tuple[TopicSelection, ...]
     # the all-topics feed: articles that belong to at least one topic
     everything: TopicSelection
-    # article path -> ids of the topics it belongs to, in topic order
+    # article path -> ids of the topics its story belongs to, in topic order
     membership: Mapping[str, tuple[str, ...]]
-    # records that lost to a better record of the same story
-    duplicates: tuple[Duplicate, ...]
+    # stories told by more than one record, in order of their earliest copy
+    stories: tuple[Story, ...]
     # topic references used by records that no topic defines, sorted
     unknown_topics: tuple[str, ...]
+
+    @property
+    def copies_folded(self) -> int:
+        """Records that are extra copies of a story told by another record."""
+        return sum(len(story.copies) - 1 for story in self.stories)
 
     def for_topic(self, topic_id: str) -> TopicSelection:
         """The selection of one topic by id."""
@@ -110,20 +117,51 @@ def newest_first(article: Article) -> tuple[float, str, str]:
     return (-article.published_at.timestamp(), article.key, article.path)
 
 
-def collapse_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[Duplicate]]:
-    """One record per story key: the highest quality wins (then the newest, then path)."""
-    first: dict[str, Article] = {}
-    groups: dict[str, list[Article]] = {}  # only for keys seen more than once
-    for article in articles:
-        seen = first.setdefault(article.key, article)
-        if seen is not article:
-            groups.setdefault(article.key, [seen]).append(article)
-    dropped: list[Duplicate] = []
-    for key, group in groups.items():
-        group.sort(key=rank_key)
-        first[key] = group[0]
-        dropped.extend(Duplicate(kept=group[0], dropped=other) for other in group[1:])
-    return list(first.values()), dropped
+def representatives(admitted: Iterable[Article], index: StoryIndex) -> list[Article]:
+    """One article per story among ``admitted``: the best copy, as the story.
+
+    The best copy (``rank_key``) gets the story's key, its coverage, and the best
+    excerpt among the copies; a story with one admitted copy keeps it as it is,
+    with the story's key.
+    """
+    copies: dict[str, list[Article]] = {}
+    for article in admitted:
+        copies.setdefault(index.key_of(article), []).append(article)
+    return [_represent(key, group) for key, group in copies.items()]
+
+
+def _represent(key: str, copies: list[Article]) -> Article:
+    if len(copies) == 1:
+        only = copies[0]
+        return only if only.key == key else replace(only, key=key)
+    copies.sort(key=rank_key)
+    best, others = copies[0], copies[1:]
+    excerpt = next((c.excerpt for c in copies if c.excerpt), "")
+    return replace(best, key=key, excerpt=excerpt, related=_coverage(best, others))
+
+
+def _coverage(best: Article, others: Sequence[Article]) -> tuple[Related, ...]:
+    """The other copies as coverage, then ``best``'s own related links, without repeats."""
+    seen = {story_key(best.url)}
+    coverage: list[Related] = []
+    for item in [*(_as_related(o) for o in others), *best.related]:
+        item_key = story_key(item.url)
+        if item_key not in seen:
+            seen.add(item_key)
+            coverage.append(item)
+    return tuple(coverage)
+
+
+def _as_related(copy: Article) -> Related:
+    return Related(
+        title=copy.title,
+        url=copy.url,
+        excerpt=copy.excerpt,
+        published_at=copy.published_at,
+        provider=copy.provider,
+        quality=copy.quality,
+        images=copy.images,
+    )
 
 
 def _keyword_patterns(topics: TopicSet) -> dict[str, re.Pattern[str]]:
@@ -186,12 +224,13 @@ def _select(
     rules: Rules,
     now: datetime,
     since: datetime | None,
+    index: StoryIndex,
     keep_rest: bool = False,
 ) -> TopicSelection:
     admitted = [
         a for a in candidates if rules.admits(a, now) and (since is None or a.published_at > since)
     ]
-    stories, _ = collapse_duplicates(admitted)
+    stories = representatives(admitted, index)
     if keep_rest:
         stories.sort(key=newest_first)
         shown, rest = stories[: rules.max_items], stories[rules.max_items :]
@@ -210,36 +249,59 @@ def collect(
     since: datetime | None = None,
     keep_rest: bool = False,
 ) -> Selection:
-    """Select the articles of every topic and of the all-topics feed.
+    """Select the stories of every topic and of the all-topics feed.
 
-    ``rules`` apply everywhere unless ``overrides`` gives a topic its own. With
-    ``since``, only articles published after it (and not after ``now``) qualify:
-    that is how the digest asks for one period's articles under the same rules.
-    With ``keep_rest``, each selection also keeps the stories ``max_items`` cut
-    (for archive documents).
+    ``rules`` apply everywhere unless ``overrides`` gives a topic its own
+    (``story_window_days`` is always the global one). With ``since``, only
+    articles published after it (and not after ``now``) qualify: that is how the
+    digest asks for one period's articles under the same rules. With
+    ``keep_rest``, each selection also keeps the stories ``max_items`` cut (for
+    archive documents).
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
-    membership, unknown = memberships(articles, topics, per_topic)
+    index = group_stories(articles, rules.story_window_days)
+    own, unknown = memberships(articles, topics, per_topic)
+    membership = _story_memberships(articles, own, index, topics)
     by_topic: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
         for tid in membership[article.path]:
             by_topic[tid].append(article)
     selections = tuple(
-        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since, keep_rest)
+        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since, index, keep_rest)
         for t in topics.topics
     )
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now, since, keep_rest)
-    _, duplicates = collapse_duplicates(articles)
-    duplicates.sort(key=lambda d: d.dropped.path)
+    everything = _select(None, in_any, rules, now, since, index, keep_rest)
     return Selection(
         now=now,
         topics=selections,
         everything=everything,
-        membership={a.path: membership[a.path] for a in articles},
-        duplicates=tuple(duplicates),
+        membership=membership,
+        stories=index.groups,
         unknown_topics=unknown,
     )
+
+
+def _story_memberships(
+    articles: Sequence[Article],
+    own: Mapping[str, tuple[str, ...]],
+    index: StoryIndex,
+    topics: TopicSet,
+) -> dict[str, tuple[str, ...]]:
+    """Every copy of a story belongs to the topics of all its copies."""
+    if not index.groups:
+        return dict(own)
+    order = {t.id: i for i, t in enumerate(topics.topics)}
+    union: dict[str, set[str]] = defaultdict(set)
+    for story in index.groups:
+        for copy in story.copies:
+            union[story.key].update(own[copy.path])
+    result = dict(own)
+    for story in index.groups:
+        ids = tuple(sorted(union[story.key], key=order.__getitem__))
+        for copy in story.copies:
+            result[copy.path] = ids
+    return result
 
 
 def valid_until(

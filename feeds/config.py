@@ -62,6 +62,7 @@ class RuleSettings(Section):
     max_age_days: float | None = Field(default=None, gt=0)
     max_items: int | None = Field(default=None, ge=1, le=10_000)
     match_keywords: bool | None = None
+    story_window_days: float | None = Field(default=None, ge=0, le=366)
 
     def over(self, base: Rules) -> Rules:
         """These settings applied on top of ``base``."""
@@ -108,6 +109,15 @@ class TopicSettings(Section):
     def _slug(cls, value: str) -> str:
         if not TOPIC_ID.match(value):
             raise ValueError("must be 1-64 lower-case letters, digits and hyphens")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _site_wide(cls, value: RuleSettings) -> RuleSettings:
+        if "story_window_days" in value.model_fields_set:
+            raise ValueError(
+                "story_window_days applies to the whole site: set it under rules, not a topic"
+            )
         return value
 
     def definition(self) -> dict[str, Any]:

@@ -84,7 +84,8 @@ class Article:
     key: str
     # publication time, timezone-aware UTC (naive timestamps are read as UTC)
     published_at: datetime
-    # plain-text excerpt: entities decoded, whitespace collapsed, XML-safe
+    # plain-text excerpt: entities decoded, whitespace collapsed, XML-safe, junk
+    # removed (``excerpts.clean_excerpt``); empty when it said nothing
     excerpt: str = ""
     # the crawler's quality score (0 when absent)
     quality: int = 0
@@ -102,8 +103,11 @@ class Article:
     topics: tuple[str, ...] = ()
     # pictures, lead image first
     images: tuple[Image, ...] = ()
-    # other publications' coverage of the same story
+    # other publications' coverage of the same story (for a story's representative:
+    # its other copies first, then the record's own ``related``)
     related: tuple[Related, ...] = field(default=())
+    # what excerpt cleaning did: "" (nothing), "trimmed: ..." or "dropped: ..."
+    excerpt_note: str = ""
 
     @property
     def lead_image(self) -> Image | None:

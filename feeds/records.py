@@ -19,13 +19,14 @@ from typing import Any
 import yaml
 
 from .errors import RecordError
+from .excerpts import clean_excerpt
 from .model import Article, Image, Provider, Related
 from .text import clean_text, strip_xml_illegal, truncate
 from .urls import check_iri, check_url, story_key, to_uri
 from .yamlfast import FastYAMLHandler, node_start_indicators
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 # Publication dates outside this range are errors (year 1 or 9999 are typos or
 # attacks, and would overflow date arithmetic downstream).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -150,13 +151,17 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
             raise RecordError(path, "no webUrl or originalUrl")
         raise RecordError(path, f"URL {str(given)[:200]!r} is not an absolute http(s) URL")
 
+    excerpt, excerpt_note = clean_excerpt(
+        truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars), title
+    )
     return Article(
         path=path,
         title=title,
         url=url,
         key=story_key(iri),
         published_at=published_at,
-        excerpt=truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars),
+        excerpt=excerpt,
+        excerpt_note=excerpt_note,
         quality=_integer(meta.get("quality"), path, "quality"),
         heat=_integer(meta.get("heat"), path, "heat"),
         published=_boolean(meta.get("published"), path),
@@ -326,7 +331,7 @@ def _related(value: object) -> tuple[Related, ...]:
             Related(
                 title=title,
                 url=url,
-                excerpt=clean_text(_string(item.get("excerpt"))),
+                excerpt=clean_excerpt(clean_text(_string(item.get("excerpt"))), title)[0],
                 published_at=parse_datetime(item.get("publishedDateTime")),
                 provider=_provider(item.get("provider")),
                 quality=quality

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 
 BUILD_SUMMARY = """\
-Records: 19 read ({parsed} parsed, {cached} from cache), 5 rejected, 2 duplicates collapsed
+Records: 19 read ({parsed} parsed, {cached} from cache), 5 rejected, 2 copies folded into 2 stories
   rejected news/bad-date.md: publishedDateTime 'yesterday' is not an ISO 8601 date
   rejected news/bad-url.md: URL 'javascript:alert(document.cookie)' is not an absolute http(s) URL
   rejected news/broken-yaml.md: front matter is not valid YAML at line 5: found unexpected end of stream

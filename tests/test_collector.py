@@ -120,8 +120,9 @@ def test_duplicates_collapse_to_the_highest_quality_record() -> None:
     sel = collect(arts, topics(), Rules(), NOW)
     assert ids(sel.for_topic("power-apps").articles) == ["news/002.md"]
     assert ids(sel.everything.articles) == ["news/002.md"]
-    dropped = {(d.kept.path, d.dropped.path) for d in sel.duplicates}
-    assert dropped == {("news/002.md", "news/001.md"), ("news/002.md", "news/003.md")}
+    (story,) = sel.stories
+    assert {c.path for c in story.copies} == {"news/001.md", "news/002.md", "news/003.md"}
+    assert sel.copies_folded == 2
     # an unpublished better copy never hides the published one
     only_published = collect(arts[::2], topics(), Rules(), NOW)
     assert ids(only_published.everything.articles) == ["news/001.md"]

@@ -28,6 +28,7 @@ from .common import (
     progress_bar,
     say,
     shown_path,
+    verbosity,
     warn,
 )
 
@@ -135,6 +136,7 @@ def init(directory: Path) -> None:
 def check(config_path: Path) -> None:
     """Check the config and every record without writing anything; exit 3 on problems."""
     from feeds.build import Project, select
+    from feeds.collector import rank_key
     from feeds.corpus import load_corpus
 
     config = configure(config_path)
@@ -157,9 +159,24 @@ def check(config_path: Path) -> None:
     say(f"Topics with no qualifying articles: {', '.join(empty) or 'none'}")
     unknown = [truncate(name, 60) for name in selection.unknown_topics]
     say(f"Topic names used by records but not defined: {', '.join(unknown) or 'none'}")
-    say(f"Records that would be dropped as duplicates: {len(selection.duplicates)}")
-    for duplicate in selection.duplicates:
-        say(f"  {duplicate.dropped.path} (same story as {duplicate.kept.path})")
+    say(
+        f"Stories told by several records: {len(selection.stories)} "
+        f"({selection.copies_folded} extra copies folded into them)"
+    )
+    for story in selection.stories:
+        first = story.copies[0]
+        say(f"  {truncate(first.title, 80)!r} ({first.published_at:%Y-%m-%d}):")
+        for copy in sorted(story.copies, key=rank_key):
+            provider = copy.provider_name or "no provider"
+            say(f"    {copy.path} ({provider}, quality {copy.quality})")
+    notes = [(a.path, a.excerpt_note) for a in corpus.articles if a.excerpt_note]
+    trimmed = sum(note.startswith("trimmed") for _, note in notes)
+    say(
+        f"Excerpts cleaned: {trimmed} trimmed, {len(notes) - trimmed} dropped"
+        + (" (-v lists them)" if notes and verbosity() < VERBOSE else "")
+    )
+    for path, note in notes:
+        say(f"  {path}: {truncate(note, 160)}", VERBOSE)
     if corpus.rejected:
         click.echo(f"error: {len(corpus.rejected)} record(s) rejected", err=True)
         sys.exit(EXIT_REJECTED)
@@ -196,7 +213,8 @@ def print_build_summary(result: BuildResult, settings: Config) -> None:
     cached = summary.read - summary.parsed
     say(
         f"Records: {summary.read} read ({summary.parsed} parsed, {cached} from cache), "
-        f"{len(summary.rejected)} rejected, {summary.duplicates} duplicates collapsed"
+        f"{len(summary.rejected)} rejected, "
+        f"{summary.duplicates} copies folded into {summary.stories} stories"
     )
     for path, reason in summary.rejected:
         say(f"  rejected {path}: {reason}")
