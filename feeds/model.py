@@ -108,6 +108,9 @@ class Article:
     related: tuple[Related, ...] = field(default=())
     # what excerpt cleaning did: "" (nothing), "trimmed: ..." or "dropped: ..."
     excerpt_note: str = ""
+    # the title as copies of a story are matched (``stories.title_key``), computed
+    # once when the record is parsed
+    story_title: str = ""
 
     @property
     def lead_image(self) -> Image | None:

@@ -21,6 +21,7 @@ import yaml
 from .errors import RecordError
 from .excerpts import clean_excerpt
 from .model import Article, Image, Provider, Related
+from .stories import title_key
 from .text import clean_text, strip_xml_illegal, truncate
 from .urls import check_iri, check_url, story_key, to_uri
 from .yamlfast import FastYAMLHandler, node_start_indicators
@@ -154,11 +155,14 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
     excerpt, excerpt_note = clean_excerpt(
         truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars), title
     )
+    provider = _provider(meta.get("provider"))
+    key = story_key(iri)
     return Article(
         path=path,
         title=title,
+        story_title=title_key(title, provider, key),
         url=url,
-        key=story_key(iri),
+        key=key,
         published_at=published_at,
         excerpt=excerpt,
         excerpt_note=excerpt_note,
@@ -167,7 +171,7 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
         published=_boolean(meta.get("published"), path),
         type=clean_text(_string(meta.get("type"))) or "article",
         category=clean_text(_string(meta.get("category"))) or "news",
-        provider=_provider(meta.get("provider")),
+        provider=provider,
         topics=_topics(meta.get("topics"), path),
         images=_images(meta.get("images")),
         related=_related(meta.get("related")),

@@ -34,17 +34,17 @@ the work stays near-linear in the number of records; edit distances are computed
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from rapidfuzz.distance import Levenshtein
 
-from .model import Article
+from .model import Article, Provider
 
 # titles with fewer words never match by title (too generic)
 MIN_WORDS = 4
@@ -54,13 +54,16 @@ NEAR_EDITS = 2
 NEAR_MIN_CHARS = 24
 
 # Leading tags that mark a repost of a story published elsewhere.
+_TAGS = (
+    r"re-?transmission|repost(?:ed)?|republished|press release|pr|update[d]?|"
+    r"breaking(?: news)?|exclusive|fwd?|re"
+)
 _TAG = re.compile(
-    r"^\s*[\[(]?(?:re-?transmission|repost(?:ed)?|republished|press release|pr|update[d]?|"
-    r"breaking(?: news)?|exclusive|fwd?|re)\s*[\])]?\s*[:\-–—|]\s*",
-    re.IGNORECASE,
+    rf"^\s*(?:\[(?:{_TAGS})\]|\((?:{_TAGS})\)|(?:{_TAGS})\s*[:\-–—|])\s*", re.IGNORECASE
 )
 # " - Publisher", " | Publisher", " — Publisher" at the end
 _TRAILER = re.compile(r"\s+[-–—|]\s+([^-–—|]{1,60})$")
+_TAG_HINT = re.compile(r"[:\-–—|\[(]")
 _NON_WORD = re.compile(r"[\W_]+")
 _NUMBER = re.compile(r"\d+")
 
@@ -91,36 +94,46 @@ class StoryIndex:
 
 def _fold(text: str) -> str:
     """Case-folded words joined by single spaces (accents kept, punctuation dropped)."""
-    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
 
 
-def _publisher_names(article: Article) -> set[str]:
+def _publisher_names(provider: Provider | None, url_key: str) -> set[str]:
     names: set[str] = set()
-    if article.provider is not None:
-        names.add(_fold(article.provider.name))
-        if article.provider.domain:
-            domain = article.provider.domain.casefold().removeprefix("www.")
+    if provider is not None:
+        names.add(_fold(provider.name))
+        if provider.domain:
+            domain = provider.domain.casefold().removeprefix("www.")
             names.add(_fold(domain))
             names.add(_fold(domain.rsplit(".", 1)[0]))
-    host = article.key.split("/", 1)[0].split(":")[0]
+    host = url_key.split("/", 1)[0].split(":")[0]
     names.add(_fold(host))
     names.add(_fold(host.rsplit(".", 1)[0]))
     names.discard("")
     return names
 
 
-def title_key(article: Article) -> str:
-    """The title as stories are matched: see the module docstring."""
-    title = article.title
-    for _ in range(2):  # "Re-transmission: [Press release] ..." has two
+def title_key(title: str, provider: Provider | None, url_key: str) -> str:
+    """A record's title as stories are matched (see the module docstring).
+
+    Computed once, when the record is parsed (``Article.story_title``).
+    """
+    tags = 2 if _TAG_HINT.search(title, 0, 40) else 0  # a tag needs one of these
+    for _ in range(tags):  # "Re-transmission: [Press release] ..." has two
         stripped = _TAG.sub("", title, count=1)
         if stripped == title or not stripped.strip():
             break
         title = stripped
     trailer = _TRAILER.search(title)
-    if trailer and _fold(trailer.group(1)) in _publisher_names(article):
+    if trailer and _fold(trailer.group(1)) in _publisher_names(provider, url_key):
         title = title[: trailer.start()]
     return _fold(title)
+
+
+def story_title(article: Article) -> str:
+    """``article``'s title key: the parsed one, or computed for a hand-made article."""
+    return article.story_title or title_key(article.title, article.provider, article.key)
 
 
 class _Components:
@@ -143,76 +156,93 @@ class _Components:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _chain(
-    bucket: Sequence[int], articles: Sequence[Article], window: timedelta, parts: _Components
-) -> None:
-    """Join bucket members (sorted by date) whose dates are within ``window`` of a neighbour."""
-    for before, after in itertools.pairwise(bucket):
-        if articles[after].published_at - articles[before].published_at <= window:
-            parts.union(before, after)
-
-
 def _near(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if _NUMBER.findall(a) != _NUMBER.findall(b):
+    """At most ``NEAR_EDITS`` edits apart, with the same numbers."""
+    if abs(len(a) - len(b)) > NEAR_EDITS:
         return False
-    return bool(Levenshtein.distance(a, b, score_cutoff=NEAR_EDITS) <= NEAR_EDITS)
+    if Levenshtein.distance(a, b, score_cutoff=NEAR_EDITS) > NEAR_EDITS:
+        return False
+    return _NUMBER.findall(a) == _NUMBER.findall(b)
 
 
 def group_stories(articles: Sequence[Article], window_days: float) -> StoryIndex:
     """Group ``articles`` into stories (see the module docstring)."""
-    order = sorted(
-        range(len(articles)),
-        key=lambda i: (articles[i].published_at, articles[i].key, articles[i].path),
-    )
-    ranked = [articles[i] for i in order]
+    # Only acyclic lists, dicts and strings are made here: the cyclic garbage
+    # collector, scanning every article again and again, would add about a third.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _group(articles, window_days)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _group(articles: Sequence[Article], window_days: float) -> StoryIndex:
+    ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
+    stamps = [a.published_at.timestamp() for a in ranked]
+    window = window_days * 86_400
     parts = _Components(len(ranked))
-    window = timedelta(days=window_days)
     by_url: dict[str, list[int]] = defaultdict(list)
     by_title: dict[str, list[int]] = defaultdict(list)
     by_compact: dict[str, list[int]] = defaultdict(list)
-    by_gap: dict[str, list[int]] = defaultdict(list)
+    by_part: dict[str, list[int]] = defaultdict(list)
     keys: list[str] = []
     for index, article in enumerate(ranked):
         by_url[article.key].append(index)
-        key = title_key(article)
+        key = story_title(article)
         keys.append(key)
-        words = key.split(" ")
-        if len(words) < MIN_WORDS:
+        if key.count(" ") + 1 < MIN_WORDS:
             continue
         by_title[key].append(index)
         by_compact[key.replace(" ", "")].append(index)
         if len(key) >= NEAR_MIN_CHARS:
-            for gap in range(len(words)):
-                by_gap[" ".join([*words[:gap], "\x00", *words[gap + 1 :]])].append(index)
+            for part in _near_keys(key):
+                by_part[part].append(index)
     for members in by_url.values():
         for other in members[1:]:
             parts.union(members[0], other)  # one URL is one story, whatever the dates
     for buckets in (by_title, by_compact):
         for members in buckets.values():
-            if len(members) > 1:
-                _chain(members, ranked, window, parts)
-    for members in by_gap.values():
+            for before, after in itertools.pairwise(members):  # sorted by date
+                if stamps[after] - stamps[before] <= window:
+                    parts.union(before, after)
+    for members in by_part.values():
         if len(members) > 1:
-            _join_near(members, ranked, keys, window, parts)
+            _join_near(members, stamps, keys, window, parts)
     return _index(ranked, parts)
+
+
+def _near_keys(key: str) -> list[str]:
+    """Blocking keys: two titles within ``NEAR_EDITS`` edits share at least one.
+
+    Up to two edits change at most two of three parts (the first three words,
+    the last three, the words between), so one part is shared; a title too short
+    to have a middle gets one key per left-out word instead.
+    """
+    words = key.split(" ")
+    if len(words) <= 6:
+        return [" ".join(["\0gap", *words[:gap], *words[gap + 1 :]]) for gap in range(len(words))]
+    head = key.find(" ", key.find(" ", key.find(" ") + 1) + 1)
+    tail = key.rfind(" ", 0, key.rfind(" ", 0, key.rfind(" ")))
+    return ["\0head " + key[:head], "\0tail " + key[tail + 1 :], "\0body " + key[head + 1 : tail]]
 
 
 def _join_near(
     members: Sequence[int],
-    articles: Sequence[Article],
+    stamps: Sequence[float],
     keys: Sequence[str],
-    window: timedelta,
+    window: float,
     parts: _Components,
 ) -> None:
     """Join near-identical titles in one candidate bucket (sorted by date) within the window."""
     for position, index in enumerate(members):
-        when = articles[index].published_at
+        limit = stamps[index] + window
+        key = keys[index]
         for other in members[position + 1 :]:
-            if articles[other].published_at - when > window:
+            if stamps[other] > limit:
                 break
-            if parts.find(index) != parts.find(other) and _near(keys[index], keys[other]):
+            if _near(key, keys[other]):
                 parts.union(index, other)
 
 
