@@ -61,8 +61,14 @@ def test_minimal_config_uses_defaults(tmp_path: Path) -> None:
             "topics.0.rules.max_itmes",
             "did you mean 'max_items'?",
         ),
+        (
+            GOOD + "topics:\n  - id: a\n    rules: {story_window_days: 3}\n",
+            "topics.0.rules",
+            "story_window_days applies to the whole site: set it under rules",
+        ),
+        (GOOD + "rules: {story_window_days: -1}\n", "rules.story_window_days", "0"),
         ("- a list\n", "(file)", "must be a YAML mapping"),
-        ("site: [unclosed\n", "(file)", "not valid YAML"),
+        ("site: [unclosed\n", "(file)", "not valid YAML: line 2, column 1: expected"),
     ],
 )
 def test_errors_name_the_key_and_the_fix(tmp_path: Path, text: str, key: str, problem: str) -> None:
