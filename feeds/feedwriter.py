@@ -117,14 +117,12 @@ def entry_html(article: Article) -> str:
         parts.append(
             f'<p>via <a href="{escape(article.url)}">{escape(article.provider_name)}</a></p>'
         )
-    if article.related:
-        items = "".join(
-            f'<li><a href="{escape(r.url)}">{escape(r.title)}</a>'
-            + (f" ({escape(r.provider.name)})" if r.provider else "")
-            + "</li>"
-            for r in article.related
+    if article.coverage:
+        links = ", ".join(
+            f'<a href="{escape(r.url)}" title="{escape(r.title)}">{escape(r.source)}</a>'
+            for r in article.coverage
         )
-        parts.append(f"<p>Also covered by:</p><ul>{items}</ul>")
+        parts.append(f"<p>Also covered by {links}</p>")
     return str(Markup("\n".join(parts)))
 
 

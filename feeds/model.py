@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
@@ -67,6 +68,14 @@ class Related:
     # pictures, lead image first
     images: tuple[Image, ...] = ()
 
+    @property
+    def source(self) -> str:
+        """Who published it, for "Also covered by ...": the provider, else the URL's host."""
+        if self.provider is not None:
+            return self.provider.name
+        host = urlsplit(self.url).hostname or self.url
+        return host.removeprefix("www.")
+
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -121,6 +130,17 @@ class Article:
     def provider_name(self) -> str | None:
         """The provider's display name, or None."""
         return self.provider.name if self.provider else None
+
+    @property
+    def coverage(self) -> tuple[Related, ...]:
+        """``related`` with one link per source, never the article's own publisher."""
+        seen = {self.provider.name.casefold()} if self.provider else set()
+        links = []
+        for item in self.related:
+            if item.source.casefold() not in seen:
+                seen.add(item.source.casefold())
+                links.append(item)
+        return tuple(links)
 
 
 for _cls in (Image, Provider, Related, Article):

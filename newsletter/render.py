@@ -132,10 +132,7 @@ def story_view(item: DigestItem, lead: bool, utm: dict[str, str] | None) -> Stor
     def link(url: str) -> str:
         return with_query(url, utm) if utm else url
 
-    related: dict[str, LinkView] = {}
-    for other in article.related:
-        name = other.provider.name if other.provider else clean_text(other.title)
-        related.setdefault(name.casefold(), LinkView(name, link(other.url)))
+    related = {r.source: LinkView(r.source, link(r.url)) for r in article.coverage}
     return StoryView(
         title=article.title,
         url=link(article.url),
