@@ -142,6 +142,10 @@ class FeedSettings(Section):
     # where the config file was read from; paths above are resolved against it
     source: Path | None = Field(default=None, exclude=True)
 
+    def subscribe_form_url(self) -> str | None:
+        """Where the pages' sign-up form posts; None: no form (the newsletter says where)."""
+        return None
+
     def global_rules(self) -> Rules:
         """The global rules: defaults with ``rules`` applied."""
         return self.rules.over(Rules())

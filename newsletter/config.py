@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from feeds.config import FeedSettings, Section, load_settings
 from feeds.topics import TOPIC_ID
+from feeds.urls import check_url
 
 DEFAULT_CONFIG = Path("config.yaml")
 SUBJECT_FIELDS = ("site", "date", "issue")
@@ -28,8 +29,32 @@ class UtmSettings(Section):
     medium: str = Field(default="email", min_length=1)
 
 
+class SignupSettings(Section):
+    """``newsletter.signup``: limits on the public sign-up form (``feedletter serve``)."""
+
+    # at most one confirmation mail per address in this many minutes ...
+    per_address_minutes: float = Field(default=10, ge=0)
+    # ... and at most this many per address in 24 hours
+    per_address_per_day: int = Field(default=3, ge=1, le=100)
+    # each client address may make this many sign-up/confirm/preferences requests ...
+    per_client_requests: int = Field(default=10, ge=1)
+    # ... in this sliding window; more get 429 with Retry-After
+    per_client_window_seconds: float = Field(default=600, gt=0)
+    # proxies whose X-Forwarded-For names the client (their own address otherwise)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+
+class BounceSettings(Section):
+    """``newsletter.bounces``: when returned mail stops the issues to an address."""
+
+    # permanent failures (5xx, hard bounces) before the address is marked bounced
+    hard_limit: int = Field(default=1, ge=1, le=100)
+    # consecutive issues with a temporary failure that outlasted the retries
+    soft_issue_limit: int = Field(default=3, ge=1, le=100)
+
+
 class NewsletterSettings(Section):
-    """``newsletter``: what the weekly digest contains and how it is addressed."""
+    """``newsletter``: what the digest contains, how it is addressed, who may sign up."""
 
     subject: str = "{site} weekly — {date}"
     sender: str = Field(default="", alias="from")
@@ -47,6 +72,15 @@ class NewsletterSettings(Section):
     unsubscribe_url: str | None = None
     # an issue is sent automatically only until this long after its period ended
     send_window_hours: float = Field(default=48, gt=0)
+    # where the site's sign-up forms post (`feedletter serve`); default:
+    # <site.base_url>/subscribe
+    subscribe_url: str | None = None
+    # a pending sign-up expires (its confirmation link too) after this many days
+    confirm_days: float = Field(default=7, gt=0, le=90)
+    # a preferences link in an issue works for this many days
+    preferences_days: float = Field(default=365, gt=0)
+    signup: SignupSettings = SignupSettings()
+    bounces: BounceSettings = BounceSettings()
 
     @field_validator("subject")
     @classmethod
@@ -57,6 +91,16 @@ class NewsletterSettings(Section):
             fields = ", ".join(f"{{{name}}}" for name in SUBJECT_FIELDS)
             raise ValueError(f"may only use the fields {fields} (problem: {exc})") from None
         return value
+
+    @field_validator("unsubscribe_url", "subscribe_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = check_url(value)
+        if url is None:
+            raise ValueError("must be an absolute http(s) URL")
+        return url
 
     @field_validator("topics")
     @classmethod
@@ -156,6 +200,14 @@ class Config(FeedSettings):
     def unsubscribe_endpoint(self) -> str:
         """Base URL of the unsubscribe endpoint (a token is appended per recipient)."""
         return self.newsletter.unsubscribe_url or f"{self.site.base_url}/unsubscribe"
+
+    def subscribe_form_url(self) -> str | None:
+        """Where the sign-up forms on the site's pages post."""
+        return self.newsletter.subscribe_url or f"{self.site.base_url}/subscribe"
+
+    def endpoint(self, name: str) -> str:
+        """The public URL of one of `serve`'s pages: confirm, preferences."""
+        return f"{self.site.base_url}/{name}"
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> Config:

@@ -31,6 +31,7 @@ from email.utils import parseaddr
 from feeds.build import Project, select
 from feeds.site import template_env
 
+from . import state
 from . import subscribers as subs
 from .archive import IssueInfo, move_private_files, read_issues
 from .config import Config, SmtpSettings
@@ -63,6 +64,8 @@ class SendReport:
     deferred: list[tuple[str, str]] = field(default_factory=list)
     # subscribers whose topics had no stories in this period
     nothing_new: int = 0
+    # addresses marked bounced in this run (hard or soft bounce limit reached)
+    bounced: list[str] = field(default_factory=list)
     # rendered variants (distinct topic sets with stories)
     variants: int = 0
     # True when nothing was sent on purpose
@@ -219,12 +222,7 @@ def send_issue(
 ) -> SendReport:
     """Send issue ``info`` to every active subscriber not yet accepted for it."""
     report = SendReport(info.id, dry_run=dry_run)
-    done = {
-        row["subscriber_id"]: row["status"]
-        for row in conn.execute(
-            "SELECT subscriber_id, status FROM deliveries WHERE issue_id = ?", (info.id,)
-        )
-    }
+    done = state.delivery_statuses(conn, info.id)
     recipients: list[Recipient] = []
     default, order = issue_topics(config, project)
     for subscriber in subs.listing(conn, active_only=True):
@@ -284,25 +282,33 @@ def send_issue(
             if outcome == "deferred":
                 report.deferred.append((subscriber.email, reply))
             else:
-                conn.execute(
-                    "INSERT OR REPLACE INTO deliveries "
-                    "(issue_id, subscriber_id, email, status, message_id, reply, attempts, at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        info.id,
-                        subscriber.id,
-                        subscriber.email,
-                        outcome,
-                        message_id,
-                        reply,
-                        attempts,
-                        clock().isoformat(timespec="seconds"),
-                    ),
+                state.record_delivery(
+                    conn,
+                    issue_id=info.id,
+                    subscriber_id=subscriber.id,
+                    email=subscriber.email,
+                    status=outcome,
+                    message_id=message_id,
+                    reply=reply,
+                    attempts=attempts,
+                    at=clock().isoformat(timespec="seconds"),
                 )
                 if outcome == "sent":
                     report.sent.append(subscriber.email)
                 else:
                     report.failed.append((subscriber.email, reply))
+            bounces = config.newsletter.bounces
+            if subs.record_delivery_outcome(
+                conn,
+                subscriber.id,
+                info.id,
+                outcome,
+                reply,
+                hard_limit=bounces.hard_limit,
+                soft_issue_limit=bounces.soft_issue_limit,
+                now=clock(),
+            ):
+                report.bounced.append(subscriber.email)
             if on_progress:
                 on_progress(handled, len(recipients))
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from feeds.build import build_feeds, load_cached_project
 from feeds.errors import FeedletterError
 
+from . import state
 from .archive import issue_info
 from .config import Config, load_config
 from .delivery import send_issue
@@ -33,11 +34,7 @@ DIGEST_JOB = "digest-send"
 def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
     conn = connect(config.database)
     try:
-        cursor = conn.execute(
-            "INSERT INTO job_runs (job_id, started_at) VALUES (?, ?)",
-            (job_id, datetime.now(UTC).isoformat(timespec="seconds")),
-        )
-        run_id = cursor.lastrowid
+        run_id = state.start_job_run(conn, job_id, _now())
         outcome = "failed"
         try:
             outcome = work()
@@ -45,12 +42,13 @@ def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
             outcome = f"failed: {exc}"
             log.error("%s: %s", job_id, exc)
         finally:
-            conn.execute(
-                "UPDATE job_runs SET finished_at = ?, outcome = ? WHERE id = ?",
-                (datetime.now(UTC).isoformat(timespec="seconds"), outcome[:500], run_id),
-            )
+            state.finish_job_run(conn, run_id, _now(), outcome)
     finally:
         conn.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def rebuild(config_path: str) -> None:

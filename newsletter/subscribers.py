@@ -1,8 +1,21 @@
-"""Subscribers: add, remove, list, import, unsubscribe — against the state database.
+"""The subscriber lifecycle: the one place that decides a subscriber's status.
 
-Addresses are validated and normalised with email-validator (syntax only, no DNS).
-Topics are validated against the known topic ids; an empty topic list means all
-topics. The library raises ``SubscriberError``; the CLI prints.
+Statuses::
+
+    pending ──confirm──▶ active ◀──resume── paused
+       │                   │ ▲                  ▲
+       │ (expires)         │ └────── pause ─────┘
+       ▼                   ├──unsubscribe / complaint──▶ unsubscribed
+    (purged)               └──hard bounces / soft-bounce issues──▶ bounced
+
+Readers sign up from the site (``sign_up``: pending, double opt-in) and confirm
+(``confirm``); operators add or import readers who are active at once (consent
+source "operator"). Only ``active`` readers get issues. Consent — when, how and
+from where — is recorded. ``forget`` erases a person and keeps only a keyed hash
+on the suppression list. Addresses are validated and normalised with
+email-validator (syntax only, no DNS); topics are checked against the known ids,
+an empty list meaning all topics. SQL lives in ``state``; mail in ``delivery``
+and ``notices``; this module raises ``SubscriberError`` and prints nothing.
 """
 
 from __future__ import annotations
@@ -12,18 +25,24 @@ import io
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from . import state
 from .errors import SubscriberError
 from .state import transaction
+from .tokens import address_hash
+
+STATUSES = ("pending", "active", "paused", "bounced", "unsubscribed")
+# statuses a reader can come back from by signing up again (with a new opt-in)
+RETURNABLE = ("unsubscribed", "bounced")
 
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
-    """One row of the subscribers table."""
+    """One subscriber."""
 
     # stable id (never reused)
     id: int
@@ -33,8 +52,47 @@ class Subscriber:
     name: str
     # topic ids the subscriber wants, in config order; empty = all topics
     topics: tuple[str, ...]
-    # "active" or "unsubscribed"
+    # one of STATUSES
     status: str
+    # when the row was made (ISO 8601, UTC)
+    created_at: str = ""
+    # when the address was confirmed (double opt-in or operator), if it was
+    confirmed_at: str | None = None
+    # how consent was given: "form", "operator", "import"
+    consent_source: str = "operator"
+    # when consent was given
+    consent_at: str | None = None
+    # the client address consent came from (forms only)
+    consent_ip: str = ""
+    # permanent delivery failures so far
+    hard_bounces: int = 0
+    # consecutive issues with a temporary failure that outlasted the retries
+    soft_bounce_issues: int = 0
+    # why the status last changed (e.g. the bounce reply)
+    status_reason: str = ""
+
+
+def _row(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        topics=tuple(t for t in row["topics"].split(",") if t),
+        status=row["status"],
+        created_at=row["created_at"],
+        confirmed_at=row["confirmed_at"],
+        consent_source=row["consent_source"],
+        consent_at=row["consent_at"],
+        consent_ip=row["consent_ip"],
+        hard_bounces=row["hard_bounces"],
+        soft_bounce_issues=row["soft_bounce_issues"],
+        status_reason=row["status_reason"],
+    )
+
+
+def stamp(moment: datetime | None = None) -> str:
+    """A moment as stored: ISO 8601 UTC, seconds."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
 def normalise_address(value: str) -> str:
@@ -61,13 +119,51 @@ def parse_topics(value: str | Iterable[str], known: Sequence[str]) -> tuple[str,
     return tuple(t for t in known if t in wanted)
 
 
-def _row(row: sqlite3.Row) -> Subscriber:
-    topics = tuple(t for t in row["topics"].split(",") if t)
-    return Subscriber(row["id"], row["email"], row["name"], topics, row["status"])
+def _clean_name(name: str) -> str:
+    return " ".join(name.split())[:200]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
+    """The subscriber with this address, if any."""
+    row = state.subscriber_by_email(conn, email.strip())
+    return _row(row) if row else None
+
+
+def by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
+    """The subscriber with this id, if any."""
+    row = state.subscriber_by_id(conn, subscriber_id)
+    return _row(row) if row else None
+
+
+def listing(
+    conn: sqlite3.Connection, *, active_only: bool = False, status: str | None = None
+) -> list[Subscriber]:
+    """Every subscriber (or those with ``status``; ``active_only``: "active"), by address."""
+    if status is not None and status not in STATUSES:
+        raise SubscriberError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+    return [_row(r) for r in state.subscribers(conn, "active" if active_only else status)]
+
+
+def _check_not_suppressed(
+    conn: sqlite3.Connection, address: str, secret: bytes | None, reconsent: bool
+) -> None:
+    """Refuse an address on the suppression list, unless the person consents again."""
+    if state.suppression_count(conn) == 0:
+        return
+    if secret is None:
+        raise SubscriberError(
+            "the suppression list can only be checked with the secret: set the environment "
+            "variable named by state.secret_env"
+        )
+    digest = address_hash(secret, address)
+    if not state.is_suppressed(conn, digest):
+        return
+    if not reconsent:
+        raise SubscriberError(
+            f"{address} asked to be forgotten; add it again only with their new consent "
+            "(--reconsent)"
+        )
+    state.unsuppress(conn, digest)
 
 
 def add(
@@ -76,23 +172,49 @@ def add(
     *,
     name: str = "",
     topics: Sequence[str] = (),
+    source: str = "operator",
+    secret: bytes | None = None,
+    reconsent: bool = False,
+    now: datetime | None = None,
 ) -> tuple[Subscriber, bool]:
-    """Add or re-activate a subscriber; returns it and whether it is new."""
+    """Add (or re-activate and update) an active subscriber; returns it and whether it is new.
+
+    An operator action: the reader is active at once, consent source ``source``.
+    """
     address = normalise_address(email)
-    clean_name = " ".join(name.split())[:200]
+    when = stamp(now)
     with transaction(conn):
-        row = conn.execute("SELECT * FROM subscribers WHERE email = ?", (address,)).fetchone()
+        _check_not_suppressed(conn, address, secret, reconsent)
+        row = state.subscriber_by_email(conn, address)
         if row is None:
-            conn.execute(
-                "INSERT INTO subscribers (email, name, topics, created_at) VALUES (?, ?, ?, ?)",
-                (address, clean_name, ",".join(topics), _now()),
+            state.insert_subscriber(
+                conn,
+                email=address,
+                name=_clean_name(name),
+                topics=",".join(topics),
+                status="active",
+                created_at=when,
+                status_at=when,
+                consent_source=source,
+                consent_at=when,
+                confirmed_at=when,
             )
             created = True
         else:
-            conn.execute(
-                "UPDATE subscribers SET name = ?, topics = ?, status = 'active', "
-                "unsubscribed_at = NULL WHERE id = ?",
-                (clean_name or row["name"], ",".join(topics), row["id"]),
+            state.update_subscriber(
+                conn,
+                row["id"],
+                name=_clean_name(name) or row["name"],
+                topics=",".join(topics),
+                status="active",
+                unsubscribed_at=None,
+                status_at=when,
+                status_reason="",
+                hard_bounces=0,
+                soft_bounce_issues=0,
+                consent_source=source,
+                consent_at=when,
+                confirmed_at=when,
             )
             created = False
     found = get(conn, address)
@@ -100,16 +222,252 @@ def add(
     return found, created
 
 
-def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
-    """The subscriber with this address, if any."""
-    row = conn.execute("SELECT * FROM subscribers WHERE email = ?", (email.strip(),)).fetchone()
-    return _row(row) if row else None
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """What a sign-up decided: which mail (if any) goes out. The web reply never says."""
+
+    # "confirm" (a confirmation link), "already" (a manage-your-topics note), or ""
+    notice: str
+    # the subscriber the notice goes to (None when nothing is sent)
+    subscriber: Subscriber | None
+    # why nothing is sent, for logs only ("limit", "suppressed")
+    reason: str = ""
 
 
-def by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
-    """The subscriber with this id, if any."""
-    row = conn.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
-    return _row(row) if row else None
+def sign_up(
+    conn: sqlite3.Connection,
+    email: str,
+    *,
+    topics: Sequence[str],
+    name: str,
+    client: str,
+    now: datetime,
+    secret: bytes,
+    per_address_minutes: float,
+    per_address_per_day: int,
+) -> SignUp:
+    """A sign-up from the form: decide the reader's status and the mail to send.
+
+    New, pending, unsubscribed or bounced: pending, with a confirmation link.
+    Active or paused: nothing changes; a "you are already subscribed" note.
+    Either mail at most once per ``per_address_minutes`` and ``per_address_per_day``
+    times a day, whatever an attacker sends. ``SubscriberError`` only for an
+    address that is not one (the form says so, as it would for any typo).
+    """
+    address = normalise_address(email)
+    when = stamp(now)
+    with transaction(conn):
+        if state.suppression_count(conn) and state.is_suppressed(
+            conn, address_hash(secret, address)
+        ):
+            # forgotten on request: a form submission is no new consent we can verify
+            return SignUp("", None, "suppressed")
+        row = state.subscriber_by_email(conn, address)
+        if row is None:
+            subscriber_id = state.insert_subscriber(
+                conn,
+                email=address,
+                name=_clean_name(name),
+                topics=",".join(topics),
+                status="pending",
+                created_at=when,
+                status_at=when,
+                consent_source="form",
+                consent_ip=client[:64],
+            )
+            notice = "confirm"
+        else:
+            subscriber_id = row["id"]
+            if row["status"] in ("active", "paused"):
+                notice = "already"
+            else:
+                # pending again (or back from unsubscribed/bounced): a new opt-in
+                state.update_subscriber(
+                    conn,
+                    subscriber_id,
+                    name=_clean_name(name) or row["name"],
+                    topics=",".join(topics),
+                    status="pending",
+                    status_at=when,
+                    consent_source="form",
+                    consent_ip=client[:64],
+                )
+                notice = "confirm"
+        day_ago = stamp(now - timedelta(days=1))
+        sent = state.notices_since(conn, subscriber_id, day_ago)
+        recent = stamp(now - timedelta(minutes=per_address_minutes))
+        if len(sent) >= per_address_per_day or (sent and sent[0] > recent):
+            return SignUp("", None, "limit")
+        state.record_notice(conn, subscriber_id, notice, when)
+    found = by_id(conn, subscriber_id)
+    assert found is not None
+    return SignUp(notice, found)
+
+
+def confirm(conn: sqlite3.Connection, subscriber_id: int, *, client: str, now: datetime) -> bool:
+    """Make a pending reader active, recording consent; False if they were not pending."""
+    when = stamp(now)
+    with transaction(conn):
+        return state.update_subscriber(
+            conn,
+            subscriber_id,
+            only_status=("pending",),
+            status="active",
+            confirmed_at=when,
+            consent_at=when,
+            consent_ip=client[:64],
+            status_at=when,
+            status_reason="confirmed",
+            unsubscribed_at=None,
+            hard_bounces=0,
+            soft_bounce_issues=0,
+        )
+
+
+def set_preferences(
+    conn: sqlite3.Connection,
+    subscriber_id: int,
+    *,
+    topics: Sequence[str],
+    paused: bool,
+    now: datetime,
+) -> bool:
+    """Change an active or paused reader's topics and pause; False if they are neither."""
+    with transaction(conn):
+        return state.update_subscriber(
+            conn,
+            subscriber_id,
+            only_status=("active", "paused"),
+            topics=",".join(topics),
+            status="paused" if paused else "active",
+            status_at=stamp(now),
+            status_reason="preferences",
+        )
+
+
+def unsubscribe(
+    conn: sqlite3.Connection,
+    subscriber_id: int,
+    *,
+    reason: str = "unsubscribed",
+    now: datetime | None = None,
+) -> bool:
+    """Mark a subscriber unsubscribed; returns False if they already were (or are gone)."""
+    when = stamp(now)
+    with transaction(conn):
+        return state.update_subscriber(
+            conn,
+            subscriber_id,
+            only_status=("active", "paused", "pending"),
+            status="unsubscribed",
+            unsubscribed_at=when,
+            status_at=when,
+            status_reason=reason[:300],
+        )
+
+
+def record_delivery_outcome(
+    conn: sqlite3.Connection,
+    subscriber_id: int,
+    issue_id: str,
+    outcome: str,
+    reply: str,
+    *,
+    hard_limit: int,
+    soft_issue_limit: int,
+    now: datetime,
+) -> bool:
+    """Count a send's outcome ("sent", "failed" = 5xx, "deferred"); True if now bounced.
+
+    A 5xx is a hard bounce; ``hard_limit`` of them mark the reader bounced. A
+    temporary failure that outlasted the retries is a soft bounce for that issue;
+    ``soft_issue_limit`` consecutive issues with one mark the reader bounced. A
+    delivered issue ends a run of soft bounces.
+    """
+    with transaction(conn):
+        row = state.subscriber_by_id(conn, subscriber_id)
+        if row is None:
+            return False
+        if outcome == "sent":
+            if row["soft_bounce_issues"]:
+                state.update_subscriber(
+                    conn, subscriber_id, soft_bounce_issues=0, last_soft_bounce_issue=""
+                )
+            return False
+        if outcome == "failed":
+            count = row["hard_bounces"] + 1
+            state.update_subscriber(conn, subscriber_id, hard_bounces=count)
+            kind, over = "hard", count >= hard_limit
+        else:
+            if row["last_soft_bounce_issue"] == issue_id:
+                return False  # one soft bounce per issue, however many runs retry it
+            count = row["soft_bounce_issues"] + 1
+            state.update_subscriber(
+                conn, subscriber_id, soft_bounce_issues=count, last_soft_bounce_issue=issue_id
+            )
+            kind, over = "soft", count >= soft_issue_limit
+        state.record_bounce_event(conn, subscriber_id, kind, f"send {issue_id}", reply, stamp(now))
+        if over:
+            return _mark_bounced(conn, subscriber_id, f"{kind} bounce: {reply}", now)
+    return False
+
+
+def _mark_bounced(conn: sqlite3.Connection, subscriber_id: int, reason: str, now: datetime) -> bool:
+    return state.update_subscriber(
+        conn,
+        subscriber_id,
+        only_status=("active", "paused", "pending"),
+        status="bounced",
+        status_at=stamp(now),
+        status_reason=reason[:300],
+    )
+
+
+def record_returned_mail(
+    conn: sqlite3.Connection,
+    subscriber_id: int,
+    kind: str,
+    detail: str,
+    *,
+    hard_limit: int,
+    now: datetime,
+) -> str:
+    """Act on returned mail for one reader: "hard", "soft" or "complaint".
+
+    Returns the new status, or "" when nothing changed. A complaint unsubscribes
+    at once; hard bounces count towards ``hard_limit``; a soft bounce in returned
+    mail is only recorded (the send-time retries decide soft bounces).
+    """
+    with transaction(conn):
+        row = state.subscriber_by_id(conn, subscriber_id)
+        if row is None:
+            return ""
+        state.record_bounce_event(conn, subscriber_id, kind, "returned mail", detail, stamp(now))
+        if kind == "complaint":
+            changed = state.update_subscriber(
+                conn,
+                subscriber_id,
+                only_status=("active", "paused", "pending"),
+                status="unsubscribed",
+                unsubscribed_at=stamp(now),
+                status_at=stamp(now),
+                status_reason=f"complaint: {detail}"[:300],
+            )
+            return "unsubscribed" if changed else ""
+        if kind == "hard":
+            count = row["hard_bounces"] + 1
+            state.update_subscriber(conn, subscriber_id, hard_bounces=count)
+            if count >= hard_limit and _mark_bounced(
+                conn, subscriber_id, f"hard bounce: {detail}", now
+            ):
+                return "bounced"
+    return ""
+
+
+def purge_pending(conn: sqlite3.Connection, now: datetime, confirm_days: float) -> int:
+    """Delete sign-ups still pending after ``confirm_days``; returns how many."""
+    with transaction(conn):
+        return state.purge_pending(conn, stamp(now - timedelta(days=confirm_days)))
 
 
 def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
@@ -118,27 +476,59 @@ def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
     if found is None:
         raise SubscriberError(f"{email} is not a subscriber")
     with transaction(conn):
-        conn.execute("DELETE FROM subscribers WHERE id = ?", (found.id,))
+        state.delete_subscriber(conn, found.id)
     return found
 
 
-def unsubscribe(conn: sqlite3.Connection, subscriber_id: int) -> bool:
-    """Mark a subscriber unsubscribed; returns False if they already were (or are gone)."""
+def forget(conn: sqlite3.Connection, email: str, secret: bytes, now: datetime) -> Subscriber:
+    """Erase a person: their row, their address in the send log; keep a keyed hash only.
+
+    The hash on the suppression list makes ``add``/``import`` refuse the address
+    again unless the person consents anew (``reconsent``).
+    """
+    address = email.strip()
+    found = get(conn, address)
+    if found is None:
+        try:
+            found = get(conn, normalise_address(address))
+        except SubscriberError:
+            found = None
+    if found is None:
+        raise SubscriberError(f"{email} is not a subscriber")
+    digest = address_hash(secret, found.email)
     with transaction(conn):
-        cursor = conn.execute(
-            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ? "
-            "WHERE id = ? AND status = 'active'",
-            (_now(), subscriber_id),
-        )
-    return cursor.rowcount == 1
+        state.forget_deliveries(conn, found.id, f"forgotten:{digest[:16]}")
+        state.delete_subscriber(conn, found.id)
+        state.suppress(conn, digest, "forgotten on request", stamp(now))
+    return found
 
 
-def listing(conn: sqlite3.Connection, *, active_only: bool = False) -> list[Subscriber]:
-    """Every subscriber (or only active ones), by address."""
-    query = "SELECT * FROM subscribers"
-    if active_only:
-        query += " WHERE status = 'active'"
-    return [_row(r) for r in conn.execute(query + " ORDER BY email")]
+EXPORT_FIELDS = (
+    "email",
+    "name",
+    "status",
+    "topics",
+    "created_at",
+    "confirmed_at",
+    "consent_source",
+    "consent_at",
+    "consent_ip",
+    "status_reason",
+)
+
+
+def export_csv(conn: sqlite3.Connection, path: Path) -> int:
+    """Write every subscriber to ``path`` (CSV, header first); returns how many."""
+    rows = listing(conn)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for s in rows:
+        values = {**{f: getattr(s, f) for f in EXPORT_FIELDS if f != "topics"}}
+        values["topics"] = ",".join(s.topics)
+        writer.writerow(["" if values[f] is None else values[f] for f in EXPORT_FIELDS])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +543,8 @@ class ImportReport:
     errors: tuple[tuple[int, str], ...]
 
 
-def import_csv(conn: sqlite3.Connection, path: Path, known: Sequence[str]) -> ImportReport:
-    """Import ``email[,name][,topics]`` rows (header required); bad rows are reported."""
+def read_csv(path: Path) -> csv.DictReader[str]:
+    """A reader over ``email[,name][,topics]`` rows; ``SubscriberError`` if unusable."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -164,6 +554,19 @@ def import_csv(conn: sqlite3.Connection, path: Path, known: Sequence[str]) -> Im
     if "email" not in fields:
         raise SubscriberError(f"{path}: the first line must be a header with an 'email' column")
     reader.fieldnames = fields
+    return reader
+
+
+def import_csv(
+    conn: sqlite3.Connection,
+    path: Path,
+    known: Sequence[str],
+    *,
+    secret: bytes | None = None,
+    reconsent: bool = False,
+) -> ImportReport:
+    """Import ``email[,name][,topics]`` rows as active readers; bad rows are reported."""
+    reader = read_csv(path)
     added: list[str] = []
     updated: list[str] = []
     errors: list[tuple[int, str]] = []
@@ -172,7 +575,13 @@ def import_csv(conn: sqlite3.Connection, path: Path, known: Sequence[str]) -> Im
         try:
             topics = parse_topics(row.get("topics") or "", known)
             subscriber, created = add(
-                conn, row.get("email") or "", name=row.get("name") or "", topics=topics
+                conn,
+                row.get("email") or "",
+                name=row.get("name") or "",
+                topics=topics,
+                source="operator",
+                secret=secret,
+                reconsent=reconsent,
             )
         except SubscriberError as exc:
             errors.append((line, str(exc)))

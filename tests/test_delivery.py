@@ -148,9 +148,18 @@ def test_a_550_marks_that_recipient_failed_and_the_run_goes_on(mail_project: Pat
         again = run_send(config)
     assert report.failed == [(bad, "550 5.1.1 mailbox unavailable (test fault)")]
     assert sorted(report.sent) == [a for a in EXPECTED if a != bad]
-    assert again.sent == [] and again.failed_before == 1
+    # one permanent failure (newsletter.bounces.hard_limit: 1) marks the address bounced
+    assert report.bounced == [bad]
+    assert again.sent == [] and again.failed_before == 0 and again.failed == []
     assert log_rows(config)[bad] == "failed"
     assert bad not in server.handler.recipients()
+    conn = connect(config.database)
+    try:
+        found = subs.get(conn, bad)
+        assert found is not None and found.status == "bounced" and found.hard_bounces == 1
+        assert found.status_reason == "hard bounce: 550 5.1.1 mailbox unavailable (test fault)"
+    finally:
+        conn.close()
 
 
 def test_dropped_connections_are_reopened_without_duplicates(mail_project: Path) -> None:
