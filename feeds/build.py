@@ -282,7 +282,9 @@ def render_outputs(
         if found.pages:
             files[location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
     env = template_env(settings.templates)
-    files.update(render_site(env, settings.site, everything, pages))
+    files.update(
+        render_site(env, settings.site, everything, pages, settings.subscribe_form_url())
+    )
     return files
 
 

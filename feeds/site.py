@@ -93,20 +93,31 @@ def feed_page(
 
 
 def render_site(
-    env: Environment, site: SiteSettings, everything: FeedPage, pages: Sequence[FeedPage]
+    env: Environment,
+    site: SiteSettings,
+    everything: FeedPage,
+    pages: Sequence[FeedPage],
+    subscribe_url: str | None = None,
 ) -> dict[str, bytes]:
-    """The index page, one page per topic, and the OPML file."""
+    """The index page, one page per topic, and the OPML file.
+
+    With ``subscribe_url``, every page carries a sign-up form that posts there
+    (no JavaScript); a topic page's form preselects its topic.
+    """
     context = {
         "site": site,
         "everything": everything,
         "pages": pages,
         "opml_url": opml_url(site.base_url),
         "latest": LATEST_ON_INDEX,
+        "subscribe_url": subscribe_url,
     }
     files = {
         everything.location.page_path: render(env, "index.html.j2", **context),
         OPML_PATH: render(env, "feeds.opml.j2", **context),
     }
     for page in pages:
-        files[page.location.page_path] = render(env, "topic.html.j2", page=page, **context)
+        files[page.location.page_path] = render(
+            env, "topic.html.j2", page=page, signup_topic=page.topic, **context
+        )
     return files

@@ -107,7 +107,10 @@ def issue_files(
     """An issue's files: (public, under output/; private, under the issues folder)."""
     # the bytes `send` would send (PreparedMessage), for a sample recipient
     sample, _ = PreparedMessage(issue, settings, site).message(
-        SAMPLE_RECIPIENT, sample_unsubscribe_url(site), issue.plan.period.end
+        SAMPLE_RECIPIENT,
+        sample_unsubscribe_url(site),
+        issue.plan.period.end,
+        join(site.base_url, "preferences?token=sample"),
     )
     info = _info_dict(issue_info(issue))
     folder = f"{issue.issue_id}/"
@@ -159,9 +162,12 @@ def move_private_files(output: Path, issues_folder: Path) -> list[Path]:
 
 
 def archive_files(
-    issues: list[IssueInfo], env: Environment, site: SiteSettings
+    issues: list[IssueInfo],
+    env: Environment,
+    site: SiteSettings,
+    subscribe_url: str | None = None,
 ) -> dict[str, bytes]:
-    """The archive index page and the Atom feed of issues."""
+    """The archive index page (with the sign-up form) and the Atom feed of issues."""
     ordered = sorted({i.id: i for i in issues}.values(), key=lambda i: (i.end, i.id), reverse=True)
     index_url = join(site.base_url, ARCHIVE)
     atom_url = join(site.base_url, f"{ARCHIVE}atom.xml")
@@ -172,6 +178,7 @@ def archive_files(
         issues=ordered,
         atom_url=atom_url,
         opml_url=join(site.base_url, "feeds.opml"),
+        subscribe_url=subscribe_url,
     )
     fg = FeedGenerator()
     fg.id(f"urn:uuid:{uuid.uuid5(_ISSUE_NAMESPACE, story_key(index_url))}")

@@ -39,7 +39,7 @@ from .digest import Period, plan_issue
 from .errors import DeliveryError
 from .message import PreparedMessage, sender
 from .render import RenderedIssue, render_issue
-from .tokens import make_token, secret_from_env, unsubscribe_link
+from .tokens import make_expiring_token, make_token, secret_from_env, signed_link
 
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -248,6 +248,7 @@ def send_issue(
         if issue is not None
     }
     endpoint = config.unsubscribe_endpoint()
+    preferences = config.endpoint("preferences")
     envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
     transport = transport or SmtpTransport(config.smtp)
     smtp = config.smtp
@@ -269,8 +270,15 @@ def send_issue(
             if current is None or current.status != "active":
                 continue  # unsubscribed while this run was going
             token = make_token(secret, subscriber.id, subscriber.email)
+            expires = int(clock().timestamp() + config.newsletter.preferences_days * 86_400)
+            manage = make_expiring_token(
+                secret, "preferences", subscriber.id, subscriber.email, expires
+            )
             data, message_id = message.message(
-                subscriber.email, unsubscribe_link(endpoint, token), clock()
+                subscriber.email,
+                signed_link(endpoint, token),
+                clock(),
+                signed_link(preferences, manage),
             )
             wait = next_slot - time.monotonic()
             if wait > 0:

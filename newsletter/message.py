@@ -24,7 +24,7 @@ from feeds.config import SiteSettings
 from feeds.errors import ConfigError
 
 from .config import NewsletterSettings
-from .render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
+from .render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
 
 # Header lines may be up to 998 characters (RFC 5322); folding earlier would turn
 # a long List-Unsubscribe URL into an encoded-word, which mail clients ignore.
@@ -53,12 +53,20 @@ def message_id(issue_id: str, recipient: str, domain: str) -> str:
     return f"<{issue_id}.{digest}@{domain}>"
 
 
-def fill(issue: RenderedIssue, recipient: str, unsubscribe_url: str) -> tuple[str, str]:
+def fill(
+    issue: RenderedIssue, recipient: str, unsubscribe_url: str, preferences_url: str
+) -> tuple[str, str]:
     """The HTML and text parts with one recipient's values, escaped for each part."""
-    html = issue.html.replace(RECIPIENT, str(escape(recipient))).replace(
-        UNSUBSCRIBE_URL, str(escape(unsubscribe_url))
+    html = (
+        issue.html.replace(RECIPIENT, str(escape(recipient)))
+        .replace(UNSUBSCRIBE_URL, str(escape(unsubscribe_url)))
+        .replace(PREFERENCES_URL, str(escape(preferences_url)))
     )
-    text = issue.text.replace(RECIPIENT, recipient).replace(UNSUBSCRIBE_URL, unsubscribe_url)
+    text = (
+        issue.text.replace(RECIPIENT, recipient)
+        .replace(UNSUBSCRIBE_URL, unsubscribe_url)
+        .replace(PREFERENCES_URL, preferences_url)
+    )
     return html, text
 
 
@@ -83,10 +91,11 @@ def compose(
     recipient: str,
     unsubscribe_url: str,
     date: datetime,
+    preferences_url: str = "",
 ) -> EmailMessage:
-    """The message for ``recipient``, with their address and unsubscribe link filled in."""
+    """The message for ``recipient``, with their address and links filled in."""
     to = Address(addr_spec=recipient)  # raises ValueError for a malformed address
-    html, text = fill(issue, to.addr_spec, unsubscribe_url)
+    html, text = fill(issue, to.addr_spec, unsubscribe_url, preferences_url or unsubscribe_url)
     message = EmailMessage(policy=BODY_POLICY)
     message["Subject"] = issue.subject
     message["From"] = sender(settings, site)
@@ -135,13 +144,19 @@ class PreparedMessage:
         fixed["MIME-Version"] = "1.0"
         self.head = fixed.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
 
-    def message(self, recipient: str, unsubscribe_url: str, date: datetime) -> tuple[bytes, str]:
-        """The message bytes for ``recipient`` and its Message-ID."""
+    def message(
+        self, recipient: str, unsubscribe_url: str, date: datetime, preferences_url: str = ""
+    ) -> tuple[bytes, str]:
+        """The message bytes for ``recipient`` and its Message-ID.
+
+        ``preferences_url`` is the reader's own preferences link (default: the
+        unsubscribe link, whose page offers the same way out).
+        """
         to = Address(addr_spec=recipient).addr_spec  # raises ValueError if malformed
         mailto = self.settings.unsubscribe_mailto or ""
-        if not (to + unsubscribe_url + mailto).isascii() or any(
-            ch in to + unsubscribe_url for ch in "\r\n<>"
-        ):
+        preferences_url = preferences_url or unsubscribe_url
+        links = unsubscribe_url + preferences_url
+        if not (to + links + mailto).isascii() or any(ch in to + links for ch in "\r\n<>"):
             slow = compose(
                 self.issue,
                 self.settings,
@@ -149,9 +164,10 @@ class PreparedMessage:
                 recipient=recipient,
                 unsubscribe_url=unsubscribe_url,
                 date=date,
+                preferences_url=preferences_url,
             )
             return slow.as_bytes(), str(slow["Message-ID"])
-        html, text = fill(self.issue, to, unsubscribe_url)
+        html, text = fill(self.issue, to, unsubscribe_url, preferences_url)
         mid = message_id(self.issue.issue_id, to, self.domain)
         unsubscribe = list_unsubscribe(unsubscribe_url, mailto, to)
         boundary = boundary_for(mid).encode()

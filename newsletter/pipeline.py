@@ -180,5 +180,6 @@ def write_issue(config: Config, issue: RenderedIssue) -> DigestResult:
     private_report = write_tree(config.issues_folder, private)
     issues = [i for i in read_issues(config.issues_folder) if i.id != issue.issue_id]
     issues.append(issue_info(issue))
-    public.update(archive_files(issues, template_env(config.templates), config.site))
+    env = template_env(config.templates)
+    public.update(archive_files(issues, env, config.site, config.subscribe_form_url()))
     return DigestResult(issue, write_tree(config.output, public), private_report)

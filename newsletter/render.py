@@ -33,6 +33,7 @@ from .digest import DigestItem, IssuePlan, trim
 # Per-recipient placeholders: plain ASCII words that survive escaping and inlining.
 RECIPIENT = "FEEDLETTER-RECIPIENT-ADDRESS"
 UNSUBSCRIBE_URL = "https://feedletter.invalid/FEEDLETTER-UNSUBSCRIBE-URL"
+PREFERENCES_URL = "https://feedletter.invalid/FEEDLETTER-PREFERENCES-URL"
 # Lead images are shown at most this wide (600 px minus the story padding).
 IMAGE_MAX_WIDTH = 552
 # Lead images are shown only when height / width lies in this range (landscape).
@@ -213,6 +214,7 @@ def _context(
         ],
         "recipient": RECIPIENT,
         "unsubscribe_url": UNSUBSCRIBE_URL,
+        "preferences_url": PREFERENCES_URL,
     }
 
 

@@ -68,8 +68,8 @@ def verify_token(secret: bytes, token: str, subscriber_id: int, email: str) -> b
     return hmac.compare_digest(match.group(2), _mac(secret, subscriber_id, email))
 
 
-def unsubscribe_link(endpoint: str, token: str) -> str:
-    """A recipient's unsubscribe URL (List-Unsubscribe and the footer link)."""
+def signed_link(endpoint: str, token: str) -> str:
+    """``endpoint`` with ``?token=``: the links in mail (unsubscribe, preferences, confirm)."""
     return with_query(endpoint, {"token": token})
 
 

@@ -8,11 +8,9 @@ so a proxy can forward the site's paths unchanged; ``/`` redirects there.
   (Atom, RSS, OPML, HTML), ``ETag`` and ``Last-Modified``, and ``304`` answers to
   conditional requests. Starlette's ``StaticFiles`` resolves paths and refuses
   anything outside the folder.
-- ``POST <unsubscribe path>?token=…`` (default ``<base path>/unsubscribe``, the
-  path of the List-Unsubscribe URL): RFC 8058 one-click unsubscribe — no
-  cookie, no redirect, ``200`` with a short confirmation.
-- ``GET`` on the same path: a confirmation page with a button that POSTs.
-- A forged or malformed token gets ``400`` and changes nothing.
+- the reader endpoints (``readers``): sign-up, confirm, preferences and RFC 8058
+  one-click unsubscribe (at the path of the List-Unsubscribe URL), each a GET
+  page whose button POSTs.
 
 As a local preview (``preview``, the default of ``feedletter serve``) pages and
 feeds link to the address the browser used instead of ``site.base_url``, as
@@ -34,17 +32,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
-from . import subscribers as subs
-from .tokens import token_subscriber, verify_token
+from .config import Config
+from .readers import Readers, SlidingWindow
 
 CONTENT_TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -70,29 +67,33 @@ def content_type(path: str) -> str | None:
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ServeSettings:
-    """What ``serve`` needs to know about the site."""
+    """What ``serve`` needs to know."""
 
-    # the folder to serve (``output``)
-    output: Path
-    # the public address of ``output/`` (``site.base_url``); its path is served
-    base_url: str
-    # the public one-click unsubscribe URL; its path is the endpoint
-    unsubscribe_url: str
-    # the site's title, shown on the endpoint pages
-    site_title: str
+    # the whole config: site (base_url, title), newsletter endpoints and limits, SMTP
+    config: Config
+    # (topic id, display name) of every topic, in order, for the forms
+    topics: tuple[tuple[str, str], ...] = ()
     # a local preview: pages and feeds link to the address the browser used
     preview: bool = False
+
+    @property
+    def output(self) -> Path:
+        return self.config.output
+
+    @property
+    def base_url(self) -> str:
+        return self.config.site.base_url
 
     @property
     def base_path(self) -> str:
         """The path everything is served under: "/powerapps", or "" for a site at "/"."""
         return urlsplit(self.base_url).path.rstrip("/")
 
-    @property
-    def unsubscribe_path(self) -> str:
-        return urlsplit(self.unsubscribe_url).path or f"{self.base_path}/unsubscribe"
+    def path_of(self, url: str | None, name: str) -> str:
+        """The path of an endpoint URL (default: ``<base path>/<name>``)."""
+        return (urlsplit(url).path if url else "") or f"{self.base_path}/{name}"
 
 
 class OutputFiles(StaticFiles):
@@ -143,79 +144,42 @@ class OutputFiles(StaticFiles):
         return super().lookup_path(path)
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
-button{{font:inherit;padding:.5rem 1.25rem;border-radius:6px;border:1px solid #0f3d91;
-background:#0f3d91;color:#fff;cursor:pointer}}</style></head>
-<body><h1>{title}</h1>{body}</body></html>
-"""
-
-
-def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(title=escape(title), body=body), status_code=status)
-
-
 def create_app(
     settings: ServeSettings,
     connect: Callable[[], sqlite3.Connection],
     secret: bytes,
+    send_notice: Callable[..., None] | None = None,
 ) -> Starlette:
-    """The web application for ``settings.output`` and the subscriber database."""
-    site_title = settings.site_title
-    endpoint = settings.unsubscribe_path
+    """The web application: ``output/`` and the reader endpoints, under base_url's path."""
+    config = settings.config
+    signup = config.newsletter.signup
+    if send_notice is None:
+        from .notices import send_notice as default_sender
 
-    def check(request: Request) -> tuple[sqlite3.Connection, subs.Subscriber] | Response:
-        token = request.query_params.get("token", "")
-        subscriber_id = token_subscriber(token)
-        if subscriber_id is None:
-            return page("Invalid link", "<p>This unsubscribe link is malformed.</p>", 400)
-        conn = connect()
-        found = subs.by_id(conn, subscriber_id)
-        if found is None or not verify_token(secret, token, found.id, found.email):
-            conn.close()
-            return page("Invalid link", "<p>This unsubscribe link is not valid.</p>", 400)
-        return conn, found
-
-    async def unsubscribe_form(request: Request) -> Response:
-        checked = check(request)
-        if isinstance(checked, Response):
-            return checked
-        conn, found = checked
-        conn.close()
-        token = escape(request.query_params["token"])
-        if found.status != "active":
-            return page("Unsubscribed", f"<p>{escape(found.email)} is already unsubscribed.</p>")
-        body = (
-            f"<p>Stop sending the {escape(site_title)} digest to "
-            f"<strong>{escape(found.email)}</strong>?</p>"
-            f'<form method="post" action="{escape(endpoint)}?token={token}">'
-            '<button type="submit">Unsubscribe</button></form>'
-        )
-        return page("Unsubscribe", body)
-
-    async def unsubscribe(request: Request) -> Response:
-        checked = check(request)
-        if isinstance(checked, Response):
-            return checked
-        conn, found = checked
-        try:
-            subs.unsubscribe(conn, found.id)
-        finally:
-            conn.close()
-        return page(
-            "Unsubscribed",
-            f"<p>{escape(found.email)} will receive no further issues of {escape(site_title)}.</p>",
-        )
+        send_notice = default_sender
+    readers = Readers(
+        config=config,
+        connect=connect,
+        secret=secret,
+        topics=settings.topics,
+        limiter=SlidingWindow(signup.per_client_requests, signup.per_client_window_seconds),
+        send_notice=send_notice,
+        unsubscribe_path=settings.path_of(config.unsubscribe_endpoint(), "unsubscribe"),
+    )
+    subscribe = settings.path_of(config.subscribe_form_url(), "subscribe")
 
     async def to_site(request: Request) -> Response:
         return RedirectResponse(f"{settings.base_path}/", status_code=302)
 
     routes: list[BaseRoute] = [
-        Route(endpoint, unsubscribe_form, methods=["GET"]),
-        Route(endpoint, unsubscribe, methods=["POST"]),
+        Route(readers.unsubscribe_path, readers.unsubscribe_form, methods=["GET"]),
+        Route(readers.unsubscribe_path, readers.unsubscribe, methods=["POST"]),
+        Route(subscribe, readers.subscribe_form, methods=["GET"]),
+        Route(subscribe, readers.subscribe, methods=["POST"]),
+        Route(f"{settings.base_path}/confirm", readers.confirm_form, methods=["GET"]),
+        Route(f"{settings.base_path}/confirm", readers.confirm, methods=["POST"]),
+        Route(f"{settings.base_path}/preferences", readers.preferences_form, methods=["GET"]),
+        Route(f"{settings.base_path}/preferences", readers.preferences, methods=["POST"]),
     ]
     if settings.base_path:
         routes.append(Route("/", to_site, methods=["GET", "HEAD"]))

@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from email.utils import formatdate
 from pathlib import Path
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from feeds.build import build_feeds, load_project
+from feeds.build import build_feeds, load_project, load_topics
 from newsletter import subscribers as subs
 from newsletter.config import Config, load_config
 from newsletter.pipeline import issue_period, make_issue, write_issue
@@ -45,15 +45,12 @@ class Served:
             return exc.code, dict(exc.headers), exc.read()
 
 
-def serve(config: Config, preview: bool) -> Iterator[Served]:
-    settings = ServeSettings(
-        output=config.output,
-        base_url=config.site.base_url,
-        unsubscribe_url=config.unsubscribe_endpoint(),
-        site_title=config.site.title,
-        preview=preview,
-    )
-    app = create_app(settings, lambda: connect(config.database), SECRET)
+def serve(
+    config: Config, preview: bool, send_notice: Callable[..., None] | None = None
+) -> Iterator[Served]:
+    topics = tuple((t.id, t.name) for t in load_topics(config).topics)
+    settings = ServeSettings(config, topics, preview=preview)
+    app = create_app(settings, lambda: connect(config.database), SECRET, send_notice)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -227,14 +224,14 @@ def test_the_list_unsubscribe_url_of_a_real_message_works(served: Served) -> Non
     """A mailbox provider POSTs to the message's own List-Unsubscribe URL (RFC 8058)."""
     from newsletter.archive import read_issues
     from newsletter.message import PreparedMessage
-    from newsletter.tokens import unsubscribe_link
+    from newsletter.tokens import signed_link
 
     config = served.config
     ada = subscriber(config, "ada@example.com")
     info = read_issues(config.issues_folder)[0]
     project = load_project(config)
     issue = make_issue(project, config, info.period)
-    link = unsubscribe_link(config.unsubscribe_endpoint(), make_token(SECRET, ada.id, ada.email))
+    link = signed_link(config.unsubscribe_endpoint(), make_token(SECRET, ada.id, ada.email))
     raw, _ = PreparedMessage(issue, config.newsletter, config.site).message(
         ada.email, link, info.end_time
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from feeds.build import load_topics
 from feeds.errors import FeedletterError
 
 from .common import cli, config_option, configure, fail, shown_path
@@ -28,7 +29,7 @@ from .common import cli, config_option, configure, fail, shown_path
     "Default: a local preview whose pages and feeds link to this server.",
 )
 def serve(config_path: Path, host: str, port: int, production: bool) -> None:
-    """Serve output/ under site.base_url's path, with the one-click unsubscribe endpoint."""
+    """Serve output/ and the reader endpoints (sign-up, confirm, preferences, unsubscribe)."""
     import uvicorn
 
     from .. import state
@@ -41,13 +42,12 @@ def serve(config_path: Path, host: str, port: int, production: bool) -> None:
         state.connect(config.database).close()
     except FeedletterError as exc:
         fail(exc)
-    settings = ServeSettings(
-        output=config.output,
-        base_url=config.site.base_url,
-        unsubscribe_url=config.unsubscribe_endpoint(),
-        site_title=config.site.title,
-        preview=not production,
-    )
+    try:
+        known = load_topics(config).topics
+    except FeedletterError as exc:
+        fail(exc)
+    topics = tuple((t.id, t.name) for t in known)
+    settings = ServeSettings(config, topics, preview=not production)
     app = create_app(settings, lambda: state.connect(config.database), secret)
     shown_host = f"[{host}]" if ":" in host else host
     address = f"http://{shown_host}:{port}{settings.base_path}/"
