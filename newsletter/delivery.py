@@ -283,7 +283,7 @@ def send_issue(
             wait = next_slot - time.monotonic()
             if wait > 0:
                 sleep(wait)
-            outcome, reply, attempts = _deliver(
+            outcome, reply, attempts = deliver_one(
                 transport, envelope_from, subscriber.email, data, smtp, sleep
             )
             next_slot = time.monotonic() + interval
@@ -324,7 +324,7 @@ def send_issue(
     return report
 
 
-def _deliver(
+def deliver_one(
     transport: SmtpTransport,
     envelope_from: str,
     recipient: str,

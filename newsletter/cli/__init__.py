@@ -5,7 +5,7 @@ Importing the command modules registers their commands on ``cli``.
 
 from __future__ import annotations
 
-from . import audience, send, server, site
+from . import audience, returned, send, server, site
 from .common import cli, main
 
-__all__ = ["audience", "cli", "main", "send", "server", "site"]
+__all__ = ["audience", "cli", "main", "returned", "send", "server", "site"]

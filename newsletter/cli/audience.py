@@ -1,8 +1,15 @@
-"""``subscribers add | remove | list | import``: the operator's side of the audience."""
+"""``subscribers add | remove | list | import | export | forget``: the operator's side.
+
+Thin wrappers over ``newsletter.subscribers`` (the lifecycle). ``add`` and
+``import`` are operator actions that make readers active at once (consent source
+"operator"); ``import --confirm`` mails confirmation links instead.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -12,6 +19,12 @@ from feeds.errors import FeedletterError
 
 from ..config import Config
 from .common import cli, config_option, configure, fail, say
+
+reconsent_option = click.option(
+    "--reconsent",
+    is_flag=True,
+    help="The person asked to be forgotten before and has consented again: take them back.",
+)
 
 
 @cli.group()
@@ -35,20 +48,34 @@ def known_topics(config: Config) -> list[str]:
         fail(exc)
 
 
+def optional_secret(config: Config) -> bytes | None:
+    """The signing secret when it is set (the suppression list needs it), else None."""
+    value = os.environ.get(config.state.secret_env, "")
+    return value.encode() if value else None
+
+
 @subscribers.command("add")
 @config_option
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
 @click.option("--topics", default="", help="Comma-separated topic ids; omit for all topics.")
-def subscribers_add(config_path: Path, email: str, name: str, topics: str) -> None:
-    """Add a subscriber (or re-activate and update one)."""
+@reconsent_option
+def subscribers_add(config_path: Path, email: str, name: str, topics: str, reconsent: bool) -> None:
+    """Add a subscriber, active at once (or re-activate and update one)."""
     from .. import subscribers as subs
 
     config = configure(config_path)
     conn = open_state(config)
     try:
         wanted = subs.parse_topics(topics, known_topics(config)) if topics else ()
-        subscriber, created = subs.add(conn, email, name=name, topics=wanted)
+        subscriber, created = subs.add(
+            conn,
+            email,
+            name=name,
+            topics=wanted,
+            secret=optional_secret(config),
+            reconsent=reconsent,
+        )
     except FeedletterError as exc:
         fail(exc)
     finally:
@@ -61,7 +88,7 @@ def subscribers_add(config_path: Path, email: str, name: str, topics: str) -> No
 @config_option
 @click.argument("email")
 def subscribers_remove(config_path: Path, email: str) -> None:
-    """Delete a subscriber (their send-log rows stay)."""
+    """Delete a subscriber (their send-log rows stay; see forget to erase them)."""
     from .. import subscribers as subs
 
     config = configure(config_path)
@@ -77,14 +104,20 @@ def subscribers_remove(config_path: Path, email: str) -> None:
 
 @subscribers.command("list")
 @config_option
-def subscribers_list(config_path: Path) -> None:
-    """List every subscriber: address, status, topics, name."""
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "active", "paused", "bounced", "unsubscribed"]),
+    default=None,
+    help="Only subscribers with this status.",
+)
+def subscribers_list(config_path: Path, status: str | None) -> None:
+    """List subscribers: address, status, topics, name."""
     from .. import subscribers as subs
 
     config = configure(config_path)
     conn = open_state(config)
     try:
-        rows = subs.listing(conn)
+        rows = subs.listing(conn, status=status)
     finally:
         conn.close()
     for s in rows:
@@ -96,14 +129,32 @@ def subscribers_list(config_path: Path) -> None:
 @subscribers.command("import")
 @config_option
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-def subscribers_import(config_path: Path, csv_file: Path) -> None:
+@reconsent_option
+@click.option(
+    "--confirm",
+    "double_opt_in",
+    is_flag=True,
+    help="Mail each new address a confirmation link instead of making it active.",
+)
+def subscribers_import(
+    config_path: Path, csv_file: Path, reconsent: bool, double_opt_in: bool
+) -> None:
     """Import subscribers from a CSV file with a header: email[,name][,topics]."""
     from .. import subscribers as subs
 
     config = configure(config_path)
+    if double_opt_in:
+        import_with_confirmation(config, csv_file)
+        return
     conn = open_state(config)
     try:
-        report = subs.import_csv(conn, csv_file, known_topics(config))
+        report = subs.import_csv(
+            conn,
+            csv_file,
+            known_topics(config),
+            secret=optional_secret(config),
+            reconsent=reconsent,
+        )
     except FeedletterError as exc:
         fail(exc)
     finally:
@@ -113,4 +164,87 @@ def subscribers_import(config_path: Path, csv_file: Path) -> None:
     say(
         f"Imported {csv_file}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.errors)} rejected"
+    )
+
+
+def import_with_confirmation(config: Config, csv_file: Path) -> None:
+    """``import --confirm``: every row signs up as the form does; its mail goes out."""
+    from .. import subscribers as subs
+    from ..notices import send_notice
+    from ..tokens import secret_from_env
+
+    known = known_topics(config)
+    conn = open_state(config)
+    mailed = skipped = 0
+    try:
+        secret = secret_from_env(config.state.secret_env)
+        reader = subs.read_csv(csv_file)
+        signup = config.newsletter.signup
+        for row in reader:
+            now = datetime.now(UTC)
+            try:
+                decision = subs.sign_up(
+                    conn,
+                    row.get("email") or "",
+                    topics=subs.parse_topics(row.get("topics") or "", known),
+                    name=row.get("name") or "",
+                    client="import",
+                    now=now,
+                    secret=secret,
+                    per_address_minutes=signup.per_address_minutes,
+                    per_address_per_day=signup.per_address_per_day,
+                )
+                if decision.subscriber is None:
+                    skipped += 1
+                    continue
+                send_notice(config, decision.notice, decision.subscriber, secret, now)
+                mailed += 1
+            except FeedletterError as exc:
+                click.echo(f"  line {reader.line_num}: {exc}", err=True)
+                skipped += 1
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
+    say(f"Imported {csv_file} with confirmation: {mailed} mailed, {skipped} not mailed")
+
+
+@subscribers.command("export")
+@config_option
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
+def subscribers_export(config_path: Path, csv_file: Path) -> None:
+    """Write every subscriber with status, topics, dates and consent to a CSV file."""
+    from .. import subscribers as subs
+
+    config = configure(config_path)
+    conn = open_state(config)
+    try:
+        count = subs.export_csv(conn, csv_file)
+    except OSError as exc:
+        fail(FeedletterError(f"cannot write {csv_file}: {exc}"))
+    finally:
+        conn.close()
+    say(f"Exported {count} subscribers to {csv_file}")
+
+
+@subscribers.command("forget")
+@config_option
+@click.argument("email")
+def subscribers_forget(config_path: Path, email: str) -> None:
+    """Erase a person's data; keep only a keyed hash so they are not re-imported by mistake."""
+    from .. import subscribers as subs
+    from ..tokens import secret_from_env
+
+    config = configure(config_path)
+    conn = open_state(config)
+    try:
+        secret = secret_from_env(config.state.secret_env)
+        forgotten = subs.forget(conn, email, secret, datetime.now(UTC))
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
+    say(
+        f"Forgot {forgotten.email}: subscriber and send-log addresses erased; "
+        "a keyed hash stays on the suppression list"
     )

@@ -12,6 +12,7 @@ import click
 from feeds.build import load_cached_project
 from feeds.errors import FeedletterError
 
+from ..config import Config
 from .audience import open_state
 from .common import EXIT_UNDELIVERED, cli, config_option, configure, fail, locked, progress_bar, say
 
@@ -31,13 +32,29 @@ if TYPE_CHECKING:
     "--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages in this run."
 )
 @click.option("--force", is_flag=True, help="Send even if the issue's period ended long ago.")
+@click.option(
+    "--test",
+    "test_addresses",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Send the issue (every topic, '[Test]' subject) only to ADDRESS; repeatable. "
+    "Nothing is logged and no subscriber is touched.",
+)
 def send(
-    config_path: Path, issue_id: str | None, dry_run: bool, limit: int | None, force: bool
+    config_path: Path,
+    issue_id: str | None,
+    dry_run: bool,
+    limit: int | None,
+    force: bool,
+    test_addresses: tuple[str, ...],
 ) -> None:
     """Send a digest issue to every active subscriber who has not received it yet."""
     from .. import delivery
 
     config = configure(config_path)
+    if test_addresses:
+        send_tests(config, issue_id, test_addresses)
+        return
     with locked(config, "feedletter send"):
         conn = open_state(config)
         try:
@@ -57,6 +74,22 @@ def send(
         sys.exit(EXIT_UNDELIVERED)
 
 
+def send_tests(config: Config, issue_id: str | None, addresses: tuple[str, ...]) -> None:
+    """``send --test``: the issue to a few addresses, outside the send log."""
+    from .. import delivery
+    from ..testsend import send_test
+
+    try:
+        info = delivery.find_issue(config, issue_id)
+        results = send_test(load_cached_project(config), config, info, addresses)
+    except FeedletterError as exc:
+        fail(exc)
+    for address, outcome, reply in results:
+        say(f"Test of {info.id} to {address}: {outcome} ({reply})")
+    if any(outcome != "sent" for _, outcome, _ in results):
+        sys.exit(EXIT_UNDELIVERED)
+
+
 def print_send_summary(report: SendReport) -> None:
     """The final summary of a send run."""
     mode = " (dry run: nothing sent)" if report.dry_run else ""
@@ -73,5 +106,7 @@ def print_send_summary(report: SendReport) -> None:
         say(f"  failed {address}: {reply}")
     for address, reply in report.deferred:
         say(f"  deferred {address} (retried on the next run): {reply}")
+    for address in report.bounced:
+        say(f"  bounced {address}: no further issues (newsletter.bounces)")
     if report.limited:
         say("  stopped at --limit; run send again to continue")
