@@ -18,12 +18,13 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/feedletter build --date 2021-11-07
 
-# Debian packages the tests drive: chromium (browser tests), spamassassin
-# (inbox placement). Installed as root with apt-get when missing; elsewhere the
-# tests that need them skip and say why.
+# Debian packages the tests drive: chromium and chromium-driver (browser tests),
+# spamassassin (inbox placement). Installed as root with apt-get when missing;
+# elsewhere the tests that need them skip and say why.
 system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
