@@ -18,13 +18,10 @@ answer with small, escaped pages. Rules they keep:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sqlite3
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,6 +32,7 @@ from starlette.responses import HTMLResponse, Response
 from . import subscribers as subs
 from .config import Config
 from .errors import DeliveryError, SubscriberError
+from .ratelimit import SlidingWindow, client_address
 from .tokens import make_token, signed_link, token_subscriber, verify_expiring_token, verify_token
 
 log = logging.getLogger("feedletter.readers")
@@ -74,59 +72,6 @@ def page(config: Config, title: str, body: str, status: int = 200, **headers: st
         body=body,
     )
     return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **headers})
-
-
-class SlidingWindow:
-    """At most ``limit`` requests per client in any ``window`` seconds (in memory)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self.hits: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-
-    def hit(self, client: str) -> float | None:
-        """Count a request; None if allowed, else seconds until the next one is."""
-        now = self.clock()
-        with self.lock:
-            if len(self.hits) > 50_000:  # bounded memory: forget idle clients
-                self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - self.window}
-            times = self.hits.setdefault(client, deque())
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                return max(times[0] + self.window - now, 1.0)
-            times.append(now)
-            return None
-
-
-def client_address(request: Request, trusted: Sequence[str]) -> str:
-    """The client's address: the peer, or the last untrusted hop a trusted proxy reports."""
-    peer = request.client.host if request.client else ""
-    networks = [_network(t) for t in trusted]
-    if not _trusted(peer, networks):
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _trusted(hop, networks):
-            return hop
-    return hops[0] if hops else peer
-
-
-def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return None
-
-
-def _trusted(address: str, networks: Sequence[object]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(n is not None and ip in n for n in networks)  # type: ignore[operator]
 
 
 @dataclass(frozen=True)

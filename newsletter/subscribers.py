@@ -20,128 +20,40 @@ and ``notices``; this module raises ``SubscriberError`` and prints nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-from email_validator import EmailNotValidError, validate_email
+from datetime import datetime, timedelta
 
 from . import state
 from .errors import SubscriberError
 from .state import transaction
+from .subscriber import (
+    STATUSES,
+    Subscriber,
+    by_id,
+    clean_name,
+    get,
+    listing,
+    normalise_address,
+    parse_topics,
+    stamp,
+)
 from .tokens import address_hash
 
-STATUSES = ("pending", "active", "paused", "bounced", "unsubscribed")
+__all__ = [
+    "STATUSES",
+    "Subscriber",
+    "by_id",
+    "get",
+    "listing",
+    "normalise_address",
+    "parse_topics",
+    "stamp",
+]
+
 # statuses a reader can come back from by signing up again (with a new opt-in)
 RETURNABLE = ("unsubscribed", "bounced")
-
-
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    """One subscriber."""
-
-    # stable id (never reused)
-    id: int
-    # normalised address
-    email: str
-    # display name, possibly empty
-    name: str
-    # topic ids the subscriber wants, in config order; empty = all topics
-    topics: tuple[str, ...]
-    # one of STATUSES
-    status: str
-    # when the row was made (ISO 8601, UTC)
-    created_at: str = ""
-    # when the address was confirmed (double opt-in or operator), if it was
-    confirmed_at: str | None = None
-    # how consent was given: "form", "operator", "import"
-    consent_source: str = "operator"
-    # when consent was given
-    consent_at: str | None = None
-    # the client address consent came from (forms only)
-    consent_ip: str = ""
-    # permanent delivery failures so far
-    hard_bounces: int = 0
-    # consecutive issues with a temporary failure that outlasted the retries
-    soft_bounce_issues: int = 0
-    # why the status last changed (e.g. the bounce reply)
-    status_reason: str = ""
-
-
-def _row(row: sqlite3.Row) -> Subscriber:
-    return Subscriber(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        topics=tuple(t for t in row["topics"].split(",") if t),
-        status=row["status"],
-        created_at=row["created_at"],
-        confirmed_at=row["confirmed_at"],
-        consent_source=row["consent_source"],
-        consent_at=row["consent_at"],
-        consent_ip=row["consent_ip"],
-        hard_bounces=row["hard_bounces"],
-        soft_bounce_issues=row["soft_bounce_issues"],
-        status_reason=row["status_reason"],
-    )
-
-
-def stamp(moment: datetime | None = None) -> str:
-    """A moment as stored: ISO 8601 UTC, seconds."""
-    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-
-
-def normalise_address(value: str) -> str:
-    """The normalised form of an address; ``SubscriberError`` if it is not one."""
-    if any(ch in value for ch in "\r\n\x00") or len(value) > 320:
-        raise SubscriberError(f"{value[:80]!r} is not an email address")
-    try:
-        # no SMTPUTF8: every relay accepts an ASCII address (IDN domains in punycode)
-        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise SubscriberError(f"{value!r} is not an email address: {exc}") from None
-    return str(result.ascii_email or result.normalized)
-
-
-def parse_topics(value: str | Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
-    """Topic ids from ``a,b`` (or a list), checked against ``known``, in ``known`` order."""
-    items = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
-    wanted = {item.strip() for item in items if item.strip()}
-    unknown = sorted(wanted - set(known))
-    if unknown:
-        raise SubscriberError(
-            f"unknown topic(s) {', '.join(unknown)}; known topics: {', '.join(known)}"
-        )
-    return tuple(t for t in known if t in wanted)
-
-
-def _clean_name(name: str) -> str:
-    return " ".join(name.split())[:200]
-
-
-def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
-    """The subscriber with this address, if any."""
-    row = state.subscriber_by_email(conn, email.strip())
-    return _row(row) if row else None
-
-
-def by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
-    """The subscriber with this id, if any."""
-    row = state.subscriber_by_id(conn, subscriber_id)
-    return _row(row) if row else None
-
-
-def listing(
-    conn: sqlite3.Connection, *, active_only: bool = False, status: str | None = None
-) -> list[Subscriber]:
-    """Every subscriber (or those with ``status``; ``active_only``: "active"), by address."""
-    if status is not None and status not in STATUSES:
-        raise SubscriberError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
-    return [_row(r) for r in state.subscribers(conn, "active" if active_only else status)]
 
 
 def _check_not_suppressed(
@@ -190,7 +102,7 @@ def add(
             state.insert_subscriber(
                 conn,
                 email=address,
-                name=_clean_name(name),
+                name=clean_name(name),
                 topics=",".join(topics),
                 status="active",
                 created_at=when,
@@ -204,7 +116,7 @@ def add(
             state.update_subscriber(
                 conn,
                 row["id"],
-                name=_clean_name(name) or row["name"],
+                name=clean_name(name) or row["name"],
                 topics=",".join(topics),
                 status="active",
                 unsubscribed_at=None,
@@ -267,7 +179,7 @@ def sign_up(
             subscriber_id = state.insert_subscriber(
                 conn,
                 email=address,
-                name=_clean_name(name),
+                name=clean_name(name),
                 topics=",".join(topics),
                 status="pending",
                 created_at=when,
@@ -285,7 +197,7 @@ def sign_up(
                 state.update_subscriber(
                     conn,
                     subscriber_id,
-                    name=_clean_name(name) or row["name"],
+                    name=clean_name(name) or row["name"],
                     topics=",".join(topics),
                     status="pending",
                     status_at=when,
@@ -501,90 +413,3 @@ def forget(conn: sqlite3.Connection, email: str, secret: bytes, now: datetime) -
         state.delete_subscriber(conn, found.id)
         state.suppress(conn, digest, "forgotten on request", stamp(now))
     return found
-
-
-EXPORT_FIELDS = (
-    "email",
-    "name",
-    "status",
-    "topics",
-    "created_at",
-    "confirmed_at",
-    "consent_source",
-    "consent_at",
-    "consent_ip",
-    "status_reason",
-)
-
-
-def export_csv(conn: sqlite3.Connection, path: Path) -> int:
-    """Write every subscriber to ``path`` (CSV, header first); returns how many."""
-    rows = listing(conn)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
-    for s in rows:
-        values = {**{f: getattr(s, f) for f in EXPORT_FIELDS if f != "topics"}}
-        values["topics"] = ",".join(s.topics)
-        writer.writerow(["" if values[f] is None else values[f] for f in EXPORT_FIELDS])
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return len(rows)
-
-
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """What ``import_csv`` did."""
-
-    # addresses added
-    added: tuple[str, ...]
-    # addresses that were already subscribed (updated)
-    updated: tuple[str, ...]
-    # (line number, problem) for rows that were skipped
-    errors: tuple[tuple[int, str], ...]
-
-
-def read_csv(path: Path) -> csv.DictReader[str]:
-    """A reader over ``email[,name][,topics]`` rows; ``SubscriberError`` if unusable."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SubscriberError(f"cannot read {path}: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip().lower() for f in reader.fieldnames or []]
-    if "email" not in fields:
-        raise SubscriberError(f"{path}: the first line must be a header with an 'email' column")
-    reader.fieldnames = fields
-    return reader
-
-
-def import_csv(
-    conn: sqlite3.Connection,
-    path: Path,
-    known: Sequence[str],
-    *,
-    secret: bytes | None = None,
-    reconsent: bool = False,
-) -> ImportReport:
-    """Import ``email[,name][,topics]`` rows as active readers; bad rows are reported."""
-    reader = read_csv(path)
-    added: list[str] = []
-    updated: list[str] = []
-    errors: list[tuple[int, str]] = []
-    for row in reader:
-        line = reader.line_num
-        try:
-            topics = parse_topics(row.get("topics") or "", known)
-            subscriber, created = add(
-                conn,
-                row.get("email") or "",
-                name=row.get("name") or "",
-                topics=topics,
-                source="operator",
-                secret=secret,
-                reconsent=reconsent,
-            )
-        except SubscriberError as exc:
-            errors.append((line, str(exc)))
-            continue
-        (added if created else updated).append(subscriber.email)
-    return ImportReport(tuple(added), tuple(updated), tuple(errors))

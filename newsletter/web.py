@@ -41,7 +41,8 @@ from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 from .config import Config
-from .readers import Readers, SlidingWindow
+from .ratelimit import SlidingWindow
+from .readers import Readers
 
 CONTENT_TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",

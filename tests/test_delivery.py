@@ -293,4 +293,5 @@ def test_send_cli_summary(mail_project: Path, monkeypatch: pytest.MonkeyPatch) -
         "Issue 2021-W13: 12 subscribers to send to, 4 rendered variant(s)\n"
         "Sent 9, already sent 0, failed 1, deferred 0, nothing new 2, failed in earlier runs 0\n"
         f"  failed {EXPECTED[0]}: 550 5.1.1 mailbox unavailable (test fault)\n"
+        f"  bounced {EXPECTED[0]}: no further issues (newsletter.bounces)\n"
     )

@@ -140,7 +140,7 @@ def subscribers_import(
     config_path: Path, csv_file: Path, reconsent: bool, double_opt_in: bool
 ) -> None:
     """Import subscribers from a CSV file with a header: email[,name][,topics]."""
-    from .. import subscribers as subs
+    from .. import roster
 
     config = configure(config_path)
     if double_opt_in:
@@ -148,7 +148,7 @@ def subscribers_import(
         return
     conn = open_state(config)
     try:
-        report = subs.import_csv(
+        report = roster.import_csv(
             conn,
             csv_file,
             known_topics(config),
@@ -169,6 +169,7 @@ def subscribers_import(
 
 def import_with_confirmation(config: Config, csv_file: Path) -> None:
     """``import --confirm``: every row signs up as the form does; its mail goes out."""
+    from .. import roster
     from .. import subscribers as subs
     from ..notices import send_notice
     from ..tokens import secret_from_env
@@ -178,7 +179,7 @@ def import_with_confirmation(config: Config, csv_file: Path) -> None:
     mailed = skipped = 0
     try:
         secret = secret_from_env(config.state.secret_env)
-        reader = subs.read_csv(csv_file)
+        reader = roster.read_csv(csv_file)
         signup = config.newsletter.signup
         for row in reader:
             now = datetime.now(UTC)
@@ -214,12 +215,12 @@ def import_with_confirmation(config: Config, csv_file: Path) -> None:
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
 def subscribers_export(config_path: Path, csv_file: Path) -> None:
     """Write every subscriber with status, topics, dates and consent to a CSV file."""
-    from .. import subscribers as subs
+    from .. import roster
 
     config = configure(config_path)
     conn = open_state(config)
     try:
-        count = subs.export_csv(conn, csv_file)
+        count = roster.export_csv(conn, csv_file)
     except OSError as exc:
         fail(FeedletterError(f"cannot write {csv_file}: {exc}"))
     finally:
