@@ -222,6 +222,8 @@ def send_issue(
 ) -> SendReport:
     """Send issue ``info`` to every active subscriber not yet accepted for it."""
     report = SendReport(info.id, dry_run=dry_run)
+    if not dry_run:
+        subs.purge_pending(conn, clock(), config.newsletter.confirm_days)
     done = state.delivery_statuses(conn, info.id)
     recipients: list[Recipient] = []
     default, order = issue_topics(config, project)

@@ -340,3 +340,77 @@ def test_a_version_2_database_is_migrated_with_its_subscribers(tmp_path: Path) -
         assert new.id == 3  # ids are never reused
     finally:
         conn.close()
+
+
+def test_every_page_of_the_site_carries_the_sign_up_form(site: Served) -> None:
+    out = site.config.output
+    write_issue(
+        site.config,
+        make_issue(
+            load_project(site.config), site.config, issue_period(site.config, date(2021, 4, 2))
+        ),
+    )
+    pages = [
+        out / "index.html",
+        out / "newsletter" / "index.html",
+        *sorted(out.glob("topics/*/index.html")),
+    ]
+    assert len(pages) == 9
+    for page in pages:
+        html = page.read_text()
+        assert '<form method="post" action="https://fixture.example.org/news/subscribe">' in html, (
+            page
+        )
+        assert 'name="website"' in html  # the honeypot
+    portals = (out / "topics" / "portals" / "index.html").read_text()
+    assert 'name="topics" value="portals" checked' in portals
+    assert 'name="topics"' not in (out / "index.html").read_text()  # all topics
+
+
+def test_pause_and_resume(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDLETTER_SECRET", SECRET.decode())
+    with SmtpServer(Faults()) as smtp:
+        config = configure(fixture_project, smtp.port)
+        project = load_project(config)
+        conn = connect(config.database)
+        reader, _ = subs.add(conn, "pat@example.com")
+        assert subs.set_preferences(conn, reader.id, topics=(), paused=True, now=datetime.now(UTC))
+        conn.close()
+
+        def issue(day: date) -> str:
+            return write_issue(
+                config, make_issue(project, config, issue_period(config, day))
+            ).issue.issue_id
+
+        assert send(config, issue(date(2021, 4, 2))) == []  # paused: nothing
+        conn = connect(config.database)
+        subs.set_preferences(conn, reader.id, topics=(), paused=False, now=datetime.now(UTC))
+        conn.close()
+        assert send(config, issue(date(2021, 3, 7))) == ["pat@example.com"]
+        assert len(smtp.messages) == 1
+
+
+def test_soft_bounces_over_consecutive_issues(fixture_project: Path) -> None:
+    config = load_config(fixture_project / "config.yaml")
+    conn = connect(config.database)
+    try:
+        reader, _ = subs.add(conn, "full@example.com")
+
+        def outcome(issue: str, result: str) -> bool:
+            return subs.record_delivery_outcome(
+                conn, reader.id, issue, result, "452 4.2.2 mailbox full",
+                hard_limit=1, soft_issue_limit=3, now=datetime.now(UTC),
+            )  # fmt: skip
+
+        assert not outcome("2021-W01", "deferred")
+        assert not outcome("2021-W01", "deferred")  # the same issue again: still one
+        assert not outcome("2021-W02", "deferred")
+        assert not outcome("2021-W03", "sent")  # delivered: the run ends
+        assert not outcome("2021-W04", "deferred")
+        assert not outcome("2021-W05", "deferred")
+        assert outcome("2021-W06", "deferred")  # three in a row
+        found = subs.get(conn, "full@example.com")
+        assert found is not None and found.status == "bounced"
+        assert found.status_reason == "soft bounce: 452 4.2.2 mailbox full"
+    finally:
+        conn.close()

@@ -102,7 +102,9 @@ def test_a_reader_signs_up_and_confirms_in_a_real_browser(
     (mail,) = smtp.messages
     text = mail.get_body(("plain",))
     assert text is not None
-    link = re.search(r"https://fixture\.example\.org(/news/confirm\?token=[\w.\-]+)", text.get_content())
+    link = re.search(
+        r"https://fixture\.example\.org(/news/confirm\?token=[\w.\-]+)", text.get_content()
+    )
     assert link
     driver.get(base + link.group(1))  # type: ignore[attr-defined]
     assert status_of_project(project) == "pending"  # opening the link changed nothing
