@@ -282,9 +282,7 @@ def render_outputs(
         if found.pages:
             files[location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
     env = template_env(settings.templates)
-    files.update(
-        render_site(env, settings.site, everything, pages, settings.subscribe_form_url())
-    )
+    files.update(render_site(env, settings.site, everything, pages, settings.subscribe_form_url()))
     return files
 
 

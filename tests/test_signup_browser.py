@@ -98,7 +98,7 @@ def test_a_reader_signs_up_and_confirms_in_a_real_browser(
     form.find_element(By.NAME, "email").send_keys("reader@example.com")
     form.find_element(By.NAME, "name").send_keys("Rita Reader")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "Check your inbox" in driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+    wait_for_heading(driver, "Check your inbox")
     (mail,) = smtp.messages
     text = mail.get_body(("plain",))
     assert text is not None
@@ -109,8 +109,19 @@ def test_a_reader_signs_up_and_confirms_in_a_real_browser(
     driver.get(base + link.group(1))  # type: ignore[attr-defined]
     assert status_of_project(project) == "pending"  # opening the link changed nothing
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
-    assert "You are subscribed" in driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+    wait_for_heading(driver, "You are subscribed")
     assert status_of_project(project) == "active"
+
+
+def wait_for_heading(driver: object, text: str) -> None:
+    """Wait (at most 15 s) for the page the click led to: its <h1> holds ``text``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 15).until(  # type: ignore[arg-type]
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), text)
+    )
 
 
 def status_of_project(project: Path) -> str | None:
