@@ -1,11 +1,13 @@
 """Scale the bundled real records up to N records for benchmarks.
 
 Each generated record is a real one from ``content/news`` with a unique title,
-URL and date (spread over the five years before a fixed anchor date), written
-with the same front matter layout, so parsing cost is that of real records.
-Deterministic: the same N always gives the same files.
+URL and date (spread over the three years up to the end of last week), written
+with the same front matter layout, so parsing cost is that of real records. Two
+layouts: ``flat`` (one folder, as Jekyll's ``_news/`` keeps them) and ``nested``
+(1,000 records per folder). Deterministic: the same N and layout give the same
+files all week.
 
-    python -m benchmarks.corpus 10000 benchmarks/.corpus/10k
+    python -m benchmarks.corpus 10000 benchmarks/.corpus/10k [flat|nested]
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "content"
-ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
-SPAN = timedelta(days=5 * 365)
+# the Monday of the week the corpus is made: records reach last week, so the
+# digest due now has stories (the same files all week)
+_TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+ANCHOR = _TODAY - timedelta(days=_TODAY.weekday())
+SPAN = timedelta(days=3 * 365)
 
 _TITLE = re.compile(r'^title: "(.*)"$', re.M)
 _DATE = re.compile(r"^publishedDateTime: .*$", re.M)
@@ -29,13 +34,13 @@ _URL = re.compile(r'^(webUrl|originalUrl): "([^"]*)"$', re.M)
 
 def variant(text: str, number: int, rng: random.Random) -> str:
     """Record ``text`` made unique as number ``number``."""
-    moment = ANCHOR - timedelta(seconds=rng.randrange(int(SPAN.total_seconds())))
+    moment = ANCHOR - timedelta(seconds=1 + rng.randrange(int(SPAN.total_seconds())))
     text = _TITLE.sub(lambda m: f'title: "{m.group(1)} (#{number})"', text, count=1)
     text = _DATE.sub(f"publishedDateTime: {moment:%Y-%m-%dT%H:%M:%SZ}", text, count=1)
     return _URL.sub(lambda m: f'{m.group(1)}: "{m.group(2).rstrip("/")}/bench-{number}"', text)
 
 
-def generate(count: int, target: Path) -> Path:
+def generate(count: int, target: Path, layout: str = "nested") -> Path:
     """Write ``count`` records to ``target/news`` and the topics to ``target/topics``."""
     sources = sorted((SOURCE / "news").glob("*.md"))
     texts = [p.read_text(encoding="utf-8") for p in sources]
@@ -45,9 +50,9 @@ def generate(count: int, target: Path) -> Path:
     news = target / "news"
     for number in range(count):
         index = number % len(texts)
-        folder = news / f"{number // 1000:03}"  # 1,000 files per folder
+        folder = news / f"{number // 1000:03}" if layout == "nested" else news
         if number % 1000 == 0:
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
         name = f"{number:06}-{sources[index].stem[:60]}.md"
         (folder / name).write_text(variant(texts[index], number, rng), encoding="utf-8")
     shutil.copytree(SOURCE / "topics", target / "topics")
@@ -55,4 +60,4 @@ def generate(count: int, target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    generate(int(sys.argv[1]), Path(sys.argv[2]))
+    generate(int(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])

@@ -1,17 +1,20 @@
 """Benchmark feedletter against Hugo, each figure measured in the same run.
 
-    .venv/bin/python -m benchmarks.run --records 10000 100000
+    .venv/bin/python -m benchmarks.run --records 10000 100000 --layouts flat nested
 
-For each size it generates a corpus (``benchmarks.corpus``), then times, as
-separate processes: feedletter's cold build (no parse cache, no outputs), a
-rebuild with nothing changed, a rebuild after 10 records changed, and one after
-1 record was deleted; and Hugo (Debian's ``hugo``) building the equivalent
-per-topic RSS from the same files after each of those states (Hugo has no
-incremental mode, so each of its builds is a full one). Peak RSS is read from
-the kernel (``wait4``) for each process. It prints a table of seconds and the
-feedletter / Hugo ratio against the targets, and with ``--digest`` also times
-rendering and personalising the digest for 10,000 subscribers over 20 topic sets
-and sending it through the real ``send`` path to a local aiosmtpd.
+For each size and layout (``flat``: one folder, as Jekyll's ``_news/``;
+``nested``: 1,000 records per folder) it generates a corpus
+(``benchmarks.corpus``), then times, as separate processes: Hugo (Debian's
+``hugo``) building the equivalent per-topic RSS from the same files (cold; it has
+no incremental mode), and feedletter's cold ``build --no-digest`` (no parse
+cache, no outputs), a no-change ``build --no-digest``, a ``build --no-digest``
+after 10 records were edited, and a no-change ``build`` with the digest (after
+one untimed ``build`` has rendered the issue due now). Peak RSS is read from the
+kernel (``wait4``). Every ratio is feedletter's time over Hugo's cold time from
+the same run. It prints the table, and writes it as JSON (``--json``); with
+``--digest`` it also times rendering and personalising the digest for 10,000
+subscribers over 20 topic sets and sending it through the real ``send`` path to
+a local aiosmtpd.
 
 It never runs in the test suite: timings depend on the machine.
 """
@@ -33,7 +36,12 @@ from .corpus import ROOT, generate
 
 HUGO_SITE = ROOT / "benchmarks" / "hugo"
 CORPORA = ROOT / "benchmarks" / ".corpus"
-TARGETS = {"cold": 0.35, "no change": 0.03, "10 changed": 0.05, "1 deleted": None}
+TARGETS = {
+    "cold build --no-digest": 0.35,
+    "no-change build --no-digest": 0.03,
+    "10 edited, build --no-digest": 0.05,
+    "no-change build (with digest)": 0.03,
+}
 RSS_TARGET = 0.5
 
 
@@ -77,10 +85,9 @@ state: {{database: {work / "var" / "state.sqlite3"}}}
     return config
 
 
-def feedletter(config: Path) -> Run:
-    return timed(
-        [sys.executable, "-m", "newsletter", "build", "--no-digest", "--config", str(config)]
-    )
+def feedletter(config: Path, digest: bool = False) -> Run:
+    command = [sys.executable, "-m", "newsletter", "build", "--config", str(config)]
+    return timed(command if digest else [*command, "--no-digest"])
 
 
 def hugo(corpus: Path, destination: Path) -> Run:
@@ -107,52 +114,51 @@ def edit_records(corpus: Path, count: int) -> None:
         path.write_text(text.replace('title: "', 'title: "Edited: ', 1), encoding="utf-8")
 
 
-def delete_record(corpus: Path) -> None:
-    files = sorted((corpus / "news").rglob("*.md"))
-    files[len(files) // 2].unlink()
-
-
-def bench_size(count: int, with_hugo: bool) -> list[tuple[str, float, float | None]]:
-    corpus = generate(count, CORPORA / f"{count}")
+def bench_size(count: int, layout: str, with_hugo: bool) -> list[tuple[str, float, float | None]]:
+    corpus = generate(count, CORPORA / f"{count}-{layout}", layout)
     rows: list[tuple[str, float, float | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         config = feedletter_config(work, corpus)
-        hugo_out = work / "hugo-public"
-        peaks: dict[str, float] = {}
-        for name in TARGETS:
-            if name == "10 changed":
-                edit_records(corpus, 10)
-            elif name == "1 deleted":
-                delete_record(corpus)
-            ours = feedletter(config)
-            theirs = hugo(corpus, hugo_out) if with_hugo else None
-            rows.append((name, ours.seconds, theirs.seconds if theirs else None))
-            if name == "cold":
-                peaks["feedletter"] = ours.peak_rss_mb
-                peaks["hugo"] = theirs.peak_rss_mb if theirs else float("nan")
+        hugo_run = hugo(corpus, work / "hugo-public") if with_hugo else None
+        hugo_seconds = hugo_run.seconds if hugo_run else None
+        runs: dict[str, Run] = {}
+        runs["cold build --no-digest"] = feedletter(config)
+        runs["no-change build --no-digest"] = feedletter(config)
+        edit_records(corpus, 10)
+        runs["10 edited, build --no-digest"] = feedletter(config)
+        feedletter(config, digest=True)  # renders the issue due now (untimed)
+        runs["no-change build (with digest)"] = feedletter(config, digest=True)
+        for name, run in runs.items():
+            rows.append((name, run.seconds, hugo_seconds))
             print(
-                f"  {count:>7} {name:<11} feedletter {ours.seconds:7.2f} s"
-                + (f"   hugo {theirs.seconds:7.2f} s" if theirs else ""),
+                f"  {count:>7} {layout:<6} {name:<30} feedletter {run.seconds:7.2f} s"
+                + (f"   hugo {hugo_seconds:7.2f} s" if hugo_seconds else ""),
                 flush=True,
             )
-        rows.append(("peak RSS (MB)", peaks["feedletter"], peaks["hugo"] if with_hugo else None))
+        cold = runs["cold build --no-digest"]
+        rows.append(
+            ("peak RSS, cold (MB)", cold.peak_rss_mb, hugo_run.peak_rss_mb if hugo_run else None)
+        )
     return rows
 
 
-def table(results: dict[int, list[tuple[str, float, float | None]]]) -> str:
+Results = dict[tuple[int, str], list[tuple[str, float, float | None]]]
+
+
+def table(results: Results) -> str:
     lines = [
-        "| records | measure | feedletter | Hugo | ratio | target | met |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | --- |",
+        "| records | layout | measure | feedletter | Hugo | ratio | target | met |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for count, rows in results.items():
+    for (count, layout), rows in results.items():
         for name, ours, theirs in rows:
             target = RSS_TARGET if name.startswith("peak") else TARGETS.get(name)
             unit = "" if name.startswith("peak") else " s"
             ratio = ours / theirs if theirs else None
             met = "" if ratio is None or target is None else ("yes" if ratio <= target else "no")
             lines.append(
-                f"| {count:,} | {name} | {ours:.2f}{unit} | "
+                f"| {count:,} | {layout} | {name} | {ours:.2f}{unit} | "
                 + (f"{theirs:.2f}{unit}" if theirs is not None else "–")
                 + f" | {ratio:.3f} |"
                 if ratio is not None
@@ -167,6 +173,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, nargs="+", default=[10_000])
+    parser.add_argument(
+        "--layouts", nargs="+", choices=["flat", "nested"], default=["flat", "nested"]
+    )
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="where to write"
+    )
     parser.add_argument("--no-hugo", action="store_true", help="skip Hugo (not installed)")
     parser.add_argument(
         "--digest", action="store_true", help="also time the digest for 10,000 subscribers"
@@ -179,13 +191,45 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GiB RAM, "
         f"Python {platform.python_version()}, {_hugo_version() if with_hugo else 'no Hugo'}"
     )
-    results = {count: bench_size(count, with_hugo) for count in args.records}
+    results: Results = {
+        (count, layout): bench_size(count, layout, with_hugo)
+        for count in args.records
+        for layout in args.layouts
+    }
     print()
     print(table(results))
+    write_json(args.json, results)
     if args.digest:
         from .digest import run as run_digest
 
         run_digest()
+
+
+def write_json(path: Path, results: Results) -> None:
+    """The run as JSON: one object per measure, with its ratio and target."""
+    import json
+
+    rows = []
+    for (count, layout), measures in results.items():
+        for name, ours, theirs in measures:
+            target = RSS_TARGET if name.startswith("peak") else TARGETS.get(name)
+            rows.append(
+                {
+                    "records": count,
+                    "layout": layout,
+                    "measure": name,
+                    "feedletter": round(ours, 3),
+                    "hugo": round(theirs, 3) if theirs is not None else None,
+                    "ratio": round(ours / theirs, 4) if theirs else None,
+                    "target": target,
+                }
+            )
+    path.write_text(json.dumps({"machine": _machine(), "rows": rows}, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def _machine() -> dict[str, object]:
+    return {"cores": os.cpu_count(), "memory_gib": round(_memory_gb(), 1)}
 
 
 def _memory_gb() -> float:

@@ -125,8 +125,9 @@ def representatives(admitted: Iterable[Article], index: StoryIndex) -> list[Arti
     with the story's key.
     """
     copies: dict[str, list[Article]] = {}
+    story_of = index.story_of
     for article in admitted:
-        copies.setdefault(index.key_of(article), []).append(article)
+        copies.setdefault(story_of.get(article.path, article.key), []).append(article)
     return [_represent(key, group) for key, group in copies.items()]
 
 

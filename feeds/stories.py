@@ -218,14 +218,24 @@ def _near_keys(key: str) -> list[str]:
 
     Up to two edits change at most two of three parts (the first three words,
     the last three, the words between), so one part is shared; a title too short
-    to have a middle gets one key per left-out word instead.
+    to have a middle gets one key per left-out word instead. Near titles must
+    have the same numbers, so every key carries them: "wave 1" and "wave 2"
+    never even meet.
     """
+    numbers = "\0".join(_NUMBER.findall(key))
     words = key.split(" ")
     if len(words) <= 6:
-        return [" ".join(["\0gap", *words[:gap], *words[gap + 1 :]]) for gap in range(len(words))]
+        return [
+            " ".join([numbers, "\0gap", *words[:gap], *words[gap + 1 :]])
+            for gap in range(len(words))
+        ]
     head = key.find(" ", key.find(" ", key.find(" ") + 1) + 1)
     tail = key.rfind(" ", 0, key.rfind(" ", 0, key.rfind(" ")))
-    return ["\0head " + key[:head], "\0tail " + key[tail + 1 :], "\0body " + key[head + 1 : tail]]
+    return [
+        f"{numbers}\0head {key[:head]}",
+        f"{numbers}\0tail {key[tail + 1 :]}",
+        f"{numbers}\0body {key[head + 1 : tail]}",
+    ]
 
 
 def _join_near(
