@@ -41,6 +41,8 @@ _TRAILING = re.compile(
     r"|\s*(?:continue reading|read more)(?: (?:at|on|here)\b[^.]{0,40})?\W*$",
     re.IGNORECASE,
 )
+# One of these words is in every notice _TRAILING finds: a cheap test before it.
+_TRAILING_WORDS = ("cookie", "newsletter", "to read", "to continue", "read more", "reading")
 # Excerpts that are only the page's language or a placeholder.
 _NOTHING = frozenset(
     {
@@ -84,7 +86,8 @@ def clean_excerpt(excerpt: str, title: str) -> tuple[str, str]:
         if match and match.end() < len(text):
             removed.append(text[: match.end()].strip())
             text = text[match.end() :]
-    match = _TRAILING.search(text)
+    lowered = text.casefold()
+    match = _TRAILING.search(text) if any(w in lowered for w in _TRAILING_WORDS) else None
     if match and match.start() > 0:
         removed.append(text[match.start() :].strip())
         text = text[: match.start()]
