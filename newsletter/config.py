@@ -127,6 +127,9 @@ class SmtpSettings(Section):
     max_attempts: int = Field(default=5, ge=1, le=20)
     # first retry delay; doubled on each further attempt, capped at 5 minutes
     backoff_seconds: float = Field(default=2.0, ge=0)
+    # a sender's claim on a recipient lapses after this long (a sender that died
+    # leaves claims that others take over then; at once if it was on this host)
+    claim_lease_seconds: float = Field(default=300, gt=0)
 
 
 class StateSettings(Section):

@@ -22,16 +22,18 @@ import os
 import smtplib
 import sqlite3
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
+from pathlib import Path
 
 from feeds.build import Project, select
 from feeds.site import template_env
 
-from . import state
+from . import claims, state
 from . import subscribers as subs
 from .archive import IssueInfo, move_private_files, read_issues
 from .config import Config, SmtpSettings
@@ -66,6 +68,8 @@ class SendReport:
     nothing_new: int = 0
     # addresses marked bounced in this run (hard or soft bounce limit reached)
     bounced: list[str] = field(default_factory=list)
+    # recipients another sender had claimed (it is sending them)
+    claimed_elsewhere: int = 0
     # rendered variants (distinct topic sets with stories)
     variants: int = 0
     # True when nothing was sent on purpose
@@ -219,8 +223,14 @@ def send_issue(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> SendReport:
-    """Send issue ``info`` to every active subscriber not yet accepted for it."""
+    """Send issue ``info`` to every active subscriber not yet accepted for it.
+
+    ``workers`` senders share the run, each with its own SMTP connection and
+    database connection; recipients are claimed (``claims``), so they and any
+    other ``send`` on the same database never send one recipient two copies.
+    """
     report = SendReport(info.id, dry_run=dry_run)
     if not dry_run:
         subs.purge_pending(conn, clock(), config.newsletter.confirm_days)
@@ -249,81 +259,172 @@ def send_issue(
         for topics, issue in variants.items()
         if issue is not None
     }
-    endpoint = config.unsubscribe_endpoint()
-    preferences = config.endpoint("preferences")
-    envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
-    transport = transport or SmtpTransport(config.smtp)
-    smtp = config.smtp
-    interval = 1.0 / smtp.rate_per_second if smtp.rate_per_second else 0.0
-    next_slot = 0.0
-    handled = 0
-    try:
-        for recipient in recipients:
-            if limit is not None and len(report.sent) + len(report.failed) >= limit:
-                report.limited = True
-                break
-            message = prepared.get(recipient.topics)
-            subscriber = recipient.subscriber
-            handled += 1
-            if message is None:
-                report.nothing_new += 1
-                continue
-            current = subs.by_id(conn, subscriber.id)
-            if current is None or current.status != "active":
-                continue  # unsubscribed while this run was going
-            token = make_token(secret, subscriber.id, subscriber.email)
-            expires = int(clock().timestamp() + config.newsletter.preferences_days * 86_400)
-            manage = make_expiring_token(
-                secret, "preferences", subscriber.id, subscriber.email, expires
-            )
-            data, message_id = message.message(
-                subscriber.email,
-                signed_link(endpoint, token),
-                clock(),
-                signed_link(preferences, manage),
-            )
-            wait = next_slot - time.monotonic()
-            if wait > 0:
-                sleep(wait)
-            outcome, reply, attempts = deliver_one(
-                transport, envelope_from, subscriber.email, data, smtp, sleep
-            )
-            next_slot = time.monotonic() + interval
-            if outcome == "deferred":
-                report.deferred.append((subscriber.email, reply))
-            else:
-                state.record_delivery(
-                    conn,
-                    issue_id=info.id,
-                    subscriber_id=subscriber.id,
-                    email=subscriber.email,
-                    status=outcome,
-                    message_id=message_id,
-                    reply=reply,
-                    attempts=attempts,
-                    at=clock().isoformat(timespec="seconds"),
-                )
-                if outcome == "sent":
-                    report.sent.append(subscriber.email)
-                else:
-                    report.failed.append((subscriber.email, reply))
-            bounces = config.newsletter.bounces
-            if subs.record_delivery_outcome(
-                conn,
-                subscriber.id,
-                info.id,
-                outcome,
-                reply,
-                hard_limit=bounces.hard_limit,
-                soft_issue_limit=bounces.soft_issue_limit,
-                now=clock(),
-            ):
-                report.bounced.append(subscriber.email)
-            if on_progress:
-                on_progress(handled, len(recipients))
-    finally:
-        transport.close()
+    run = _Run(
+        config=config,
+        info=info,
+        report=report,
+        prepared=prepared,
+        secret=secret,
+        limit=limit,
+        clock=clock,
+        sleep=sleep,
+        on_progress=on_progress,
+        total=len(recipients),
+        queue=list(reversed(recipients)),
+        database=config.database,
+    )
+    if workers <= 1:
+        run.work(conn, transport or SmtpTransport(config.smtp))
+    else:
+        threads = [
+            threading.Thread(target=run.work_on_own_connection, name=f"sender-{n}")
+            for n in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if run.error is not None:
+            raise run.error
     return report
+
+
+@dataclass
+class _Run:
+    """One ``send`` run: the recipients still to do, shared by its worker threads."""
+
+    config: Config
+    info: IssueInfo
+    report: SendReport
+    prepared: dict[tuple[str, ...], PreparedMessage]
+    secret: bytes
+    limit: int | None
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    on_progress: Callable[[int, int], None] | None
+    total: int
+    # recipients not yet taken by a worker, last first
+    queue: list[Recipient]
+    database: Path
+    handled: int = 0
+    next_slot: float = 0.0
+    error: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> Recipient | None:
+        with self.lock:
+            report = self.report
+            if self.error is not None or not self.queue:
+                return None
+            if self.limit is not None and len(report.sent) + len(report.failed) >= self.limit:
+                report.limited = True
+                return None
+            self.handled += 1
+            return self.queue.pop()
+
+    def pace(self) -> None:
+        """Keep all workers together under ``smtp.rate_per_second``: one passes per interval."""
+        rate = self.config.smtp.rate_per_second
+        if not rate:
+            return
+        with self.gate:
+            wait = self.next_slot - time.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+            self.next_slot = time.monotonic() + 1.0 / rate
+
+    def work_on_own_connection(self) -> None:
+        try:
+            conn = state.connect(self.database)
+        except BaseException as exc:
+            self.error = exc
+            return
+        try:
+            self.work(conn, SmtpTransport(self.config.smtp))
+        except BaseException as exc:
+            with self.lock:
+                self.error = self.error or exc
+        finally:
+            conn.close()
+
+    def work(self, conn: sqlite3.Connection, transport: SmtpTransport) -> None:
+        owner = claims.owner_id()
+        try:
+            while (recipient := self.take()) is not None:
+                self.send_one(conn, transport, recipient, owner)
+                if self.on_progress:
+                    self.on_progress(self.handled, self.total)
+        finally:
+            transport.close()
+
+    def send_one(
+        self, conn: sqlite3.Connection, transport: SmtpTransport, recipient: Recipient, owner: str
+    ) -> None:
+        config, info, report, clock = self.config, self.info, self.report, self.clock
+        message = self.prepared.get(recipient.topics)
+        subscriber = recipient.subscriber
+        if message is None:
+            with self.lock:
+                report.nothing_new += 1
+            return
+        current = subs.by_id(conn, subscriber.id)
+        if current is None or current.status != "active":
+            return  # unsubscribed while this run was going
+        lease = config.smtp.claim_lease_seconds
+        if not claims.claim(conn, info.id, subscriber.id, owner, time.time(), lease):
+            with self.lock:
+                report.claimed_elsewhere += 1
+            return
+        token = make_token(self.secret, subscriber.id, subscriber.email)
+        expires = int(clock().timestamp() + config.newsletter.preferences_days * 86_400)
+        manage = make_expiring_token(
+            self.secret, "preferences", subscriber.id, subscriber.email, expires
+        )
+        data, message_id = message.message(
+            subscriber.email,
+            signed_link(config.unsubscribe_endpoint(), token),
+            clock(),
+            signed_link(config.endpoint("preferences"), manage),
+        )
+        self.pace()
+        envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
+        outcome, reply, attempts = deliver_one(
+            transport, envelope_from, subscriber.email, data, config.smtp, self.sleep
+        )
+        if outcome != "deferred":
+            state.record_delivery(
+                conn,
+                issue_id=info.id,
+                subscriber_id=subscriber.id,
+                email=subscriber.email,
+                status=outcome,
+                message_id=message_id,
+                reply=reply,
+                attempts=attempts,
+                at=clock().isoformat(timespec="seconds"),
+            )
+        claims.release(conn, info.id, subscriber.id, owner)
+        bounces = config.newsletter.bounces
+        bounced = subs.record_delivery_outcome(
+            conn,
+            subscriber.id,
+            info.id,
+            outcome,
+            reply,
+            hard_limit=bounces.hard_limit,
+            soft_issue_limit=bounces.soft_issue_limit,
+            now=clock(),
+        )
+        with self.lock:
+            if outcome == "sent":
+                report.sent.append(subscriber.email)
+            elif outcome == "failed":
+                report.failed.append((subscriber.email, reply))
+            else:
+                report.deferred.append((subscriber.email, reply))
+            if bounced:
+                report.bounced.append(subscriber.email)
 
 
 def deliver_one(

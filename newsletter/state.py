@@ -104,6 +104,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_by_message_id ON deliveries (message_id);
     """,
+    # 4: claims: which sender is sending an issue to a subscriber right now
+    """
+    CREATE TABLE claims (
+        issue_id TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (issue_id, subscriber_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -342,6 +352,43 @@ def record_delivery(
         "(issue_id, subscriber_id, email, status, message_id, reply, attempts, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (issue_id, subscriber_id, email, status, message_id, reply, attempts, at),
+    )
+
+
+def delivered(conn: sqlite3.Connection, issue_id: str, subscriber_id: int) -> bool:
+    """Whether the send log has a row (sent or failed) for this issue and subscriber."""
+    row = conn.execute(
+        "SELECT 1 FROM deliveries WHERE issue_id = ? AND subscriber_id = ?",
+        (issue_id, subscriber_id),
+    ).fetchone()
+    return row is not None
+
+
+def claim_holder(
+    conn: sqlite3.Connection, issue_id: str, subscriber_id: int
+) -> tuple[str, float] | None:
+    """(owner, expires_at) of the claim on this issue and subscriber, if any."""
+    row = conn.execute(
+        "SELECT owner, expires_at FROM claims WHERE issue_id = ? AND subscriber_id = ?",
+        (issue_id, subscriber_id),
+    ).fetchone()
+    return (str(row[0]), float(row[1])) if row else None
+
+
+def put_claim(
+    conn: sqlite3.Connection, issue_id: str, subscriber_id: int, owner: str, expires_at: float
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO claims (issue_id, subscriber_id, owner, expires_at) "
+        "VALUES (?, ?, ?, ?)",
+        (issue_id, subscriber_id, owner, expires_at),
+    )
+
+
+def drop_claim(conn: sqlite3.Connection, issue_id: str, subscriber_id: int, owner: str) -> None:
+    conn.execute(
+        "DELETE FROM claims WHERE issue_id = ? AND subscriber_id = ? AND owner = ?",
+        (issue_id, subscriber_id, owner),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import os
 import signal
@@ -38,6 +39,11 @@ class Faults:
     # at DATA, before answering: the client dies with that message unaccepted
     kill_pid: int | None = None
     kill_at: int | None = None
+    # SIGKILL the client process (whichever it is) that sends the Nth message, for
+    # each N here: it dies with that message unaccepted
+    kill_client_at: set[int] = field(default_factory=set)
+    # answer each message after this many seconds, like a real relay
+    delay: float = 0.0
 
 
 class Handler:
@@ -47,6 +53,7 @@ class Handler:
         self.lock = threading.Lock()
         self.data_seen = 0
         self.per_connection: dict[int, int] = {}
+        self.killed: list[int] = []
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -72,11 +79,19 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
         with self.lock:
             self.data_seen += 1
             if self.faults.kill_pid and self.data_seen == self.faults.kill_at:
                 os.kill(self.faults.kill_pid, signal.SIGKILL)
                 return "451 client is gone"
+            if self.data_seen in self.faults.kill_client_at:
+                pid = client_pid(session.peer[1])
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed.append(pid)
+                    return "451 client is gone"
             message = email.message_from_bytes(envelope.original_content, policy=default)
             assert isinstance(message, EmailMessage)
             self.messages.append(message)
@@ -86,6 +101,32 @@ class Handler:
     def recipients(self) -> list[str]:
         with self.lock:
             return [str(m["To"]) for m in self.messages]
+
+
+def client_pid(port: int) -> int | None:
+    """The pid of the local process whose TCP socket has local ``port`` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
 
 
 class SmtpServer:

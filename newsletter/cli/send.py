@@ -14,7 +14,7 @@ from feeds.errors import FeedletterError
 
 from ..config import Config
 from .audience import open_state
-from .common import EXIT_UNDELIVERED, cli, config_option, configure, fail, locked, progress_bar, say
+from .common import EXIT_UNDELIVERED, cli, config_option, configure, fail, progress_bar, say
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 )
 @click.option("--force", is_flag=True, help="Send even if the issue's period ended long ago.")
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Send over N SMTP connections at once (recipients are claimed: one copy each).",
+)
+@click.option(
     "--test",
     "test_addresses",
     multiple=True,
@@ -46,6 +53,7 @@ def send(
     dry_run: bool,
     limit: int | None,
     force: bool,
+    workers: int,
     test_addresses: tuple[str, ...],
 ) -> None:
     """Send a digest issue to every active subscriber who has not received it yet."""
@@ -55,20 +63,28 @@ def send(
     if test_addresses:
         send_tests(config, issue_id, test_addresses)
         return
-    with locked(config, "feedletter send"):
-        conn = open_state(config)
-        try:
-            info = delivery.find_issue(config, issue_id)
-            delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
-            project = load_cached_project(config)
-            with progress_bar(f"Sending {info.id}") as advance:
-                report = delivery.send_issue(
-                    conn, project, config, info, dry_run=dry_run, limit=limit, on_progress=advance
-                )
-        except FeedletterError as exc:
-            fail(exc)
-        finally:
-            conn.close()
+    # no work lock: several senders (here or on other hosts) run side by side,
+    # kept apart by their claims on recipients (newsletter/claims.py)
+    conn = open_state(config)
+    try:
+        info = delivery.find_issue(config, issue_id)
+        delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
+        project = load_cached_project(config)
+        with progress_bar(f"Sending {info.id}") as advance:
+            report = delivery.send_issue(
+                conn,
+                project,
+                config,
+                info,
+                dry_run=dry_run,
+                limit=limit,
+                on_progress=advance,
+                workers=workers,
+            )
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
     print_send_summary(report)
     if report.failed or report.deferred:
         sys.exit(EXIT_UNDELIVERED)
@@ -108,5 +124,7 @@ def print_send_summary(report: SendReport) -> None:
         say(f"  deferred {address} (retried on the next run): {reply}")
     for address in report.bounced:
         say(f"  bounced {address}: no further issues (newsletter.bounces)")
+    if report.claimed_elsewhere:
+        say(f"  {report.claimed_elsewhere} being sent by another sender right now (claimed)")
     if report.limited:
         say("  stopped at --limit; run send again to continue")
