@@ -1,27 +1,26 @@
-"""Deliver an issue to every active subscriber, once, over one SMTP connection.
+"""Deliver an issue to every active subscriber, once, over one or more SMTP connections.
 
 For each distinct topic set among the subscribers the issue is planned and
 rendered once (premailer never runs per recipient); each recipient's message is
-then composed by filling placeholders. A row in ``deliveries`` is written only
-after the server accepted the message, and committed at once, so re-running
-after a crash, a dropped connection or Ctrl-C sends to everyone not yet accepted
-and to nobody already accepted. (The one window left — the server accepted, the
-process died before the row was committed — is microseconds wide; the stable
-Message-ID lets receiving servers drop such a repeat.)
+then composed by filling placeholders. Each recipient is claimed first
+(``claims``), so worker threads and other senders never send a second copy. A
+row in ``deliveries`` is written only after the server accepted the message, and
+committed at once, so re-running after a crash, a dropped connection or Ctrl-C
+sends to everyone not yet accepted and to nobody already accepted. (The one
+window left — the server accepted, the process died before the row was
+committed — is microseconds wide; the stable Message-ID lets receiving servers
+drop such a repeat.)
 
-4xx replies and connection errors are retried with exponential backoff and a
-reconnect; after ``max_attempts`` the recipient is left for the next run. 5xx
-replies mark that recipient failed, with the server's reply, and the run goes on.
-An authentication failure, or a 5xx for the sender, stops the run.
+Retries and the SMTP answers are ``smtp``'s business: 4xx and dropped
+connections are retried, then the recipient is left for the next run; a 5xx
+marks that recipient failed and feeds the bounce rules; an authentication
+failure, or a 5xx for the sender, stops the run. The lifecycle decides what an
+outcome does to the reader (``subscribers.record_delivery_outcome``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import smtplib
 import sqlite3
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,14 +35,13 @@ from feeds.site import template_env
 from . import claims, state
 from . import subscribers as subs
 from .archive import IssueInfo, move_private_files, read_issues
-from .config import Config, SmtpSettings
+from .config import Config
 from .digest import Period, plan_issue
 from .errors import DeliveryError
 from .message import PreparedMessage, sender
 from .render import RenderedIssue, render_issue
+from .smtp import SmtpTransport, deliver_one
 from .tokens import make_expiring_token, make_token, secret_from_env, signed_link
-
-MAX_BACKOFF_SECONDS = 300.0
 
 
 @dataclass
@@ -104,65 +102,6 @@ def check_window(info: IssueInfo, config: Config, now: datetime, force: bool) ->
             f"issue {info.id} ended {info.end_time:%Y-%m-%d %H:%M} UTC, more than {hours:g} "
             "hours ago (newsletter.send_window_hours); pass --force to send it anyway"
         )
-
-
-class SmtpTransport:
-    """One reusable SMTP connection with the configured security and login."""
-
-    def __init__(self, settings: SmtpSettings) -> None:
-        self.settings = settings
-        self.connection: smtplib.SMTP | None = None
-
-    def open(self) -> smtplib.SMTP:
-        if self.connection is not None:
-            return self.connection
-        s = self.settings
-        context = ssl.create_default_context()
-        conn: smtplib.SMTP
-        if s.security == "ssl":
-            conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
-        else:
-            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
-        try:
-            conn.ehlo()
-            if s.security == "starttls":
-                conn.starttls(context=context)
-                conn.ehlo()
-            if s.username:
-                password = os.environ.get(s.password_env)
-                if not password:
-                    raise DeliveryError(
-                        f"smtp.username is set but environment variable {s.password_env} "
-                        "(smtp.password_env) holds no password"
-                    )
-                conn.login(s.username, password)
-        except BaseException:
-            self._drop(conn)
-            raise
-        self.connection = conn
-        return conn
-
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
-        self.open().sendmail(envelope_from, [recipient], data)
-
-    def reset(self) -> None:
-        """Forget a connection that failed; the next send reconnects."""
-        if self.connection is not None:
-            self._drop(self.connection)
-            self.connection = None
-
-    def close(self) -> None:
-        if self.connection is not None:
-            try:
-                self.connection.quit()
-            except (smtplib.SMTPException, OSError):
-                self._drop(self.connection)
-            self.connection = None
-
-    @staticmethod
-    def _drop(conn: smtplib.SMTP) -> None:
-        with contextlib.suppress(OSError):
-            conn.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,52 +364,3 @@ class _Run:
                 report.deferred.append((subscriber.email, reply))
             if bounced:
                 report.bounced.append(subscriber.email)
-
-
-def deliver_one(
-    transport: SmtpTransport,
-    envelope_from: str,
-    recipient: str,
-    data: bytes,
-    settings: SmtpSettings,
-    sleep: Callable[[float], None],
-) -> tuple[str, str, int]:
-    """Send one message with retries: ("sent" | "failed" | "deferred", reply, attempts)."""
-    problem = ""
-    for attempt in range(1, settings.max_attempts + 1):
-        try:
-            transport.send(envelope_from, recipient, data)
-            return "sent", "250 accepted", attempt
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(
-                f"the SMTP server refused the login for {settings.username!r}: "
-                f"{exc.smtp_code} {_text(exc.smtp_error)}; nothing further was sent"
-            ) from None
-        except smtplib.SMTPSenderRefused as exc:
-            if exc.smtp_code >= 500:
-                raise DeliveryError(
-                    f"the SMTP server refused the sender {exc.sender!r}: {exc.smtp_code} "
-                    f"{_text(exc.smtp_error)}; check newsletter.from"
-                ) from None
-            problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            problem = f"{code} {_text(text)}"
-            if code >= 500:
-                return "failed", problem, attempt
-        except smtplib.SMTPResponseException as exc:  # SMTPDataError and friends
-            problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-            if exc.smtp_code >= 500:
-                return "failed", problem, attempt
-            if exc.smtp_code == 421:  # the server is closing the connection
-                transport.reset()
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-            problem = f"connection problem: {exc}"
-            transport.reset()
-        if attempt < settings.max_attempts:
-            sleep(min(settings.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
-    return "deferred", problem, settings.max_attempts
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

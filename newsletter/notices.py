@@ -2,7 +2,7 @@
 
 Rendered from ``notice.txt.j2`` and ``notice.html.j2`` in the templates folder
 (multipart/alternative, text first) and sent over the same SMTP path as issues
-(``delivery.SmtpTransport``). The links are signed and expire: a confirmation
+(``smtp.SmtpTransport``). The links are signed and expire: a confirmation
 link after ``newsletter.confirm_days``, a preferences link after
 ``preferences_days``. Whether a notice is sent at all is decided by
 ``subscribers.sign_up``; this module only builds and sends it.
@@ -20,9 +20,9 @@ from email.utils import format_datetime, parseaddr
 from feeds.site import template_env
 
 from .config import Config
-from .delivery import SmtpTransport
 from .errors import DeliveryError
 from .message import BODY_POLICY, POLICY, sender, site_domain
+from .smtp import SmtpTransport
 from .subscribers import Subscriber
 from .tokens import make_expiring_token, signed_link
 

@@ -19,9 +19,10 @@ from feeds.urls import join
 
 from .archive import IssueInfo
 from .config import Config
-from .delivery import SmtpTransport, deliver_one, issue_topics, render_variants
+from .delivery import issue_topics, render_variants
 from .errors import DeliveryError
 from .message import PreparedMessage, sender
+from .smtp import SmtpTransport, deliver_one
 from .subscribers import normalise_address
 
 TEST_PREFIX = "[Test] "
