@@ -250,6 +250,16 @@ class _Run:
     error: BaseException | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Lock = field(default_factory=threading.Lock)
+    # the same for every message: worked out once
+    envelope_from: str = ""
+    unsubscribe_endpoint: str = ""
+    preferences_endpoint: str = ""
+
+    def __post_init__(self) -> None:
+        config = self.config
+        self.envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
+        self.unsubscribe_endpoint = config.unsubscribe_endpoint()
+        self.preferences_endpoint = config.endpoint("preferences")
 
     def take(self) -> Recipient | None:
         with self.lock:
@@ -322,39 +332,42 @@ class _Run:
         )
         data, message_id = message.message(
             subscriber.email,
-            signed_link(config.unsubscribe_endpoint(), token),
+            signed_link(self.unsubscribe_endpoint, token),
             clock(),
-            signed_link(config.endpoint("preferences"), manage),
+            signed_link(self.preferences_endpoint, manage),
         )
         self.pace()
-        envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
         outcome, reply, attempts = deliver_one(
-            transport, envelope_from, subscriber.email, data, config.smtp, self.sleep
+            transport, self.envelope_from, subscriber.email, data, config.smtp, self.sleep
         )
-        if outcome != "deferred":
-            state.record_delivery(
+        # the send-log row and the end of the claim commit together
+        with state.transaction(conn):
+            if outcome != "deferred":
+                state.record_delivery(
+                    conn,
+                    issue_id=info.id,
+                    subscriber_id=subscriber.id,
+                    email=subscriber.email,
+                    status=outcome,
+                    message_id=message_id,
+                    reply=reply,
+                    attempts=attempts,
+                    at=clock().isoformat(timespec="seconds"),
+                )
+            state.drop_claim(conn, info.id, subscriber.id, owner)
+        bounced = False
+        if outcome != "sent" or current.soft_bounce_issues:  # a clean delivery changes nothing
+            bounces = config.newsletter.bounces
+            bounced = subs.record_delivery_outcome(
                 conn,
-                issue_id=info.id,
-                subscriber_id=subscriber.id,
-                email=subscriber.email,
-                status=outcome,
-                message_id=message_id,
-                reply=reply,
-                attempts=attempts,
-                at=clock().isoformat(timespec="seconds"),
+                subscriber.id,
+                info.id,
+                outcome,
+                reply,
+                hard_limit=bounces.hard_limit,
+                soft_issue_limit=bounces.soft_issue_limit,
+                now=clock(),
             )
-        claims.release(conn, info.id, subscriber.id, owner)
-        bounces = config.newsletter.bounces
-        bounced = subs.record_delivery_outcome(
-            conn,
-            subscriber.id,
-            info.id,
-            outcome,
-            reply,
-            hard_limit=bounces.hard_limit,
-            soft_issue_limit=bounces.soft_issue_limit,
-            now=clock(),
-        )
         with self.lock:
             if outcome == "sent":
                 report.sent.append(subscriber.email)
