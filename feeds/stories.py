@@ -87,10 +87,6 @@ class StoryIndex:
     # stories with more than one copy, in order of their earliest copy
     groups: tuple[Story, ...]
 
-    def key_of(self, article: Article) -> str:
-        """The story key of ``article`` (its own key when it is alone)."""
-        return self.story_of.get(article.path, article.key)
-
 
 def _fold(text: str) -> str:
     """Case-folded words joined by single spaces (accents kept, punctuation dropped)."""

@@ -67,9 +67,3 @@ def claim(
                 return False
         state.put_claim(conn, issue_id, subscriber_id, owner, now + lease)
     return True
-
-
-def release(conn: sqlite3.Connection, issue_id: str, subscriber_id: int, owner: str) -> None:
-    """Drop ``owner``'s claim (after the delivery is recorded, or given up for this run)."""
-    with transaction(conn):
-        state.drop_claim(conn, issue_id, subscriber_id, owner)

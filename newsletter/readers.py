@@ -33,7 +33,7 @@ from . import subscribers as subs
 from .config import Config
 from .errors import DeliveryError, SubscriberError
 from .ratelimit import SlidingWindow, client_address
-from .tokens import make_token, signed_link, token_subscriber, verify_expiring_token, verify_token
+from .tokens import make_token, token_subscriber, verify_expiring_token, verify_token
 
 log = logging.getLogger("feedletter.readers")
 
@@ -358,10 +358,3 @@ class Readers:
             f"<p>{escape(found.email)} will receive no further issues of "
             f"{escape(self.config.site.title)}.</p>",
         )
-
-
-def unsubscribe_url(config: Config, secret: bytes, subscriber: subs.Subscriber) -> str:
-    """A reader's one-click unsubscribe link."""
-    return signed_link(
-        config.unsubscribe_endpoint(), make_token(secret, subscriber.id, subscriber.email)
-    )
