@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +43,19 @@ def open_state(config: Config) -> sqlite3.Connection:
         fail(exc)
 
 
+@contextmanager
+def state_connection(config: Config) -> Iterator[sqlite3.Connection]:
+    """The state database for one command: a library error becomes the command's
+    error message, and the connection is closed whatever happens."""
+    conn = open_state(config)
+    try:
+        yield conn
+    except FeedletterError as exc:
+        fail(exc)
+    finally:
+        conn.close()
+
+
 def known_topics(config: Config) -> list[str]:
     try:
         return [t.id for t in load_topics(config).topics]
@@ -65,8 +80,7 @@ def subscribers_add(config_path: Path, email: str, name: str, topics: str, recon
     from .. import subscribers as subs
 
     config = configure(config_path)
-    conn = open_state(config)
-    try:
+    with state_connection(config) as conn:
         wanted = subs.parse_topics(topics, known_topics(config)) if topics else ()
         subscriber, created = subs.add(
             conn,
@@ -76,10 +90,6 @@ def subscribers_add(config_path: Path, email: str, name: str, topics: str, recon
             secret=optional_secret(config),
             reconsent=reconsent,
         )
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
     verb = "Added" if created else "Updated"
     say(f"{verb} {subscriber.email} ({', '.join(subscriber.topics) or 'all topics'})")
 
@@ -92,13 +102,8 @@ def subscribers_remove(config_path: Path, email: str) -> None:
     from .. import subscribers as subs
 
     config = configure(config_path)
-    conn = open_state(config)
-    try:
+    with state_connection(config) as conn:
         removed = subs.remove(conn, subs.normalise_address(email))
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
     say(f"Removed {removed.email}")
 
 
@@ -115,11 +120,8 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
     from .. import subscribers as subs
 
     config = configure(config_path)
-    conn = open_state(config)
-    try:
+    with state_connection(config) as conn:
         rows = subs.listing(conn, status=status)
-    finally:
-        conn.close()
     for s in rows:
         click.echo(f"{s.email}\t{s.status}\t{','.join(s.topics) or 'all'}\t{s.name}")
     active = sum(s.status == "active" for s in rows)
@@ -146,8 +148,7 @@ def subscribers_import(
     if double_opt_in:
         import_with_confirmation(config, csv_file)
         return
-    conn = open_state(config)
-    try:
+    with state_connection(config) as conn:
         report = roster.import_csv(
             conn,
             csv_file,
@@ -155,10 +156,6 @@ def subscribers_import(
             secret=optional_secret(config),
             reconsent=reconsent,
         )
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
     for line, problem in report.errors:
         click.echo(f"  line {line}: {problem}", err=True)
     say(
@@ -237,14 +234,9 @@ def subscribers_forget(config_path: Path, email: str) -> None:
     from ..tokens import secret_from_env
 
     config = configure(config_path)
-    conn = open_state(config)
-    try:
+    with state_connection(config) as conn:
         secret = secret_from_env(config.state.secret_env)
         forgotten = subs.forget(conn, email, secret, datetime.now(UTC))
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
     say(
         f"Forgot {forgotten.email}: subscriber and send-log addresses erased; "
         "a keyed hash stays on the suppression list"
