@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -143,8 +144,6 @@ class Readers:
         wanted = [str(t) for t in form.getlist("topics")]
         honeypot = str(form.get("website") or "")
         client = client_address(request, self.config.newsletter.signup.trusted_proxies)
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(self._subscribe, email, name, wanted, honeypot, client)
 
     def _subscribe(
@@ -303,6 +302,11 @@ class Readers:
             topics = subs.parse_topics(wanted, known)
         except SubscriberError as exc:
             return page(self.config, "Your subscription", f"<p>{escape(str(exc))}</p>", 400)
+        if not topics:  # an empty list would mean "every topic": ask instead
+            body = self._preferences_body(
+                request, found, "Tick at least one topic, or pause, or unsubscribe."
+            )
+            return page(self.config, "Your subscription", body, 400)
         if set(topics) == set(known):
             topics = ()  # every topic, including ones added later
         conn = self.connect()

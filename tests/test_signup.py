@@ -268,6 +268,8 @@ def test_the_whole_path(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) 
             manage = link_in(issue, "preferences")
             status, _, page = get(served, manage)
             assert status == 200 and 'value="portals" checked' in page
+            status, _, page = post(served, manage, [])  # nothing ticked: asked, not "all"
+            assert status == 400 and "Tick at least one topic" in page
             status, _, page = post(served, manage, [("topics", "teams-integration")])
             assert status == 200 and "Saved." in page
 
