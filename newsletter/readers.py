@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -183,14 +184,20 @@ class Readers:
         finally:
             conn.close()
         if decision.subscriber is not None:
-            names = tuple(n for tid, n in self.topics if tid in decision.subscriber.topics)
-            try:
-                self.send_notice(
-                    self.config, decision.notice, decision.subscriber, self.secret, now, names
-                )
-            except DeliveryError as exc:
-                log.error("%s", exc)  # the reader sees the same page; the operator the log
+            # mailed after the reply is sent: the answer takes the same time whether
+            # or not a mail goes out (no enumeration by timing), and a slow relay
+            # never keeps the reader waiting
+            done.background = BackgroundTask(
+                self._notify, decision.subscriber, decision.notice, now
+            )
         return done
+
+    def _notify(self, subscriber: subs.Subscriber, notice: str, now: datetime) -> None:
+        names = tuple(n for tid, n in self.topics if tid in subscriber.topics)
+        try:
+            self.send_notice(self.config, notice, subscriber, self.secret, now, names)
+        except DeliveryError as exc:
+            log.error("%s", exc)  # the reader saw the same page; the operator sees the log
 
     # --- confirm ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -154,6 +155,17 @@ class SmtpServer:
     @property
     def messages(self) -> list[EmailMessage]:
         return self.handler.messages
+
+    def wait_for(
+        self, count: int, timeout: float = 15.0, settle: float = 0.3
+    ) -> list[EmailMessage]:
+        """The messages once at least ``count`` arrived (mail sent after an HTTP reply),
+        after ``settle`` seconds more in which any extra one would have arrived too."""
+        deadline = time.monotonic() + timeout
+        while len(self.handler.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(settle)
+        return list(self.handler.messages)
 
 
 def refuse_all(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:

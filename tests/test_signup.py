@@ -116,7 +116,7 @@ def test_sign_up_confirm_by_the_mailed_link(site: Served, smtp: SmtpServer) -> N
     assert "set-cookie" not in {k.lower() for k in headers}
     assert "default-src 'none'" in headers["content-security-policy"]
     assert status_of(site.config, "Ada@example.com") == "pending"
-    (mail,) = smtp.messages
+    (mail,) = smtp.wait_for(1)  # mailed after the reply
     assert mail["To"] == "Ada@example.com" and "Confirm your subscription" in mail["Subject"]
     assert mail.get_body(("html",)) is not None  # multipart: text and HTML
     confirm = link_in(mail, "confirm")
@@ -146,7 +146,7 @@ def test_the_reply_is_the_same_whatever_the_address_is(site: Served, smtp: SmtpS
         assert status == 200
         bodies.add(body.replace(address, "ADDRESS"))
     assert len(bodies) == 1  # new, active, unsubscribed, pending: one answer
-    subjects = {str(m["To"]): str(m["Subject"]) for m in smtp.messages}
+    subjects = {str(m["To"]): str(m["Subject"]) for m in smtp.wait_for(3)}
     assert subjects["active@example.com"].startswith("You are already subscribed")
     assert subjects["gone@example.com"].startswith("Confirm your subscription")
     assert status_of(site.config, "active@example.com") == "active"  # unchanged
@@ -159,7 +159,7 @@ def test_the_honeypot_and_bad_addresses(site: Served, smtp: SmtpServer) -> None:
         site, "/news/subscribe", [("email", "bot@example.com"), ("website", "x")]
     )
     assert status == 200 and "Check your inbox" in body
-    assert smtp.messages == [] and status_of(site.config, "bot@example.com") is None
+    assert smtp.wait_for(0) == [] and status_of(site.config, "bot@example.com") is None
     status, _, body = post(site, "/news/subscribe", [("email", "not an address")])
     assert status == 400 and "not an email address" in body
     status, _, body = post(
@@ -177,7 +177,7 @@ def test_per_address_limits_hold_whatever_is_sent(
     for served in serve(config, preview=False):
         for _ in range(8):
             assert post(served, "/news/subscribe", [("email", "target@example.com")])[0] == 200
-    assert len(smtp.messages) == 3  # per_address_per_day, whatever an attacker sends
+    assert len(smtp.wait_for(3)) == 3  # per_address_per_day, whatever an attacker sends
 
 
 def test_per_client_window_gives_429_with_retry_after(
@@ -257,7 +257,7 @@ def test_the_whole_path(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) 
         write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))
         for served in serve(config, preview=False):
             post(served, "/news/subscribe", [("email", "grace@example.com")])
-            confirm = link_in(smtp.messages[-1], "confirm")
+            confirm = link_in(smtp.wait_for(1)[-1], "confirm")
             assert post(served, confirm, [])[0] == 200
             # the issue, to every topic; its footer links to her preferences
             assert send(config) == ["grace@example.com"]
