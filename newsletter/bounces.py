@@ -36,6 +36,7 @@ from flufl.bounce import all_failures
 
 from . import state
 from . import subscribers as subs
+from .errors import ReturnedMailError
 
 # flufl.bounce logs a traceback for every detector that chokes on odd mail; the
 # import reports each message itself
@@ -160,8 +161,18 @@ def _enclosed(message: Message, text: str) -> str:
 def read_mail(path: Path) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of every message in a Maildir folder or an mbox file."""
     if path.is_dir():
+        if not all((path / sub).is_dir() for sub in ("cur", "new")):
+            raise ReturnedMailError(
+                path, "is a folder but not a Maildir (it has no cur/ and new/ folders)"
+            )
         box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path, create=False)
     else:
+        with open(path, "rb") as handle:
+            start = handle.read(5)
+        if start and start != b"From ":
+            raise ReturnedMailError(
+                path, "is not an mbox file (it does not start with a 'From ' line)"
+            )
         box = mailbox.mbox(path, create=False)
     for key in sorted(box.keys()):
         try:

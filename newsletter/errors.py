@@ -52,3 +52,13 @@ class BusyError(FeedletterError):
     """Another feedletter process holds the lock this command needs."""
 
     message = "another feedletter process is running"
+
+
+class ReturnedMailError(FeedletterError):
+    """A path given to ``bounces import`` is neither a Maildir folder nor an mbox file."""
+
+    message = "cannot read the returned mail"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {reason}")

@@ -218,3 +218,22 @@ def test_import_confirm_mails_confirmation_links(
     # an active reader gets the "already subscribed" note, and stays active
     assert subjects["postfix@example.net"].startswith("You are already subscribed")
     assert statuses(config)["fresh@example.net"] == "pending"
+
+
+def test_a_path_that_is_no_mailbox_is_a_clear_error(
+    sent: tuple[Config, SmtpServer], tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "x.txt").write_text("hello")
+    text = tmp_path / "notes.txt"
+    text.write_text("not mail\n")
+    before = statuses(sent[0])
+    for path, reason in [
+        (folder, "is a folder but not a Maildir (it has no cur/ and new/ folders)"),
+        (text, "is not an mbox file (it does not start with a 'From ' line)"),
+    ]:
+        result = CliRunner().invoke(cli, ["bounces", "import", str(path)])
+        assert result.exit_code == 1
+        assert result.stderr == f"error: {path}: {reason}\n"
+    assert statuses(sent[0]) == before  # nothing changed
