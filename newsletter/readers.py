@@ -221,15 +221,25 @@ class Readers:
             )
         return found if ok else None
 
+    def _reader(
+        self, request: Request, purpose: str, *, limit: bool = True
+    ) -> subs.Subscriber | Response:
+        """The reader a link's token names, or the response that ends the request:
+        429 past the client's window (``limit``), 400 for a bad, forged or expired token."""
+        if limit and (limited := self.limited(request)) is not None:
+            return limited
+        found = self._by_token(request, purpose)
+        if found is None:
+            return self.invalid({"confirm": "confirmation"}.get(purpose, purpose))
+        return found
+
     def _token_field(self, request: Request) -> Markup:
         return escape(request.query_params.get("token", ""))
 
     def confirm_form(self, request: Request) -> Response:
-        if (limited := self.limited(request)) is not None:
-            return limited
-        found = self._by_token(request, "confirm")
-        if found is None:
-            return self.invalid("confirmation")
+        found = self._reader(request, "confirm")
+        if isinstance(found, Response):
+            return found
         if found.status != "pending":
             return page(
                 self.config, "Already confirmed", "<p>This address is already confirmed.</p>"
@@ -242,11 +252,9 @@ class Readers:
         return page(self.config, "Confirm your subscription", body)
 
     def confirm(self, request: Request) -> Response:
-        if (limited := self.limited(request)) is not None:
-            return limited
-        found = self._by_token(request, "confirm")
-        if found is None:
-            return self.invalid("confirmation")
+        found = self._reader(request, "confirm")
+        if isinstance(found, Response):
+            return found
         client = client_address(request, self.config.newsletter.signup.trusted_proxies)
         conn = self.connect()
         try:
@@ -265,11 +273,9 @@ class Readers:
     # --- preferences -----------------------------------------------------------------
 
     def preferences_form(self, request: Request) -> Response:
-        if (limited := self.limited(request)) is not None:
-            return limited
-        found = self._by_token(request, "preferences")
-        if found is None:
-            return self.invalid("preferences")
+        found = self._reader(request, "preferences")
+        if isinstance(found, Response):
+            return found
         return page(self.config, "Your subscription", self._preferences_body(request, found))
 
     def _preferences_body(self, request: Request, found: subs.Subscriber, note: str = "") -> str:
@@ -297,11 +303,9 @@ class Readers:
         )
 
     async def preferences(self, request: Request) -> Response:
-        if (limited := self.limited(request)) is not None:
-            return limited
-        found = self._by_token(request, "preferences")
-        if found is None:
-            return self.invalid("preferences")
+        found = self._reader(request, "preferences")
+        if isinstance(found, Response):
+            return found
         form = await request.form()
         known = [tid for tid, _ in self.topics]
         wanted = [str(t) for t in form.getlist("topics")]
@@ -336,9 +340,9 @@ class Readers:
     # --- one-click unsubscribe (RFC 8058) ---------------------------------------------
 
     def unsubscribe_form(self, request: Request) -> Response:
-        found = self._by_token(request, "unsubscribe")
-        if found is None:
-            return self.invalid("unsubscribe")
+        found = self._reader(request, "unsubscribe", limit=False)  # mailbox providers
+        if isinstance(found, Response):
+            return found
         if found.status not in ("active", "paused", "pending"):
             return page(
                 self.config,
@@ -355,9 +359,9 @@ class Readers:
         return page(self.config, "Unsubscribe", body)
 
     def unsubscribe(self, request: Request) -> Response:
-        found = self._by_token(request, "unsubscribe")
-        if found is None:
-            return self.invalid("unsubscribe")
+        found = self._reader(request, "unsubscribe", limit=False)  # mailbox providers
+        if isinstance(found, Response):
+            return found
         conn = self.connect()
         try:
             subs.unsubscribe(conn, found.id)
