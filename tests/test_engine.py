@@ -312,19 +312,12 @@ def test_warm_equals_cold_on_a_generated_corpus_through_story_changes(tmp_path: 
     (With ``archives.enabled`` they may not, by design: an RFC 5005 archive page,
     once written, never changes, while a cold build writes the pages anew.)"""
     from benchmarks.corpus import generate
+    from benchmarks.run import feedletter_config
     from newsletter.config import load_config
 
+    # the corpus and config the benchmark measures, at a test's size
     corpus = generate(600, tmp_path / "corpus", "flat")
-    (tmp_path / "config.yaml").write_text(
-        f"""site: {{title: Generated, base_url: "https://gen.example.org"}}
-content: {{news: {corpus / "news"}, topics: {corpus / "topics"}}}
-templates: {ROOT / "templates"}
-output: {tmp_path / "output"}
-cache: {tmp_path / "var" / "cache.sqlite3"}
-rules: {{min_quality: 70, max_items: 50}}
-"""
-    )
-    config = load_config(tmp_path / "config.yaml")
+    config = load_config(feedletter_config(tmp_path, corpus))
     news = corpus / "news"
     files = sorted(news.glob("*.md"))
     shown = {a.path for a in build_feeds(config, NOW).selection.everything.articles}  # type: ignore[union-attr]
