@@ -24,7 +24,6 @@ import email
 import logging
 import mailbox
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +36,7 @@ from flufl.bounce import all_failures
 from . import state
 from . import subscribers as subs
 from .errors import ReturnedMailError
+from .state import Db
 
 # flufl.bounce logs a traceback for every detector that chokes on odd mail; the
 # import reports each message itself
@@ -197,9 +197,7 @@ class Outcome:
     detail: str
 
 
-def import_returned(
-    conn: sqlite3.Connection, path: Path, *, hard_limit: int, now: datetime
-) -> list[Outcome]:
+def import_returned(conn: Db, path: Path, *, hard_limit: int, now: datetime) -> list[Outcome]:
     """Classify every message at ``path`` and act on the subscribers they concern."""
     outcomes = []
     for name, raw in read_mail(path):
@@ -219,7 +217,7 @@ def import_returned(
     return outcomes
 
 
-def _subscriber(conn: sqlite3.Connection, returned: Returned) -> subs.Subscriber | None:
+def _subscriber(conn: Db, returned: Returned) -> subs.Subscriber | None:
     for message_id in returned.message_ids:
         subscriber_id = state.subscriber_for_message(conn, message_id)
         if subscriber_id is not None:

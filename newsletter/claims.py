@@ -2,9 +2,9 @@
 
 Before a sender (a worker thread of ``send --workers N``, or another ``send``
 process, on this host or another one sharing the database) sends an issue to a
-subscriber, it claims that pair in the state database, in one write transaction:
-a pair already in the send log, or claimed by another sender whose claim is
-alive, is skipped. A claim lives for ``smtp.claim_lease_seconds``; a sender that
+subscriber, it claims that pair in the state database, in one transaction: a
+pair already in the send log, or claimed by another sender whose claim is alive,
+is skipped. A claim lives for ``smtp.claim_lease_seconds``; a sender that
 dies leaves its claims behind, and they are taken over when the lease ends, or at
 once when the dead sender was a process on this host (its pid is gone). The
 delivery is recorded only after the server accepted the message, then the claim
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import threading
 
 from . import state
-from .state import transaction
+from .state import Db, transaction
 
 HOST = socket.gethostname()
 
@@ -49,21 +48,31 @@ def _alive(owner: str) -> bool:
 
 
 def claim(
-    conn: sqlite3.Connection,
+    db: Db,
     issue_id: str,
     subscriber_id: int,
     owner: str,
     now: float,
     lease: float,
 ) -> bool:
-    """Claim one (issue, subscriber) pair for ``owner``; False if it is done or taken."""
-    with transaction(conn):
-        if state.delivered(conn, issue_id, subscriber_id):
-            return False
-        held = state.claim_holder(conn, issue_id, subscriber_id)
-        if held is not None:
+    """Claim one (issue, subscriber) pair for ``owner``; False if it is done or taken.
+
+    The claim is taken first and the send log read after it, in one transaction:
+    on PostgreSQL (read committed) a sender that recorded the pair and dropped
+    its claim just before is then seen, never missed. The claim row is locked
+    while deciding (``FOR UPDATE SKIP LOCKED``: a row another sender is deciding
+    on is skipped, not waited for); SQLite's write lock serialises the whole.
+    """
+    with transaction(db):
+        if not state.insert_claim(db, issue_id, subscriber_id, owner, now + lease):
+            held = state.claim_holder(db, issue_id, subscriber_id)
+            if held is None:
+                return False  # another sender is deciding on it right now
             holder, expires_at = held
             if holder != owner and expires_at > now and _alive(holder):
                 return False
-        state.put_claim(conn, issue_id, subscriber_id, owner, now + lease)
+            state.update_claim(db, issue_id, subscriber_id, owner, now + lease)
+        if state.delivered(db, issue_id, subscriber_id):
+            state.drop_claim(db, issue_id, subscriber_id, owner)
+            return False
     return True

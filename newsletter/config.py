@@ -7,6 +7,7 @@ they are read from the environment by the code that needs them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -133,15 +134,82 @@ class SmtpSettings(Section):
 
 
 class StateSettings(Section):
-    """``state``: the SQLite database for subscribers, the send log and the job store."""
+    """``state``: the database for subscribers, the send log and the job store."""
 
-    database: Path = Path("var/feedletter.sqlite3")
+    # an SQLite file (a path, or sqlite:///path) or a PostgreSQL server
+    # (postgresql+psycopg://user@host:5432/db); never a password
+    database: str = "var/feedletter.sqlite3"
+    # name of the environment variable that holds the database server's password
+    password_env: str = "FEEDLETTER_DB_PASSWORD"
     # each issue's message parts, sample message and metadata (private: not in output/)
     issues: Path = Path("var/issues")
     # name of the environment variable that holds the unsubscribe-token secret
     secret_env: str = "FEEDLETTER_SECRET"
     # how long build/digest/send wait for another running command before giving up
     lock_wait_seconds: float = Field(default=300, ge=0)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        parse_database(value)
+        return value
+
+
+def parse_database(value: str) -> tuple[str, str]:
+    """("sqlite", path) or ("postgresql", URL without password) for ``state.database``."""
+    if "://" not in value:
+        if not value.strip():
+            raise ValueError("is empty: give a file path or a postgresql+psycopg:// URL")
+        return "sqlite", value
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a database URL: {exc}") from None
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        if not url.database:
+            raise ValueError("sqlite:/// needs a file path (sqlite:///var/feedletter.sqlite3)")
+        return "sqlite", str(url.database)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        if url.password is not None:
+            raise ValueError(
+                "holds a password: remove it and put it in the environment variable "
+                "named by state.password_env (FEEDLETTER_DB_PASSWORD unless set)"
+            )
+        if not url.host and not url.query.get("host"):
+            raise ValueError(f"{value!r} names no host (postgresql+psycopg://user@host/db)")
+        if not url.database:
+            raise ValueError(f"{value!r} names no database (postgresql+psycopg://user@host/db)")
+        url = url.set(drivername="postgresql+psycopg")
+        return "postgresql", url.render_as_string(hide_password=False)
+    raise ValueError(
+        f"{url.drivername!r} is not supported: use a file path, sqlite:///path or "
+        "postgresql+psycopg://user@host:5432/db"
+    )
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the state lives: an SQLite file or a PostgreSQL database."""
+
+    # "sqlite" or "postgresql"
+    kind: str
+    # the SQLite file (resolved), or the server's SQLAlchemy URL without a password
+    where: str
+    # environment variable holding the server's password (unused for SQLite)
+    password_env: str = "FEEDLETTER_DB_PASSWORD"
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server."""
+        return Path(self.where) if self.kind == "sqlite" else None
+
+    @property
+    def shown(self) -> str:
+        """How messages name it: the file, or the URL (never a password)."""
+        return self.where
 
 
 class ScheduleSettings(Section):
@@ -186,9 +254,12 @@ class Config(FeedSettings):
     schedule: ScheduleSettings = ScheduleSettings()
 
     @property
-    def database(self) -> Path:
-        """The state database, resolved against the config file's folder."""
-        return self._resolved(self.state.database)
+    def database(self) -> Database:
+        """The state database; a file path is resolved against the config file's folder."""
+        kind, where = parse_database(self.state.database)
+        if kind == "sqlite":
+            where = str(self._resolved(Path(where)))
+        return Database(kind, where, self.state.password_env)
 
     @property
     def issues_folder(self) -> Path:

@@ -20,14 +20,12 @@ outcome does to the reader (``subscribers.record_delivery_outcome``).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from pathlib import Path
 
 from feeds.build import Project, select
 from feeds.site import template_env
@@ -35,12 +33,13 @@ from feeds.site import template_env
 from . import claims, state
 from . import subscribers as subs
 from .archive import IssueInfo, move_private_files, read_issues
-from .config import Config
+from .config import Config, Database
 from .digest import Period, plan_issue
 from .errors import DeliveryError
 from .message import PreparedMessage, sender
 from .render import RenderedIssue, render_issue
 from .smtp import SmtpTransport, deliver_one
+from .state import Db
 from .tokens import make_expiring_token, make_token, secret_from_env, signed_link
 
 
@@ -151,7 +150,7 @@ def render_variants(
 
 
 def send_issue(
-    conn: sqlite3.Connection,
+    conn: Db,
     project: Project,
     config: Config,
     info: IssueInfo,
@@ -244,7 +243,7 @@ class _Run:
     total: int
     # recipients not yet taken by a worker, last first
     queue: list[Recipient]
-    database: Path
+    database: Database
     handled: int = 0
     next_slot: float = 0.0
     error: BaseException | None = None
@@ -297,7 +296,7 @@ class _Run:
         finally:
             conn.close()
 
-    def work(self, conn: sqlite3.Connection, transport: SmtpTransport) -> None:
+    def work(self, conn: Db, transport: SmtpTransport) -> None:
         owner = claims.owner_id()
         try:
             while (recipient := self.take()) is not None:
@@ -308,7 +307,7 @@ class _Run:
             transport.close()
 
     def send_one(
-        self, conn: sqlite3.Connection, transport: SmtpTransport, recipient: Recipient, owner: str
+        self, conn: Db, transport: SmtpTransport, recipient: Recipient, owner: str
     ) -> None:
         config, info, report, clock = self.config, self.info, self.report, self.clock
         message = self.prepared.get(recipient.topics)

@@ -30,10 +30,11 @@ class StateError(FeedletterError):
 
     message = "the state database cannot be used"
 
-    def __init__(self, path: Path | str, reason: str) -> None:
-        self.path = Path(path)
+    def __init__(self, where: Path | str, reason: str) -> None:
+        # the SQLite file or the server's URL (never with a password)
+        self.where = str(where)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{self.where}: {reason}")
 
 
 class SubscriberError(FeedletterError):

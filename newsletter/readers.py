@@ -19,7 +19,6 @@ answer with small, escaped pages. Rules they keep:
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from . import subscribers as subs
 from .config import Config
 from .errors import DeliveryError, SubscriberError
 from .ratelimit import SlidingWindow, client_address
+from .state import Db
 from .tokens import make_token, token_subscriber, verify_expiring_token, verify_token
 
 log = logging.getLogger("feedletter.readers")
@@ -83,7 +83,7 @@ class Readers:
     # the whole config (site, newsletter limits, SMTP for the notices)
     config: Config
     # opens a connection to the state database
-    connect: Callable[[], sqlite3.Connection]
+    connect: Callable[[], Db]
     # the signing secret
     secret: bytes
     # (topic id, display name) of every topic, in order, for the forms

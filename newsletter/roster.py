@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SubscriberError
+from .state import Db
 from .subscribers import add, listing, parse_topics
 
 EXPORT_FIELDS = (
@@ -31,7 +31,7 @@ EXPORT_FIELDS = (
 )
 
 
-def export_csv(conn: sqlite3.Connection, path: Path) -> int:
+def export_csv(conn: Db, path: Path) -> int:
     """Write every subscriber to ``path`` (CSV, header first); returns how many."""
     rows = listing(conn)
     buffer = io.StringIO()
@@ -72,7 +72,7 @@ def read_csv(path: Path) -> csv.DictReader[str]:
 
 
 def import_csv(
-    conn: sqlite3.Connection,
+    conn: Db,
     path: Path,
     known: Sequence[str],
     *,

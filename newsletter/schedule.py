@@ -5,8 +5,10 @@ an explicit time zone, with stable ids, ``coalesce=True``, ``max_instances=1`` a
 ``misfire_grace_time`` from config. At start-up the scheduler starts paused, keeps
 a stored job whose schedule is unchanged (so a run missed while it was down is
 still due, and runs once), replaces one whose schedule changed, removes one no
-longer configured, and only then resumes. One scheduler per database: the
-scheduler lock makes a second one refuse to start. SIGINT and SIGTERM stop it
+longer configured, and only then resumes. One scheduler per database: with
+SQLite the scheduler lock makes a second one refuse to start; with PostgreSQL a
+second one (on any host) stands by until the first one's database session ends,
+then takes over the stored jobs, so each due run happens once. SIGINT and SIGTERM stop it
 cleanly, letting a running job finish.
 """
 
@@ -26,9 +28,10 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Config
+from .errors import BusyError
 from .jobs import DIGEST_JOB, FEEDS_JOB
 from .locks import scheduler_lock
-from .state import connect
+from .state import connect, engine_for
 
 log = logging.getLogger("feedletter.schedule")
 
@@ -59,7 +62,7 @@ def make_scheduler(config: Config) -> BackgroundScheduler:
     return _Scheduler(
         jobstores={
             "default": SQLAlchemyJobStore(
-                url=f"sqlite:///{config.database}", tablename="apscheduler_jobs"
+                engine=engine_for(config.database), tablename="apscheduler_jobs"
             )
         },
         timezone=ZoneInfo(settings.timezone),
@@ -120,20 +123,29 @@ def run_scheduler(
 ) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM in the main thread)."""
     stop = stop or threading.Event()
-    previous: dict[int, object] = {}
-    with scheduler_lock(config.database):
-        scheduler = make_scheduler(config)
-        scheduler.start(paused=True)
-        try:
-            previous = _install_signal_handlers(stop)
-            lines = sync_jobs(scheduler, config, config_path)
-            if on_ready:
-                on_ready(lines)
-            scheduler.resume()
-            stop.wait()
-        finally:
-            scheduler.shutdown(wait=True)
-            _restore_signal_handlers(previous)
+    lost = threading.Event()
+    previous = _install_signal_handlers(stop)
+    try:
+        with scheduler_lock(config.database, stop, lost) as held:
+            if not held:
+                return  # stopped while standing by
+            scheduler = make_scheduler(config)
+            scheduler.start(paused=True)
+            try:
+                lines = sync_jobs(scheduler, config, config_path)
+                if on_ready:
+                    on_ready(lines)
+                scheduler.resume()
+                stop.wait()
+            finally:
+                scheduler.shutdown(wait=True)
+    finally:
+        _restore_signal_handlers(previous)
+    if lost.is_set():
+        raise BusyError(
+            "lost the scheduler lock (the database connection went away); another "
+            "scheduler may have taken over. Start this one again to stand by"
+        )
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict[int, object]:

@@ -8,7 +8,6 @@ read through ``state``; nothing here changes a subscriber.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from . import state
 from .errors import SubscriberError
+from .state import Db, Row
 
 STATUSES = ("pending", "active", "paused", "bounced", "unsubscribed")
 
@@ -53,7 +53,7 @@ class Subscriber:
     status_reason: str = ""
 
 
-def _row(row: sqlite3.Row) -> Subscriber:
+def _row(row: Row) -> Subscriber:
     return Subscriber(
         id=row["id"],
         email=row["email"],
@@ -105,21 +105,19 @@ def clean_name(name: str) -> str:
     return " ".join(name.split())[:200]
 
 
-def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
+def get(conn: Db, email: str) -> Subscriber | None:
     """The subscriber with this address, if any."""
     row = state.subscriber_by_email(conn, email.strip())
     return _row(row) if row else None
 
 
-def by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
+def by_id(conn: Db, subscriber_id: int) -> Subscriber | None:
     """The subscriber with this id, if any."""
     row = state.subscriber_by_id(conn, subscriber_id)
     return _row(row) if row else None
 
 
-def listing(
-    conn: sqlite3.Connection, *, active_only: bool = False, status: str | None = None
-) -> list[Subscriber]:
+def listing(conn: Db, *, active_only: bool = False, status: str | None = None) -> list[Subscriber]:
     """Every subscriber (or those with ``status``; ``active_only``: "active"), by address."""
     if status is not None and status not in STATUSES:
         raise SubscriberError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")

@@ -20,14 +20,13 @@ and ``notices``; this module raises ``SubscriberError`` and prints nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import state
 from .errors import SubscriberError
-from .state import transaction
+from .state import Db, transaction
 from .subscriber import (
     STATUSES,
     Subscriber,
@@ -56,9 +55,7 @@ __all__ = [
 RETURNABLE = ("unsubscribed", "bounced")
 
 
-def _check_not_suppressed(
-    conn: sqlite3.Connection, address: str, secret: bytes | None, reconsent: bool
-) -> None:
+def _check_not_suppressed(conn: Db, address: str, secret: bytes | None, reconsent: bool) -> None:
     """Refuse an address on the suppression list, unless the person consents again."""
     if state.suppression_count(conn) == 0:
         return
@@ -79,7 +76,7 @@ def _check_not_suppressed(
 
 
 def add(
-    conn: sqlite3.Connection,
+    conn: Db,
     email: str,
     *,
     name: str = "",
@@ -147,7 +144,7 @@ class SignUp:
 
 
 def sign_up(
-    conn: sqlite3.Connection,
+    conn: Db,
     email: str,
     *,
     topics: Sequence[str],
@@ -216,7 +213,7 @@ def sign_up(
     return SignUp(notice, found)
 
 
-def confirm(conn: sqlite3.Connection, subscriber_id: int, *, client: str, now: datetime) -> bool:
+def confirm(conn: Db, subscriber_id: int, *, client: str, now: datetime) -> bool:
     """Make a pending reader active, recording consent; False if they were not pending."""
     when = stamp(now)
     with transaction(conn):
@@ -237,7 +234,7 @@ def confirm(conn: sqlite3.Connection, subscriber_id: int, *, client: str, now: d
 
 
 def set_preferences(
-    conn: sqlite3.Connection,
+    conn: Db,
     subscriber_id: int,
     *,
     topics: Sequence[str],
@@ -258,7 +255,7 @@ def set_preferences(
 
 
 def unsubscribe(
-    conn: sqlite3.Connection,
+    conn: Db,
     subscriber_id: int,
     *,
     reason: str = "unsubscribed",
@@ -279,7 +276,7 @@ def unsubscribe(
 
 
 def record_delivery_outcome(
-    conn: sqlite3.Connection,
+    conn: Db,
     subscriber_id: int,
     issue_id: str,
     outcome: str,
@@ -324,7 +321,7 @@ def record_delivery_outcome(
     return False
 
 
-def _mark_bounced(conn: sqlite3.Connection, subscriber_id: int, reason: str, now: datetime) -> bool:
+def _mark_bounced(conn: Db, subscriber_id: int, reason: str, now: datetime) -> bool:
     return state.update_subscriber(
         conn,
         subscriber_id,
@@ -336,7 +333,7 @@ def _mark_bounced(conn: sqlite3.Connection, subscriber_id: int, reason: str, now
 
 
 def record_returned_mail(
-    conn: sqlite3.Connection,
+    conn: Db,
     subscriber_id: int,
     kind: str,
     detail: str,
@@ -376,13 +373,13 @@ def record_returned_mail(
     return ""
 
 
-def purge_pending(conn: sqlite3.Connection, now: datetime, confirm_days: float) -> int:
+def purge_pending(conn: Db, now: datetime, confirm_days: float) -> int:
     """Delete sign-ups still pending after ``confirm_days``; returns how many."""
     with transaction(conn):
         return state.purge_pending(conn, stamp(now - timedelta(days=confirm_days)))
 
 
-def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
+def remove(conn: Db, email: str) -> Subscriber:
     """Delete a subscriber (the send log keeps its rows); ``SubscriberError`` if unknown."""
     found = get(conn, email)
     if found is None:
@@ -392,7 +389,7 @@ def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
     return found
 
 
-def forget(conn: sqlite3.Connection, email: str, secret: bytes, now: datetime) -> Subscriber:
+def forget(conn: Db, email: str, secret: bytes, now: datetime) -> Subscriber:
     """Erase a person: their row, their address in the send log; keep a keyed hash only.
 
     The hash on the suppression list makes ``add``/``import`` refuse the address

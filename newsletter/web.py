@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -43,6 +42,7 @@ from starlette.types import Scope
 from .config import Config
 from .ratelimit import SlidingWindow
 from .readers import Readers
+from .state import Db
 
 CONTENT_TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -147,7 +147,7 @@ class OutputFiles(StaticFiles):
 
 def create_app(
     settings: ServeSettings,
-    connect: Callable[[], sqlite3.Connection],
+    connect: Callable[[], Db],
     secret: bytes,
     send_notice: Callable[..., None] | None = None,
 ) -> Starlette:

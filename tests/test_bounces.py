@@ -69,7 +69,7 @@ def sent(
 
 def returned_mail(config: Config) -> dict[str, bytes]:
     """Each fixture, filled in with the Message-ID its reader's issue really had."""
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         ids = dict(conn.execute("SELECT email, message_id FROM deliveries"))
     filled = {}
     for name, (reader, _, _) in CASES.items():
@@ -150,7 +150,7 @@ def test_a_bounce_without_the_original_headers_is_mapped_by_address(
 def test_send_test_touches_nobody(sent: tuple[Config, SmtpServer]) -> None:
     config, smtp = sent
     before = len(smtp.messages)
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         log_before = conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()
     result = CliRunner().invoke(
         cli, ["send", "--test", "editor@example.org", "--test", "boss@example.org"]
@@ -163,7 +163,7 @@ def test_send_test_touches_nobody(sent: tuple[Config, SmtpServer]) -> None:
     tests = smtp.messages[before:]
     assert [str(m["To"]) for m in tests] == ["editor@example.org", "boss@example.org"]
     assert all(str(m["Subject"]).startswith("[Test] ") for m in tests)
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         assert conn.execute("SELECT COUNT(*) FROM deliveries").fetchone() == log_before
     assert "editor@example.org" not in statuses(config)
 
@@ -190,7 +190,7 @@ def test_export_list_by_status_forget_and_reconsent(
     # forget: the person's data goes, a keyed hash stays
     forgot = runner.invoke(cli, ["subscribers", "forget", "Quiet@Example.net"])
     assert forgot.exit_code == 0, forgot.output
-    with sqlite3.connect(config.database) as raw:
+    with sqlite3.connect(config.database.where) as raw:
         dump = "\n".join(raw.iterdump())
     assert "quiet@example.net" not in dump.lower()
     again = runner.invoke(cli, ["subscribers", "add", "quiet@example.net"])

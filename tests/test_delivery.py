@@ -79,7 +79,7 @@ def run_send(config: Config, **kwargs: object) -> SendReport:
 
 
 def log_rows(config: Config) -> dict[str, str]:
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         return {
             email: status for email, status in conn.execute("SELECT email, status FROM deliveries")
         }
@@ -133,7 +133,7 @@ def test_greylisting_is_retried_with_exponential_backoff(mail_project: Path) -> 
     assert sorted(report.sent) == EXPECTED and report.deferred == []
     assert sleeps == [0.01, 0.02]
     assert Counter(server.handler.recipients())[target] == 1
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         (attempts,) = conn.execute(
             "SELECT attempts FROM deliveries WHERE email = ?", (target,)
         ).fetchone()

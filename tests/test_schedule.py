@@ -41,7 +41,7 @@ def far_daily_cron() -> str:
 
 
 def runs(config: Config) -> list[tuple[str, str]]:
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         return list(conn.execute("SELECT job_id, outcome FROM job_runs ORDER BY id"))
 
 

@@ -50,7 +50,7 @@ def readers(config: Config, count: int) -> list[str]:
 
 
 def sent_log(config: Config) -> Counter[str]:
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         rows = conn.execute("SELECT email FROM deliveries WHERE status = 'sent'").fetchall()
     return Counter(email for (email,) in rows)
 
@@ -122,7 +122,7 @@ def test_sender_processes_killed_mid_send_leave_no_one_twice_or_missing(env: Pat
     # the killed senders' messages were never accepted; their claims were taken over
     assert received == Counter(addresses), {a: n for a, n in received.items() if n != 1}
     assert sent_log(config) == Counter(addresses)
-    with sqlite3.connect(config.database) as conn:
+    with sqlite3.connect(config.database.where) as conn:
         assert conn.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
 
 

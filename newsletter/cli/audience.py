@@ -8,7 +8,6 @@ Thin wrappers over ``newsletter.subscribers`` (the lifecycle). ``add`` and
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from feeds.build import load_topics
 from feeds.errors import FeedletterError
 
 from ..config import Config
+from ..state import Db
 from .common import cli, config_option, configure, fail, say
 
 reconsent_option = click.option(
@@ -34,7 +34,7 @@ def subscribers() -> None:
     """Manage the subscribers in the state database."""
 
 
-def open_state(config: Config) -> sqlite3.Connection:
+def open_state(config: Config) -> Db:
     from .. import state
 
     try:
@@ -44,7 +44,7 @@ def open_state(config: Config) -> sqlite3.Connection:
 
 
 @contextmanager
-def state_connection(config: Config) -> Iterator[sqlite3.Connection]:
+def state_connection(config: Config) -> Iterator[Db]:
     """The state database for one command: a library error becomes the command's
     error message, and the connection is closed whatever happens."""
     conn = open_state(config)

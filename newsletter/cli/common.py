@@ -26,7 +26,7 @@ import click
 from feeds import __version__
 from feeds.errors import FeedletterError
 
-from ..config import DEFAULT_CONFIG, Config, load_config
+from ..config import DEFAULT_CONFIG, Config, Database, load_config
 from ..errors import BusyError
 from ..locks import work_lock
 
@@ -148,6 +148,11 @@ def shown_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def shown_database(database: Database) -> str:
+    """The state database as messages name it: a file relative to here, or the URL."""
+    return shown_path(database.path) if database.path is not None else database.shown
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import click
 from feeds.build import load_topics
 from feeds.errors import FeedletterError
 
-from .common import cli, config_option, configure, fail, shown_path
+from .common import cli, config_option, configure, fail, shown_database, shown_path
 
 
 @cli.command()
@@ -74,7 +74,7 @@ def schedule(config_path: Path) -> None:
     config = configure(config_path)
 
     def ready(lines: list[str]) -> None:
-        click.echo(f"Scheduler running on {shown_path(config.database)}:", err=True)
+        click.echo(f"Scheduler running on {shown_database(config.database)}:", err=True)
         for line in lines:
             click.echo(f"  {line}", err=True)
 

@@ -1,0 +1,199 @@
+"""Connections to the state database and the transactions on them.
+
+``connect`` opens one connection (SQLite file or PostgreSQL server), applies any
+missing migrations, and returns a ``Db``. Every statement outside ``transaction``
+commits at once (autocommit), so a killed process loses at most the statement it
+was in; ``transaction`` groups statements: ``BEGIN IMMEDIATE`` on SQLite (the
+write lock is taken up front, so two writers never deadlock on an upgrade),
+``BEGIN`` on PostgreSQL (row locks and ``SKIP LOCKED`` keep writers apart).
+Engines are made once per database and process; a PostgreSQL engine pools its
+connections, an SQLite one opens the file for each ``connect``, as before.
+
+Nothing here knows a table: statements live in ``queries`` and ``schema``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, RowMapping, create_engine, event, text
+from sqlalchemy.engine import Connection, CursorResult, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from ..config import Database
+from ..errors import StateError
+
+# a result row: columns by name
+Row = RowMapping
+
+_engines: dict[tuple[str, str | None], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+class Db:
+    """One open connection to the state database."""
+
+    def __init__(self, conn: Connection, database: Database) -> None:
+        # the SQLAlchemy connection, in autocommit mode
+        self.conn = conn
+        # where it leads
+        self.database = database
+        # "sqlite" or "postgresql"
+        self.dialect = database.kind
+        # depth of ``transaction`` blocks (only the outermost one begins and commits)
+        self.depth = 0
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+        """Run one statement (``:name`` parameters)."""
+        return self.conn.execute(text(sql), dict(params or {}))
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Every row of a query, columns by name."""
+        return list(self.execute(sql, params).mappings())
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
+        """The first row of a query, or None."""
+        return self.execute(sql, params).mappings().first()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Db:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def engine_for(database: Database | Path) -> Engine:
+    """The (shared) SQLAlchemy engine of a database; a Path is an SQLite file."""
+    database = _as_database(database)
+    password = None if database.kind == "sqlite" else os.environ.get(database.password_env)
+    key = (database.where, password)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = _make_engine(database, password)
+    return engine
+
+
+def _as_database(database: Database | Path) -> Database:
+    if isinstance(database, Path):
+        return Database("sqlite", str(database))
+    return database
+
+
+def _make_engine(database: Database, password: str | None) -> Engine:
+    if database.kind == "sqlite":
+        engine = create_engine(
+            f"sqlite:///{database.where}",
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    url = make_url(database.where)
+    if password is not None:
+        url = url.set(password=password)
+    return create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=5,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "application_name": "feedletter"},
+    )
+
+
+def connect(database: Database | Path) -> Db:
+    """Open (creating a file if needed) and migrate the state database."""
+    from .schema import migrate
+
+    database = _as_database(database)
+    if database.path is not None:
+        try:
+            database.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(database.shown, f"cannot open: {exc}") from exc
+    try:
+        conn = engine_for(database).connect()
+    except SQLAlchemyError as exc:
+        raise StateError(database.shown, f"cannot open: {describe(exc)}") from exc
+    db = Db(conn, database)
+    try:
+        migrate(db)
+    except SQLAlchemyError as exc:
+        db.close()
+        raise StateError(database.shown, describe(exc)) from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def describe(exc: BaseException) -> str:
+    """A message for a database error that says how to recover."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    text_ = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)
+    if "locked" in text_ or "busy" in text_:
+        return f"{text_}: another process holds the database; wait for it or stop it"
+    if "malformed" in text_ or "not a database" in text_:
+        return (
+            f"{text_}: the file is damaged. Move it aside and restore a backup "
+            "(see README, 'State and recovery'); do not delete it before that, "
+            "the send log inside is what prevents repeated sends"
+        )
+    if "password authentication failed" in text_ or "no password supplied" in text_:
+        return (
+            f"{text_}: set the database password in the environment variable named by "
+            "state.password_env (FEEDLETTER_DB_PASSWORD unless set)"
+        )
+    if "Connection refused" in text_ or "could not translate host name" in text_:
+        return f"{text_}: is the PostgreSQL server running and state.database's host right?"
+    return text_
+
+
+@contextmanager
+def transaction(db: Db) -> Iterator[Db]:
+    """BEGIN (IMMEDIATE on SQLite) ... COMMIT, or ROLLBACK on any exception.
+
+    A ``transaction`` inside another one joins it.
+    """
+    if db.depth:
+        db.depth += 1
+        try:
+            yield db
+        finally:
+            db.depth -= 1
+        return
+    db.conn.exec_driver_sql("BEGIN IMMEDIATE" if db.dialect == "sqlite" else "BEGIN")
+    db.depth = 1
+    try:
+        yield db
+    except BaseException:
+        db.depth = 0
+        db.conn.exec_driver_sql("ROLLBACK")
+        raise
+    db.depth = 0
+    db.conn.exec_driver_sql("COMMIT")
+
+
+def run_script(db: Db, statements: Sequence[str]) -> None:
+    """Run DDL statements one by one (inside the caller's transaction)."""
+    for statement in statements:
+        db.conn.exec_driver_sql(statement)
