@@ -19,13 +19,15 @@ run: $(BIN)/.installed
 	$(BIN)/feedletter build --date 2021-11-07
 
 # Debian packages the tests drive: chromium and chromium-driver (browser tests),
-# spamassassin (inbox placement). Installed as root with apt-get when missing;
+# spamassassin (inbox placement), postgresql (the state on a database server; the
+# tests start their own throw-away cluster, not the package's service). Installed as root with apt-get when missing;
 # elsewhere the tests that need them skip and say why.
 system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's$$missing for the tests"; \

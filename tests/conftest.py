@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 from feeds.build import BuildResult, build_feeds
 from newsletter.config import Config, load_config
+
+from .postgres import PASSWORD_ENV, PostgresServer, binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -59,8 +62,42 @@ def in_folder(config: Config, folder: Path) -> Config:
     """``config`` with its output and its state (database, issues) under ``folder``."""
     state = config.state.model_copy(
         update={
-            "database": folder / "var" / "feedletter.sqlite3",
+            "database": str(folder / "var" / "feedletter.sqlite3"),
             "issues": folder / "var" / "issues",
         }
     )
     return config.model_copy(update={"output": folder / "output", "state": state})
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session; its password is in the environment."""
+    if binaries() is None:
+        reason = (
+            "PostgreSQL is not installed (Debian package postgresql; `make test` installs "
+            "it when run as root)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    os.environ[PASSWORD_ENV] = server.password  # as an operator would; subprocesses inherit it
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """``state.database`` for a fresh, empty PostgreSQL database."""
+    return postgres_server.url(postgres_server.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_database(request: pytest.FixtureRequest) -> str:
+    """``state.database`` for a test that runs on both databases."""
+    if request.param == "sqlite":
+        return "var/state.sqlite3"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

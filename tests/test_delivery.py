@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -49,18 +48,24 @@ def configure(project: Path, port: int, **smtp: object) -> Config:
     settings = {"host": "127.0.0.1", "port": port, "security": "none", "backoff_seconds": 0.01}
     settings.update(smtp)
     lines = ["smtp:"] + [f"  {k}: {v}" for k, v in settings.items()]
-    lines += ["state:", "  database: var/state.sqlite3", "  lock_wait_seconds: 0"]
     path = project / "config.yaml"
     path.write_text(path.read_text() + "\n".join(lines) + "\n")
     return load_config(path)
 
 
 @pytest.fixture
-def mail_project(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The fixture project with 12 subscribers and the 2021-W13 issue written."""
+def mail_project(
+    fixture_project: Path, monkeypatch: pytest.MonkeyPatch, state_database: str
+) -> Path:
+    """The fixture project with 12 subscribers and the 2021-W13 issue written,
+    its state in SQLite or in PostgreSQL (each test here runs on both)."""
     monkeypatch.setenv("FEEDLETTER_SECRET", SECRET)
-    config = load_config(fixture_project / "config.yaml")
-    conn = connect(fixture_project / "var" / "state.sqlite3")
+    path = fixture_project / "config.yaml"
+    path.write_text(
+        path.read_text() + f"state:\n  database: {state_database}\n  lock_wait_seconds: 0\n"
+    )
+    config = load_config(path)
+    conn = connect(config.database)
     for address in SUBSCRIBERS:
         subs.add(conn, address, topics=topics_of(address))
     conn.close()
@@ -79,10 +84,9 @@ def run_send(config: Config, **kwargs: object) -> SendReport:
 
 
 def log_rows(config: Config) -> dict[str, str]:
-    with sqlite3.connect(config.database.where) as conn:
-        return {
-            email: status for email, status in conn.execute("SELECT email, status FROM deliveries")
-        }
+    """address -> status of every row of the send log."""
+    with connect(config.database) as db:
+        return {row["email"]: row["status"] for row in db.rows("SELECT * FROM deliveries")}
 
 
 def test_each_subscriber_gets_their_topics_and_own_link_once(mail_project: Path) -> None:
@@ -133,11 +137,9 @@ def test_greylisting_is_retried_with_exponential_backoff(mail_project: Path) -> 
     assert sorted(report.sent) == EXPECTED and report.deferred == []
     assert sleeps == [0.01, 0.02]
     assert Counter(server.handler.recipients())[target] == 1
-    with sqlite3.connect(config.database.where) as conn:
-        (attempts,) = conn.execute(
-            "SELECT attempts FROM deliveries WHERE email = ?", (target,)
-        ).fetchone()
-    assert attempts == 3
+    with connect(config.database) as db:
+        row = db.one("SELECT attempts FROM deliveries WHERE email = :e", {"e": target})
+    assert row is not None and row["attempts"] == 3
 
 
 def test_a_550_marks_that_recipient_failed_and_the_run_goes_on(mail_project: Path) -> None:

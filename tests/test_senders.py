@@ -10,7 +10,6 @@ on 127.0.0.1, which answers each message after a short delay as a relay does.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -50,9 +49,9 @@ def readers(config: Config, count: int) -> list[str]:
 
 
 def sent_log(config: Config) -> Counter[str]:
-    with sqlite3.connect(config.database.where) as conn:
-        rows = conn.execute("SELECT email FROM deliveries WHERE status = 'sent'").fetchall()
-    return Counter(email for (email,) in rows)
+    with connect(config.database) as db:
+        rows = db.rows("SELECT email FROM deliveries WHERE status = 'sent'")
+    return Counter(row["email"] for row in rows)
 
 
 @pytest.fixture
@@ -62,9 +61,9 @@ def env(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return fixture_project
 
 
-def test_workers_in_one_process_send_one_copy_each(env: Path) -> None:
+def test_workers_in_one_process_send_one_copy_each(env: Path, state_database: str) -> None:
     with SmtpServer(Faults(delay=0.005)) as smtp:
-        config = configure(env, smtp.port)
+        config = configure(env, smtp.port, state_database)
         addresses = readers(config, 120)
         result = CliRunner().invoke(cli, ["send", "--force", "--workers", "4"])
         assert result.exit_code == 0, result.output
@@ -74,12 +73,15 @@ def test_workers_in_one_process_send_one_copy_each(env: Path) -> None:
     assert sent_log(config) == Counter(addresses)
 
 
-def test_sender_processes_killed_mid_send_leave_no_one_twice_or_missing(env: Path) -> None:
-    """Four `send` processes at once; three are SIGKILLed mid-message; restarts finish the job."""
-    count = 400
-    faults = Faults(delay=0.003, kill_client_at={40, 130, 260})
+def test_sender_processes_killed_mid_send_leave_no_one_twice_or_missing(
+    env: Path, state_database: str
+) -> None:
+    """Four `send` processes at once on 2,000 subscribers; three are SIGKILLed
+    mid-message; restarts finish the job."""
+    count = 2000
+    faults = Faults(delay=0.003, kill_client_at={150, 700, 1400})
     with SmtpServer(faults) as smtp:
-        config = configure(env, smtp.port)
+        config = configure(env, smtp.port, state_database)
         addresses = readers(config, count)
         command = [sys.executable, "-m", "newsletter", "send", "--force"]
         environment = {**os.environ, "FEEDLETTER_SECRET": SECRET.decode()}
@@ -122,15 +124,17 @@ def test_sender_processes_killed_mid_send_leave_no_one_twice_or_missing(env: Pat
     # the killed senders' messages were never accepted; their claims were taken over
     assert received == Counter(addresses), {a: n for a, n in received.items() if n != 1}
     assert sent_log(config) == Counter(addresses)
-    with sqlite3.connect(config.database.where) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
+    with connect(config.database) as db:
+        assert db.rows("SELECT * FROM claims") == []
 
 
-def test_a_claim_held_elsewhere_is_skipped_until_its_lease_ends(env: Path) -> None:
+def test_a_claim_held_elsewhere_is_skipped_until_its_lease_ends(
+    env: Path, state_database: str
+) -> None:
     from newsletter import claims
 
     with SmtpServer() as smtp:
-        config = configure(env, smtp.port)
+        config = configure(env, smtp.port, state_database)
         addresses = readers(config, 3)
         conn = connect(config.database)
         first = subs.get(conn, addresses[0])

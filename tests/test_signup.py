@@ -32,7 +32,9 @@ from .smtp_server import Faults, SmtpServer
 from .test_web import SECRET, Served, serve
 
 
-def configure(project: Path, port: int, **signup: object) -> Config:
+def configure(
+    project: Path, port: int, database: str = "var/state.sqlite3", **signup: object
+) -> Config:
     lines = [
         "smtp:",
         "  host: 127.0.0.1",
@@ -41,7 +43,7 @@ def configure(project: Path, port: int, **signup: object) -> Config:
         "  backoff_seconds: 0.01",
         "  max_attempts: 2",
         "state:",
-        "  database: var/state.sqlite3",
+        f"  database: {database}",
         "  lock_wait_seconds: 0",
     ]
     path = project / "config.yaml"

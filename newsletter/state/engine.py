@@ -107,6 +107,13 @@ def _make_engine(database: Database, password: str | None) -> Engine:
             cursor.close()
 
         return engine
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StateError(
+            database.shown,
+            "the PostgreSQL driver is not installed: pip install 'feedletter[postgresql]'",
+        ) from None
     url = make_url(database.where)
     if password is not None:
         url = url.set(password=password)
