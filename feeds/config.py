@@ -11,6 +11,7 @@ Secrets never live here: they come from the environment.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -212,8 +213,14 @@ def _describe(model: type[BaseModel], error: Any) -> tuple[str, str]:
     if error["type"] == "missing":
         return key, "is required"
     got = error.get("input")
+    if isinstance(got, str):
+        got = _URL_PASSWORD.sub(r"\1***\2", got)  # never print a password from a URL
     shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
     return key, f"{error['msg']}{shown}"
+
+
+# the password in a URL's user information: scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)[^@/\s]*(@)")
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
+import socket
 import subprocess
 import sys
 import threading
@@ -21,13 +21,18 @@ from newsletter.errors import BusyError
 from newsletter.jobs import FEEDS_JOB
 from newsletter.locks import scheduler_lock, work_lock
 from newsletter.schedule import make_scheduler, run_scheduler, sync_jobs
+from newsletter.state import connect, job_runs
+
+from .postgres import PostgresServer
 
 
-def configure(project: Path, feeds: str, grace_hours: float = 6) -> Config:
+def configure(
+    project: Path, feeds: str, grace_hours: float = 6, database: str = "var/state.sqlite3"
+) -> Config:
     path = project / "config.yaml"
     path.write_text(
         path.read_text()
-        + "state:\n  database: var/state.sqlite3\n  lock_wait_seconds: 0\n"
+        + f"state:\n  database: {database}\n  lock_wait_seconds: 0\n"
         + f"schedule:\n  timezone: Europe/Berlin\n  feeds: '{feeds}'\n  digest: null\n"
         + f"  misfire_grace_hours: {grace_hours}\n"
     )
@@ -41,8 +46,8 @@ def far_daily_cron() -> str:
 
 
 def runs(config: Config) -> list[tuple[str, str]]:
-    with sqlite3.connect(config.database.where) as conn:
-        return list(conn.execute("SELECT job_id, outcome FROM job_runs ORDER BY id"))
+    with connect(config.database) as db:
+        return job_runs(db)
 
 
 def stored_next_run(config: Config) -> datetime:
@@ -90,8 +95,10 @@ def wait_for(condition: object, seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
-def test_restart_after_missed_runs_catches_up_exactly_once(fixture_project: Path) -> None:
-    config = configure(fixture_project, far_daily_cron(), grace_hours=48)
+def test_restart_after_missed_runs_catches_up_exactly_once(
+    fixture_project: Path, state_database: str
+) -> None:
+    config = configure(fixture_project, far_daily_cron(), 48, state_database)
     path = fixture_project / "config.yaml"
     stop, thread, _ = start_in_thread(config, path)  # stores the job
     stop.set()
@@ -167,17 +174,23 @@ def test_a_second_scheduler_on_the_same_database_refuses(fixture_project: Path) 
         thread.join(timeout=30)
 
 
-def test_commands_wait_for_a_running_job_or_exit_4(fixture_project: Path) -> None:
-    config = configure(fixture_project, far_daily_cron())
+def test_commands_wait_for_a_running_job_or_exit_4(
+    fixture_project: Path, state_database: str
+) -> None:
+    config = configure(fixture_project, far_daily_cron(), database=state_database)
+    holder = {
+        "sqlite": f"pid {os.getpid()}: scheduled feeds-rebuild; lock ",
+        "postgresql": (
+            f"pid {os.getpid()} on {socket.gethostname()}: scheduled feeds-rebuild "
+            "(from 127.0.0.1); advisory lock 'work')"
+        ),
+    }[config.database.kind]
     with work_lock(config.database, "scheduled feeds-rebuild", 0):
         result = CliRunner().invoke(
             cli, ["build", "--config", str(fixture_project / "config.yaml")]
         )
         assert result.exit_code == 4
-        assert result.stderr.startswith(
-            "error: another feedletter process is running "
-            f"(pid {os.getpid()}: scheduled feeds-rebuild; lock "
-        )
+        assert result.stderr.startswith(f"error: another feedletter process is running ({holder}")
         assert not (fixture_project / "output").exists()
     with scheduler_lock(config.database):  # the scheduler lock does not block commands
         result = CliRunner().invoke(
@@ -205,3 +218,81 @@ def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
     assert process.returncode == 0
     assert "Scheduler stopped." in rest
     assert any(line.startswith("Scheduler running on var/state.sqlite3") for line in lines)
+
+
+def test_two_schedulers_on_postgresql_one_runs_the_other_takes_over(
+    fixture_project: Path, postgres_url: str
+) -> None:
+    """Two `feedletter schedule` processes on one PostgreSQL database (two hosts): the
+    second stands by, runs nothing while the first lives, takes over when it is
+    SIGKILLed, and the run that fell due meanwhile happens once."""
+    config = configure(fixture_project, far_daily_cron(), 48, postgres_url)
+    command = [sys.executable, "-m", "newsletter", "schedule"]
+
+    def start() -> tuple[subprocess.Popen[str], list[str]]:
+        process = subprocess.Popen(command, cwd=fixture_project, stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+
+        def read() -> None:
+            assert process.stderr is not None
+            lines.extend(process.stderr)
+
+        threading.Thread(target=read, daemon=True).start()
+        return process, lines
+
+    first, first_lines = start()
+    wait_for(lambda: any(line.startswith("  feeds-rebuild:") for line in first_lines))
+    assert any(line.startswith("  feeds-rebuild:") for line in first_lines), first_lines
+    second, second_lines = start()
+    try:
+        wait_for(lambda: any("waiting to take over" in line for line in second_lines))
+        assert any(
+            "another scheduler holds the lock (pid " in line and "feedletter schedule" in line
+            for line in second_lines
+        ), second_lines
+        # a run falls due; the standby must not run it while the first one holds the lock
+        set_stored_next_run(config, datetime.now(UTC) - timedelta(hours=2))
+        time.sleep(3)
+        assert runs(config) == []
+        assert not any(line.startswith("Scheduler running") for line in second_lines)
+        first.kill()  # the first host dies: its database session ends, and the lock with it
+        first.wait(timeout=30)
+        wait_for(lambda: runs(config) and runs(config)[-1][1] != "running")
+        time.sleep(2)  # room for a (wrong) second run
+        assert [job for job, _ in runs(config)] == [FEEDS_JOB], runs(config)
+        assert runs(config)[0][1].startswith("ok: ")
+        assert any(
+            line.startswith("Scheduler running on postgresql+psycopg://") for line in second_lines
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+        first.kill()
+    assert second.returncode == 0, second_lines
+
+
+def test_a_scheduler_that_loses_its_database_lock_stops(
+    fixture_project: Path, postgres_url: str, postgres_server: PostgresServer
+) -> None:
+    """If the lock's session goes (server restart, network), a standby may take over:
+    the scheduler notices within seconds and stops, rather than run jobs twice."""
+    configure(fixture_project, far_daily_cron(), database=postgres_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "schedule"],
+        cwd=fixture_project,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("  feeds-rebuild:"):
+            break
+    with postgres_server.admin() as admin:  # type: ignore[attr-defined]
+        ended = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+            (f"pid {process.pid} on %: feedletter schedule",),
+        ).fetchall()
+    assert ended == [(True,)]
+    _, rest = process.communicate(timeout=60)
+    assert process.returncode == 4, rest
+    assert "error: lost the scheduler lock" in rest

@@ -63,10 +63,11 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def site(
-    fixture_project: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    fixture_project: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, state_database: str
 ) -> Iterator[Served]:
+    """`serve` over real HTTP, its state in SQLite or PostgreSQL (tests run on both)."""
     monkeypatch.setenv("FEEDLETTER_SECRET", SECRET.decode())
-    config = configure(fixture_project, smtp.port)
+    config = configure(fixture_project, smtp.port, state_database)
     build_feeds(config, NOW)
     yield from serve(config, preview=False)
 
@@ -248,12 +249,14 @@ def send(config: Config, issue_id: str | None = None) -> list[str]:
     return sorted(report.sent)
 
 
-def test_the_whole_path(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_whole_path(
+    fixture_project: Path, monkeypatch: pytest.MonkeyPatch, state_database: str
+) -> None:
     """sign-up → confirm → send → preferences → next send has only the chosen topics → bounce."""
     monkeypatch.setenv("FEEDLETTER_SECRET", SECRET.decode())
     faults = Faults()
     with SmtpServer(faults) as smtp:
-        config = configure(fixture_project, smtp.port)
+        config = configure(fixture_project, smtp.port, state_database)
         build_feeds(config, NOW)
         project = load_project(config)
         write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))
