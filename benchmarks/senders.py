@@ -2,7 +2,10 @@
 answers each message after 20 ms, through the real ``send_issue`` path (claims,
 signed links, a send-log row per message). On demand only:
 
-    .venv/bin/python -m benchmarks.senders [--subscribers 1000]
+    .venv/bin/python -m benchmarks.senders [--subscribers 1000] [--postgresql]
+
+``--postgresql`` keeps the state in a throw-away PostgreSQL cluster (Debian's
+binaries, as the tests start it; a fresh database per run) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.02)
+    parser.add_argument("--postgresql", action="store_true", help="state in PostgreSQL")
     args = parser.parse_args()
+    server = None
+    if args.postgresql:
+        from tests.postgres import PASSWORD_ENV, PostgresServer
+
+        server = PostgresServer().start()
+        os.environ[PASSWORD_ENV] = server.password
     os.environ.setdefault("FEEDLETTER_SECRET", "benchmark-secret-0123456789")
     port = _free_port()
     relay = subprocess.Popen(
@@ -58,7 +68,13 @@ def main() -> None:
                     .replace("templates: templates", f"templates: {ROOT / 'templates'}")
                     .replace("output: output", f"output: {work / 'output'}")
                     .replace("port: 8025", f"port: {port}")
-                    .replace("database: var/feedletter.sqlite3", f"database: {work / 's.sqlite3'}")
+                    .replace(
+                        "database: var/feedletter.sqlite3",
+                        "database: "
+                        + (
+                            server.url(server.new_database()) if server else str(work / "s.sqlite3")
+                        ),
+                    )
                     .replace("issues: var/issues", f"issues: {work / 'issues'}")
                 )
                 config = load_config(config_path)
@@ -89,7 +105,9 @@ def main() -> None:
     finally:
         relay.terminate()
         relay.wait()
-    print()
+        if server is not None:
+            server.stop()
+    print(f"state in {'PostgreSQL' if server else 'SQLite'}, relay delay {args.delay * 1000:g} ms")
     print("| workers | messages | seconds | messages/s | vs 1 worker |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for workers, sent, elapsed, rate in rows:
