@@ -199,11 +199,11 @@ def test_commands_wait_for_a_running_job_or_exit_4(
         assert result.exit_code == 0, result.output
 
 
-def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
-    configure(fixture_project, far_daily_cron())
+def start_scheduler(project: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """`feedletter schedule` in ``project``, once it printed its jobs; and those lines."""
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "schedule"],
-        cwd=fixture_project,
+        cwd=project,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -213,6 +213,12 @@ def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
         lines.append(line)
         if line.startswith("  feeds-rebuild:"):
             break
+    return process, lines
+
+
+def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
+    configure(fixture_project, far_daily_cron())
+    process, lines = start_scheduler(fixture_project)
     process.send_signal(signal.SIGTERM)
     _, rest = process.communicate(timeout=30)
     assert process.returncode == 0
@@ -277,16 +283,7 @@ def test_a_scheduler_that_loses_its_database_lock_stops(
     """If the lock's session goes (server restart, network), a standby may take over:
     the scheduler notices within seconds and stops, rather than run jobs twice."""
     configure(fixture_project, far_daily_cron(), database=postgres_url)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "schedule"],
-        cwd=fixture_project,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        if line.startswith("  feeds-rebuild:"):
-            break
+    process, _ = start_scheduler(fixture_project)
     with postgres_server.admin() as admin:  # type: ignore[attr-defined]
         ended = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
