@@ -253,6 +253,7 @@ def render_outputs(
             updated=page.updated,
             site_title=settings.site.title,
             links=(("prev-archive", location.archive_page_url(numbers[-1])),) if numbers else (),
+            hubs=tuple(settings.websub.hubs),
         )
         atom, rss = render_feed(spec, page.articles, topics_of)
         files[location.atom_path] = atom
@@ -276,6 +277,7 @@ def render_outputs(
                 updated=items[0].published_at,
                 links=tuple(links),
                 archive=True,
+                hubs=(),  # an archive document never changes: nothing to push
             )
             document, _ = render_feed(archive_spec, items, topics_of)
             files[location.archive_page_path(number)] = document

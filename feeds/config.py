@@ -94,6 +94,32 @@ class ArchiveSettings(Section):
     page_size: int = Field(default=50, ge=5, le=1_000)
 
 
+class WebSubSettings(Section):
+    """``websub``: hubs that push feed updates to subscribers (W3C WebSub)."""
+
+    # hub URLs every feed advertises and each build notifies of changed feeds
+    hubs: list[str] = []
+    # seconds to wait for a hub's answer
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # tries per ping within one build (1 s, then 2 s, ... between them)
+    attempts: int = Field(default=3, ge=1, le=10)
+    # pings that failed, retried by the next build
+    pending: Path = Path("var/websub-pending.json")
+
+    @field_validator("hubs")
+    @classmethod
+    def _hub_urls(cls, value: list[str]) -> list[str]:
+        checked = []
+        for hub in value:
+            uri = check_url(hub)
+            if uri is None:
+                raise ValueError(f"{hub!r} is not an absolute http(s) URL")
+            checked.append(uri)
+        if len(set(checked)) != len(checked):
+            raise ValueError("lists a hub twice")
+        return checked
+
+
 class TopicSettings(Section):
     """An entry of ``topics``: defines a topic or overrides one from a topic file."""
 
@@ -139,6 +165,7 @@ class FeedSettings(Section):
     rules: RuleSettings = RuleSettings()
     limits: LimitSettings = LimitSettings()
     archives: ArchiveSettings = ArchiveSettings()
+    websub: WebSubSettings = WebSubSettings()
     topics: list[TopicSettings] = []
     # where the config file was read from; paths above are resolved against it
     source: Path | None = Field(default=None, exclude=True)
@@ -192,6 +219,9 @@ def parse_settings(data: dict[str, Any], model: type[Settings], path: Path) -> S
         updates[name] = base / getattr(settings, name)
     if settings.cache is not None:
         updates["cache"] = base / settings.cache
+    updates["websub"] = settings.websub.model_copy(
+        update={"pending": base / settings.websub.pending}
+    )
     content = settings.content
     updates["content"] = content.model_copy(
         update={

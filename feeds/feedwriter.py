@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from posixpath import splitext
 from urllib.parse import urlsplit
+from xml.sax.saxutils import quoteattr
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -79,6 +80,8 @@ class FeedSpec:
     links: tuple[tuple[str, str], ...] = ()
     # True for an RFC 5005 archive document (gets <fh:archive/>)
     archive: bool = False
+    # WebSub hubs this feed advertises (rel="hub"), each a URI
+    hubs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,8 @@ def render_feed(
     # rel=self and the site page last: RSS's channel <link> is the last link() call
     for rel, href in spec.links:
         fg.link(href=href, rel=rel, type="application/atom+xml")
+    for hub in spec.hubs:
+        fg.link(href=hub, rel="hub")
     fg.link(href=spec.atom_url, rel="self", type="application/atom+xml")
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
     for article in articles:
@@ -158,7 +163,25 @@ def render_feed(
     fg.link(href=spec.rss_url, rel="self", type="application/rss+xml", replace=True)
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
     rss = _RSS_TEXT.sub(_hex_references, fg.rss_str(pretty=True))
+    if spec.hubs:
+        rss = add_rss_hubs(rss, spec.hubs)
     return atom, rss
+
+
+def add_rss_hubs(rss: bytes, hubs: Sequence[str]) -> bytes:
+    """``<atom:link rel="hub">`` for each hub after the channel's self link.
+
+    feedgen writes only the self ``atom:link`` in RSS; the hub links go right
+    after it, at its indentation, so the rest of the bytes stay feedgen's.
+    """
+    match = _RSS_SELF.search(rss)
+    if match is None:
+        raise ValueError("RSS without a self atom:link")
+    indent = match.group(1)
+    links = b"".join(
+        indent + b"<atom:link href=" + quoteattr(hub).encode() + b' rel="hub"/>' for hub in hubs
+    )
+    return rss[: match.end()] + links + rss[match.end() :]
 
 
 def html_text(value: str) -> str:
@@ -166,6 +189,8 @@ def html_text(value: str) -> str:
     return str(escape(value))
 
 
+# the RSS channel's self link as feedgen writes it, with the newline before it
+_RSS_SELF = re.compile(rb'(\n[ ]*)<atom:link href="[^"]*" rel="self"[^>]*/>')
 # feedgen writes Atom titles, subtitles and summaries without a type; each one
 # we give it holds escaped text (no markup inside, so a literal match is safe)
 _ATOM_TEXT = re.compile(rb"<(title|subtitle)>")

@@ -34,8 +34,10 @@ def render_json_feed(
         "description": spec.subtitle,
         "language": spec.language,
         "authors": [{"name": spec.site_title}],
-        "items": [_item(article, topics_of.get(article.path, ())) for article in articles],
     }
+    if spec.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in spec.hubs]
+    document["items"] = [_item(article, topics_of.get(article.path, ())) for article in articles]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,8 +167,10 @@ def archive_files(
     env: Environment,
     site: SiteSettings,
     subscribe_url: str | None = None,
+    hubs: Sequence[str] = (),
 ) -> dict[str, bytes]:
-    """The archive index page (with the sign-up form) and the Atom feed of issues."""
+    """The archive index page (with the sign-up form) and the Atom feed of issues
+    (advertising the WebSub ``hubs``)."""
     ordered = sorted({i.id: i for i in issues}.values(), key=lambda i: (i.end, i.id), reverse=True)
     index_url = join(site.base_url, ARCHIVE)
     atom_url = join(site.base_url, f"{ARCHIVE}atom.xml")
@@ -187,6 +190,8 @@ def archive_files(
     fg.author({"name": site.title})
     fg.language(site.language)
     fg.generator("feedletter", version=__version__, uri=GENERATOR_URI)
+    for hub in hubs:
+        fg.link(href=hub, rel="hub")
     fg.link(href=atom_url, rel="self", type="application/atom+xml")
     fg.link(href=index_url, rel="alternate", type="text/html")
     updated = ordered[0].end_time if ordered else datetime(1970, 1, 1, tzinfo=UTC)

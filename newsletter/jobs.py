@@ -9,12 +9,13 @@ command, and records its run in the ``job_runs`` table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.build import build_feeds, load_cached_project
 from feeds.errors import FeedletterError
+from feeds.websub import publish
 
 from . import state
 from .archive import issue_info
@@ -47,6 +48,17 @@ def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
         conn.close()
 
 
+def _announce(config: Config, changed: Sequence[str]) -> None:
+    """Ping the WebSub hubs about changed feeds (and pending pings); log how it went."""
+    report = publish(config.websub, config.site.base_url, changed)
+    for result in report.results:
+        level = logging.INFO if result.ok else logging.WARNING
+        log.log(level, "WebSub ping %s about %s: %s", result.ping.hub, result.ping.topic,
+                result.answer)  # fmt: skip
+    for ping in report.given_up:
+        log.warning("WebSub: gave up pinging %s about %s", ping.hub, ping.topic)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -58,6 +70,8 @@ def rebuild(config_path: str) -> None:
     def work() -> str:
         with work_lock(config.database, f"scheduled {FEEDS_JOB}", config.state.lock_wait_seconds):
             result = build_feeds(config, datetime.now(UTC))
+            # after the files are in place; under the lock, which keeps the pending file whole
+            _announce(config, result.report.written)
         report = result.report
         log.info(
             "%s: %d written, %d unchanged", FEEDS_JOB, len(report.written), len(report.unchanged)
@@ -80,7 +94,8 @@ def digest_and_send(config_path: str) -> None:
             except EmptyIssueError as exc:
                 log.info("%s: %s", DIGEST_JOB, exc)
                 return "ok: no issue (nothing new)"
-            write_issue(config, issue)
+            written = write_issue(config, issue)
+            _announce(config, written.report.written)
             info = issue_info(issue)  # just written
             conn = connect(config.database)
             try:

@@ -181,5 +181,7 @@ def write_issue(config: Config, issue: RenderedIssue) -> DigestResult:
     issues = [i for i in read_issues(config.issues_folder) if i.id != issue.issue_id]
     issues.append(issue_info(issue))
     env = template_env(config.templates)
-    public.update(archive_files(issues, env, config.site, config.subscribe_form_url()))
+    public.update(
+        archive_files(issues, env, config.site, config.subscribe_form_url(), config.websub.hubs)
+    )
     return DigestResult(issue, write_tree(config.output, public), private_report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,10 +55,14 @@ def build(
         except FeedletterError as exc:
             fail(exc)
         print_build_summary(result, config)
+        changed = list(result.report.written)
         if not no_digest:
             # a skipped feed build has just proved that no input changed
             inputs = result.fingerprint if result.fingerprint else None
-            render_digest(config, result.project, end_date, force, inputs, result.summary.skipped)
+            changed += render_digest(
+                config, result.project, end_date, force, inputs, result.summary.skipped
+            )
+        announce(config, changed)
     if strict and result.summary.rejected:
         click.echo(f"error: --strict: {len(result.summary.rejected)} record(s) rejected", err=True)
         sys.exit(EXIT_REJECTED)
@@ -71,7 +76,34 @@ def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
     """Render the digest issue for a period into output/newsletter/<issue-id>/."""
     config = configure(config_path)
     with locked(config, "feedletter digest"):
-        render_digest(config, None, end_date, force)
+        announce(config, render_digest(config, None, end_date, force))
+
+
+def announce(config: Config, changed: list[str]) -> None:
+    """Ping the WebSub hubs about the changed feeds (and retry pending pings); report it."""
+    from feeds.websub import publish
+
+    report = publish(config.websub, config.site.base_url, changed)
+    if not report.results and not report.given_up:
+        return
+    for result in report.results:
+        ping = result.ping
+        say(f"  WebSub ping {ping.hub} about {ping.topic}: {result.answer}", VERBOSE)
+    hubs = len({r.ping.hub for r in report.results})
+    failed = report.failed
+    say(
+        f"WebSub: {len(report.results) - len(failed)} of {len(report.results)} "
+        f"ping(s) to {hubs} hub(s) answered"
+    )
+    if failed:
+        warn(f"{len(failed)} WebSub ping(s) failed; they are retried on the next build:")
+        causes = Counter((r.ping.hub, r.cause) for r in failed)
+        for (hub, cause), count in causes.items():
+            click.echo(f"  {hub}: {count} feed(s) not notified: {cause}", err=True)
+        if verbosity() < VERBOSE:
+            click.echo("  (-v lists every ping)", err=True)
+    for ping in report.given_up:
+        warn(f"WebSub: gave up pinging {ping.hub} about {ping.topic} after {ping.failures} builds")
 
 
 def render_digest(
@@ -81,8 +113,9 @@ def render_digest(
     force: bool,
     inputs: str | None = None,
     unchanged: bool = False,
-) -> None:
-    """Render, write and summarise the issue ending on ``end_date`` (default: the one due).
+) -> list[str]:
+    """Render, write and summarise the issue ending on ``end_date`` (default: the one due);
+    returns the paths it changed in output/.
 
     ``inputs`` is the fingerprint a feed build has just checked; when it did not
     change (``unchanged``) and the same period's files are intact, nothing is rendered.
@@ -100,7 +133,7 @@ def render_digest(
                 f"Digest {period.issue_id} ({period.first_day} to {period.last_day}): "
                 "nothing changed since the last build"
             )
-            return
+            return []
         project = project or load_cached_project(config)
         issue = pipeline.make_issue(project, config, period, force=force)
         result = pipeline.write_issue(config, issue)
@@ -108,10 +141,11 @@ def render_digest(
             pipeline.record_issue(config, fingerprint, result)
     except EmptyIssueError as exc:
         say(f"Digest: not produced: {exc}")
+        return []
     except FeedletterError as exc:
         fail(exc)
-    else:
-        print_digest_summary(result, config)
+    print_digest_summary(result, config)
+    return list(result.report.written)
 
 
 @cli.command()
