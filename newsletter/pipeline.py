@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from feeds import stamp
-from feeds.build import Project, open_cache, select
+from feeds.build import Project, load_cached_project, open_cache, select
 from feeds.errors import ConfigError
 from feeds.output import WriteReport, write_tree
 
@@ -93,6 +93,32 @@ def record_issue(config: Config, fingerprint: str, result: DigestResult) -> None
         )
     finally:
         cache.close()
+
+
+def render_due_digest(
+    config: Config,
+    project: Project | None,
+    period: Period,
+    *,
+    force: bool = False,
+    inputs: str | None = None,
+    unchanged: bool = False,
+) -> DigestResult | None:
+    """Render and write the issue for ``period``; None when it is already written.
+
+    ``inputs`` is the fingerprint a feed build has just checked; when it did not
+    change (``unchanged``) and the same period's files are intact, nothing is
+    rendered. Raises ``EmptyIssueError`` when the period has nothing to send.
+    """
+    fingerprint = digest_fingerprint(inputs, period) if inputs else None
+    if unchanged and fingerprint and unchanged_issue(config, fingerprint):
+        return None
+    project = project or load_cached_project(config)
+    issue = make_issue(project, config, period, force=force)
+    result = write_issue(config, issue)
+    if fingerprint:
+        record_issue(config, fingerprint, result)
+    return result
 
 
 def issue_period(config: Config, last_day: date) -> Period:

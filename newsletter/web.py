@@ -16,13 +16,17 @@ As a local preview (``preview``, the default of ``feedletter serve``) pages and
 feeds link to the address the browser used instead of ``site.base_url``, as
 ``hugo server`` does: the public base URL is replaced in each text response,
 never in ``output/``. A request that came through a proxy (``Forwarded``,
-``X-Forwarded-*``, ``X-Real-IP``) always gets the published bytes. This module
+``X-Forwarded-*``, ``X-Real-IP``) always gets the published bytes. With ``serve
+--watch`` (``live``) preview pages also carry a script that polls the rebuild
+status (``…/__feedletter/status``), reloads after a rebuild and shows a failed
+build's error; the published bytes never carry it. This module
 translates HTTP only: subscriber state is ``subscribers``'s business.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
@@ -78,6 +82,8 @@ class ServeSettings:
     topics: tuple[tuple[str, str], ...] = ()
     # a local preview: pages and feeds link to the address the browser used
     preview: bool = False
+    # with ``serve --watch``: the rebuild status the preview's pages poll
+    live: Callable[[], dict[str, Any]] | None = None
 
     @property
     def output(self) -> Path:
@@ -130,6 +136,8 @@ class OutputFiles(StaticFiles):
         self, path: Path, stat_result: os.stat_result, scope: Scope, kind: str, local: bytes
     ) -> Response:
         body = path.read_bytes().replace(self.settings.base_url.encode(), local)
+        if self.settings.live is not None and kind.startswith("text/html"):
+            body = with_live_reload(body, self.settings)
         headers = {
             "etag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
             "last-modified": formatdate(stat_result.st_mtime, usegmt=True),
@@ -143,6 +151,51 @@ class OutputFiles(StaticFiles):
         if any(part.startswith(".") for part in path.split("/") if part not in ("", ".")):
             return "", None
         return super().lookup_path(path)
+
+
+LIVE_STATUS = "/__feedletter/status"
+# the preview's live-reload script (serve --watch only; never in output/): it polls
+# the status, reloads when a newer build is there, and shows a failed build's error
+_LIVE_SCRIPT = """<script id="feedletter-live">/* feedletter serve --watch (preview only) */
+(function () {
+  var shown = %(build)d, url = %(url)s;
+  function overlay(text) {
+    var box = document.getElementById("feedletter-build-error");
+    if (!text) { if (box) { box.remove(); } return; }
+    if (!box) {
+      box = document.createElement("pre");
+      box.id = "feedletter-build-error";
+      box.setAttribute("style", "position:fixed;left:0;right:0;bottom:0;max-height:50vh;" +
+        "overflow:auto;margin:0;padding:1em;background:#fff0f0;color:#900;" +
+        "border-top:3px solid #c00;font:14px/1.4 monospace;white-space:pre-wrap;" +
+        "z-index:2147483647");
+      document.body.appendChild(box);
+    }
+    box.textContent = "Build failed; this page is the last good build.\\n\\n" + text;
+  }
+  function poll() {
+    fetch(url, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (s) {
+      if (s.build > shown) { location.reload(); return; }
+      overlay(s.error);
+      setTimeout(poll, 250);
+    }, function () { setTimeout(poll, 1000); });
+  }
+  setTimeout(poll, 250);
+})();
+</script>
+"""
+
+
+def with_live_reload(body: bytes, settings: ServeSettings) -> bytes:
+    """An HTML page with the live-reload script before ``</body>``."""
+    assert settings.live is not None
+    script = _LIVE_SCRIPT % {
+        "build": int(settings.live()["build"]),
+        "url": json.dumps(settings.base_path + LIVE_STATUS),
+    }
+    end = body.rfind(b"</body>")
+    at = end if end >= 0 else len(body)
+    return body[:at] + script.encode() + body[at:]
 
 
 def create_app(
@@ -182,6 +235,13 @@ def create_app(
         Route(f"{settings.base_path}/preferences", readers.preferences_form, methods=["GET"]),
         Route(f"{settings.base_path}/preferences", readers.preferences, methods=["POST"]),
     ]
+    live = settings.live
+    if live is not None:
+
+        async def status(request: Request) -> Response:
+            return JSONResponse(live(), headers={"cache-control": "no-store"})
+
+        routes.append(Route(settings.base_path + LIVE_STATUS, status, methods=["GET"]))
     if settings.base_path:
         routes.append(Route("/", to_site, methods=["GET", "HEAD"]))
     routes.append(Mount(settings.base_path or "/", app=OutputFiles(settings)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import click
@@ -28,7 +29,13 @@ from .common import cli, config_option, configure, fail, shown_database, shown_p
     help="Serve output/ exactly as published (behind a proxy at site.base_url). "
     "Default: a local preview whose pages and feeds link to this server.",
 )
-def serve(config_path: Path, host: str, port: int, production: bool) -> None:
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Rebuild when a record, topic file, template or the config changes, and reload "
+    "the preview's open pages (not with --production).",
+)
+def serve(config_path: Path, host: str, port: int, production: bool, watch: bool) -> None:
     """Serve output/ and the reader endpoints (sign-up, confirm, preferences, unsubscribe)."""
     import uvicorn
 
@@ -36,6 +43,8 @@ def serve(config_path: Path, host: str, port: int, production: bool) -> None:
     from ..tokens import secret_from_env
     from ..web import ServeSettings, create_app
 
+    if watch and production:
+        raise click.UsageError("--watch is for the local preview: drop --production")
     config = configure(config_path)
     try:
         secret = secret_from_env(config.state.secret_env)
@@ -47,7 +56,13 @@ def serve(config_path: Path, host: str, port: int, production: bool) -> None:
     except FeedletterError as exc:
         fail(exc)
     topics = tuple((t.id, t.name) for t in known)
-    settings = ServeSettings(config, topics, preview=not production)
+    watcher = None
+    if watch:
+        from ..watch import Watcher
+
+        watcher = Watcher(config_path, config, report=lambda line: click.echo(line, err=True))
+    live = watcher.status.snapshot if watcher else None
+    settings = ServeSettings(config, topics, preview=not production, live=live)
     app = create_app(settings, lambda: state.connect(config.database), secret)
     shown_host = f"[{host}]" if ":" in host else host
     address = f"http://{shown_host}:{port}{settings.base_path}/"
@@ -59,7 +74,14 @@ def serve(config_path: Path, host: str, port: int, production: bool) -> None:
             "(links point here; --production serves the files as published)",
             err=True,
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    stop = threading.Event()
+    if watcher is not None:
+        click.echo("Watching records, topics, templates and the config for changes", err=True)
+        threading.Thread(target=watcher.run, args=(stop,), name="watch", daemon=True).start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
 
 
 @cli.command()

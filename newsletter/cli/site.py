@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from feeds.build import BuildResult, Project, build_feeds, load_cached_project, load_topics
+from feeds.build import BuildResult, Project, build_feeds, load_topics
 from feeds.errors import FeedletterError
 from feeds.text import truncate
 
@@ -127,18 +127,15 @@ def render_digest(
             period = pipeline.issue_period(config, end_date.date())
         else:
             period = pipeline.current_period(config, datetime.now(UTC))
-        fingerprint = pipeline.digest_fingerprint(inputs, period) if inputs else None
-        if unchanged and fingerprint and pipeline.unchanged_issue(config, fingerprint):
+        result = pipeline.render_due_digest(
+            config, project, period, force=force, inputs=inputs, unchanged=unchanged
+        )
+        if result is None:
             say(
                 f"Digest {period.issue_id} ({period.first_day} to {period.last_day}): "
                 "nothing changed since the last build"
             )
             return []
-        project = project or load_cached_project(config)
-        issue = pipeline.make_issue(project, config, period, force=force)
-        result = pipeline.write_issue(config, issue)
-        if fingerprint:
-            pipeline.record_issue(config, fingerprint, result)
     except EmptyIssueError as exc:
         say(f"Digest: not produced: {exc}")
         return []
