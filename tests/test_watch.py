@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,14 @@ def status(base: str, base_path: str = "news") -> dict[str, object]:
 @pytest.fixture
 def watching(fixture_project: Path) -> Iterator[tuple[str, Path, list[str]]]:
     """`feedletter serve --watch` on the fixture project, after its first build."""
-    yield from start_watch(fixture_project, "news")
+    with start_watch(fixture_project, "news") as running:
+        yield running
 
 
+@contextmanager
 def start_watch(project: Path, base_path: str) -> Iterator[tuple[str, Path, list[str]]]:
+    """`feedletter serve --watch` in ``project``, after its first build: (base URL,
+    project, the lines it printed, filled in when it stops)."""
     fixture_project = project
     port = free_port()
     log = fixture_project / "serve.log"
@@ -201,7 +206,7 @@ def test_an_edit_to_the_bundled_sample_shows_in_the_browser(
     shutil.copytree(ROOT / "content", project / "content")
     shutil.copytree(ROOT / "templates", project / "templates")
     shutil.copy(ROOT / "config.yaml", project / "config.yaml")
-    for base, _, _ in start_watch(project, "powerapps"):
+    with start_watch(project, "powerapps") as (base, _, _):
         driver = browser
         driver.get(f"{base}/powerapps/")  # type: ignore[attr-defined]
         # the newest story on the front page, and its record
@@ -214,3 +219,35 @@ def test_an_edit_to_the_bundled_sample_shows_in_the_browser(
         print(
             f"bundled sample: edit to new title in the browser: {time.monotonic() - edited:.2f} s"
         )
+
+
+def test_a_template_or_config_change_rebuilds(fixture_project: Path) -> None:
+    """Templates (a copy of the repository's) and the config file are watched too."""
+    shutil.copytree(ROOT / "templates", fixture_project / "templates")
+    config = fixture_project / "config.yaml"
+    config.write_text(
+        config.read_text().replace(f"templates: {ROOT / 'templates'}", "templates: templates")
+    )
+    with start_watch(fixture_project, "news") as (base, project, _):
+
+        def page() -> str:
+            with urllib.request.urlopen(f"{base}/news/", timeout=5) as response:
+                return response.read().decode()
+
+        def rebuilt_after(build: object) -> None:
+            deadline = time.monotonic() + 15
+            while status(base)["build"] == build and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert status(base)["build"] != build and status(base)["error"] == ""
+
+        template = project / "templates" / "index.html.j2"
+        template.write_text(
+            template.read_text().replace("<h1>{{ site.title }}</h1>", "<h1>{{ site.title }}!</h1>")
+        )
+        rebuilt_after(1)
+        assert "<h1>Fixture News!</h1>" in page()
+        build = status(base)["build"]
+        config.write_text(config.read_text().replace("title: Fixture News", "title: Watched News"))
+        rebuilt_after(build)
+        assert "<h1>Watched News!</h1>" in page()
+        assert b"<h1>Watched News!</h1>" in (project / "output" / "index.html").read_bytes()
