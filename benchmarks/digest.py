@@ -74,15 +74,16 @@ def run() -> None:
         sets = [("power-apps", *c) for c in combos][:TOPIC_SETS]
         conn = state.connect(config.database)
         now = datetime.now(UTC).isoformat()
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO subscribers (email, name, topics, created_at) VALUES (?, '', ?, ?)",
-            (
-                (f"reader{n:05}@example.com", ",".join(sets[n % len(sets)]), now)
-                for n in range(SUBSCRIBERS)
-            ),
-        )
-        conn.execute("COMMIT")
+        with state.transaction(conn):
+            for n in range(SUBSCRIBERS):
+                state.insert_subscriber(
+                    conn,
+                    email=f"reader{n:05}@example.com",
+                    topics=",".join(sets[n % len(sets)]),
+                    status="active",
+                    created_at=now,
+                    status_at=now,
+                )
 
         period = Period(info.start_time, info.end_time)
         start = time.perf_counter()
