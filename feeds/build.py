@@ -13,7 +13,7 @@ last build (see ``feeds.stamp``), and otherwise parses only changed records
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from .corpus import Corpus, FileStat, load_corpus, scan
 from .layout import locate
 from .model import Article
 from .output import WriteReport, write_tree
+from .summary import BuildSummary, FeedCount
 from .topics import TopicSet, load_topic_files, merge_topics
 
 if TYPE_CHECKING:
@@ -45,46 +46,6 @@ class Project:
     corpus: Corpus
     # topic definitions, in display order
     topics: TopicSet
-
-
-@dataclass(frozen=True)
-class FeedCount:
-    """One feed's line in the build summary."""
-
-    # topic name, or "All topics"
-    name: str
-    # items in the feed
-    shown: int
-    # distinct stories that qualified before max_items
-    qualified: int
-
-
-@dataclass(frozen=True)
-class BuildSummary:
-    """What a feed build read, decided and wrote, as plain data (stored with the stamp)."""
-
-    # record files read
-    read: int
-    # record files parsed in this build (the rest came from the parse cache)
-    parsed: int
-    # (path, reason) of every rejected record
-    rejected: tuple[tuple[str, str], ...]
-    # records that are extra copies of a story another record tells
-    duplicates: int
-    # topic names used by records that no topic defines
-    unknown_topics: tuple[str, ...]
-    # the all-topics feed, then every topic's
-    feeds: tuple[FeedCount, ...]
-    # files written / left unchanged / removed
-    written: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    # True when nothing had changed and the build was skipped
-    skipped: bool = False
-    # stories told by more than one record
-    stories: int = 0
-    # cache problems (the build went on without the cache)
-    warnings: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)

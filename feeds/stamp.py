@@ -22,15 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cache import ParseCache
 from .cache import stamp as cache_stamp
 from .config import FeedSettings
 from .corpus import FileStat
-
-if TYPE_CHECKING:
-    from .build import BuildSummary
+from .summary import BuildSummary, FeedCount
 
 KEY = "build-stamp"
 PACKAGE = Path(__file__).resolve().parent
@@ -83,8 +81,6 @@ def save(
 
 def load(cache: ParseCache, fingerprint_value: str, now: datetime, output: Path) -> Stamp | None:
     """The stored stamp if the last build is still exactly right, else None."""
-    from .build import BuildSummary, FeedCount
-
     value = load_outputs(cache, KEY, fingerprint_value)
     if value is None:
         return None

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from .engine import Db as Db
 from .engine import Row as Row
-from .engine import connect as connect
 from .engine import describe as describe
 from .engine import engine_for as engine_for
 from .engine import transaction as transaction
 from .queries import *  # noqa: F403  (every statement, as listed in queries.__all__)
 from .schema import SCHEMA_VERSION as SCHEMA_VERSION
+from .schema import connect as connect
 from .schema import migrate as migrate

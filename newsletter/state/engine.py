@@ -1,13 +1,14 @@
 """Connections to the state database and the transactions on them.
 
-``connect`` opens one connection (SQLite file or PostgreSQL server), applies any
-missing migrations, and returns a ``Db``. Every statement outside ``transaction``
-commits at once (autocommit), so a killed process loses at most the statement it
-was in; ``transaction`` groups statements: ``BEGIN IMMEDIATE`` on SQLite (the
-write lock is taken up front, so two writers never deadlock on an upgrade),
-``BEGIN`` on PostgreSQL (row locks and ``SKIP LOCKED`` keep writers apart).
-Engines are made once per database and process; a PostgreSQL engine pools its
-connections, an SQLite one opens the file for each ``connect``, as before.
+``open_db`` opens one connection (SQLite file or PostgreSQL server) as a ``Db``
+(``schema.connect`` also applies any missing migrations: use that). Every
+statement outside ``transaction`` commits at once (autocommit), so a killed
+process loses at most the statement it was in. ``transaction`` groups
+statements: ``BEGIN IMMEDIATE`` on SQLite (the write lock is taken up front, so
+two writers never deadlock on an upgrade), ``BEGIN`` on PostgreSQL (row locks
+and ``SKIP LOCKED`` keep writers apart). Engines are made once per database and
+process; a PostgreSQL engine pools its connections, an SQLite one opens the file
+for each ``open_db``, as before.
 
 Nothing here knows a table: statements live in ``queries`` and ``schema``.
 """
@@ -136,10 +137,9 @@ def _make_engine(database: Database, password: str | None) -> Engine:
     )
 
 
-def connect(database: Database | Path) -> Db:
-    """Open (creating a file if needed) and migrate the state database."""
-    from .schema import migrate
-
+def open_db(database: Database | Path) -> Db:
+    """Open (creating a file if needed) the state database, as it is: ``schema.connect``
+    also migrates it, and is what everything else uses."""
     database = _as_database(database)
     if database.path is not None:
         try:
@@ -150,16 +150,7 @@ def connect(database: Database | Path) -> Db:
         conn = engine_for(database).connect()
     except SQLAlchemyError as exc:
         raise StateError(database.shown, f"cannot open: {describe(exc)}") from exc
-    db = Db(conn, database)
-    try:
-        migrate(db)
-    except SQLAlchemyError as exc:
-        db.close()
-        raise StateError(database.shown, describe(exc)) from exc
-    except BaseException:
-        db.close()
-        raise
-    return db
+    return Db(conn, database)
 
 
 def describe(exc: BaseException) -> str:

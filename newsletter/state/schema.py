@@ -15,8 +15,13 @@ shipped: a change is a new migration at the end.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..config import Database
 from ..errors import StateError
-from .engine import Db, run_script, transaction
+from .engine import Db, describe, open_db, run_script, transaction
 
 # the key of the advisory lock migrations take on PostgreSQL (pg_advisory_xact_lock)
 MIGRATION_LOCK = (0x66656564, 0)  # 'feed', 0
@@ -190,3 +195,17 @@ def migrate(db: Db) -> int:
             _set_version(db, current + 1)
             current += 1
     return current
+
+
+def connect(database: Database | Path) -> Db:
+    """Open (creating a file if needed) and migrate the state database."""
+    db = open_db(database)
+    try:
+        migrate(db)
+    except SQLAlchemyError as exc:
+        db.close()
+        raise StateError(db.database.shown, describe(exc)) from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
