@@ -7,6 +7,8 @@ file holds what only concerns the choice of database.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,8 @@ from sqlalchemy import inspect
 
 from newsletter import subscribers as subs
 from newsletter.cli import cli
-from newsletter.config import Database
-from newsletter.state import SCHEMA_VERSION, connect, engine_for
+from newsletter.config import Database, load_config
+from newsletter.state import SCHEMA_VERSION, connect, engine_for, migrate
 
 from .postgres import PASSWORD_ENV
 
@@ -120,3 +122,21 @@ def test_an_address_is_one_subscriber_whatever_its_case(
         found = subs.get(db, "ada@EXAMPLE.com")
         assert found is not None and found.id == again.id
         assert [s.email for s in subs.listing(db)] == ["Ada@example.com"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_processes_opening_a_fresh_database_at_once_migrate_it_once(
+    fixture_project: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    database = "var/fresh.sqlite3" if kind == "sqlite" else request.getfixturevalue("postgres_url")
+    path = set_database(fixture_project, database)
+    command = [sys.executable, "-m", "newsletter", "subscribers", "list", "--config", str(path)]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    outcomes = [(process.wait(timeout=60), process.stderr.read()) for process in processes]  # type: ignore[union-attr]
+    assert outcomes == [(0, "0 subscribers, 0 active\n")] * 6  # no error from a race
+    with connect(load_config(path).database) as db:
+        assert migrate(db) == SCHEMA_VERSION
+        assert db.rows("SELECT * FROM subscribers") == []

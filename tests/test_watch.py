@@ -251,3 +251,14 @@ def test_a_template_or_config_change_rebuilds(fixture_project: Path) -> None:
         rebuilt_after(build)
         assert "<h1>Watched News!</h1>" in page()
         assert b"<h1>Watched News!</h1>" in (project / "output" / "index.html").read_bytes()
+
+
+def test_watch_is_for_the_preview_only(fixture_project: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    config = str(fixture_project / "config.yaml")
+    result = CliRunner().invoke(cli, ["serve", "--watch", "--production", "--config", config])
+    assert result.exit_code == 2
+    assert "--watch is for the local preview: drop --production" in result.stderr
