@@ -159,7 +159,13 @@ def version(db: Db) -> int:
     """The schema version the database is at (0: empty)."""
     if db.dialect == "sqlite":
         return int(db.conn.exec_driver_sql("PRAGMA user_version").scalar_one())
-    present = db.execute("SELECT to_regclass('feedletter_schema') IS NOT NULL").scalar_one()
+    # read pg_tables (an MVCC scan of the catalog), not to_regclass(): a name lookup
+    # can answer from a cache that has not yet seen a table another session's
+    # migration just committed, and the migration would then run twice
+    present = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
+        "AND tablename = 'feedletter_schema')"
+    ).scalar_one()
     if not present:
         return 0
     row = db.one("SELECT version FROM feedletter_schema")
