@@ -39,7 +39,7 @@ _INPUT_SUFFIXES = frozenset({".md", ".markdown", ".yaml", ".yml", ".j2", ".html"
 class Status:
     """What the preview's script asks for: the build it shows, and the last error."""
 
-    # counts successful builds; a page loaded at an older number reloads
+    # counts the builds that changed output/; a page loaded at an older number reloads
     build: int = 0
     # the last build's error, or "" when it succeeded
     error: str = ""
@@ -117,9 +117,13 @@ class Watcher:
             self._failed(f"{type(exc).__name__}: {exc}")
             return False
         with self.status.lock:
-            self.status.build += 1
+            first = self.status.build == 0
+            if written or first:  # nothing written: the open pages are still right
+                self.status.build += 1
             self.status.error = ""
             before, self.status.rejected = self.status.rejected, rejected
+        if not (written or names or first):
+            return True  # a check after (re)starting the watch that found nothing to do
         took = time.perf_counter() - started
         self.report(
             f"Rebuilt in {took:.2f} s{because if names else ''}: {written} file(s) written"
@@ -169,11 +173,16 @@ class Watcher:
         self.report(f"error: {message} (the preview keeps the last good build)")
 
     def run(self, stop: threading.Event) -> None:
-        """Build once, then after every batch of changes, until ``stop`` is set."""
+        """Build, then again after every batch of changes, until ``stop`` is set.
+
+        The build runs once the watch is in place (watchfiles yields an empty batch
+        after ``rust_timeout``), so a change made during or right after it is seen;
+        the same after the watch restarts because the config changed.
+        """
         from watchfiles import watch
 
-        self.rebuild()
         while not stop.is_set():
+            check = True
             try:
                 for changes in watch(
                     *self.watched(),
@@ -181,9 +190,12 @@ class Watcher:
                     stop_event=stop,
                     debounce=100,
                     step=25,
-                    rust_timeout=500,
-                    yield_on_timeout=False,
+                    rust_timeout=200,
+                    yield_on_timeout=True,
                 ):
+                    if not changes and not check:
+                        continue
+                    check = False
                     changed = [path for _, path in changes]
                     if self.rebuild(changed) and self.config_path in {Path(p) for p in changed}:
                         break  # the folders to watch may have changed with the config
