@@ -76,6 +76,8 @@ class PublishReport:
     results: tuple[PingResult, ...] = ()
     # pings dropped after GIVE_UP_AFTER failed builds
     given_up: tuple[Ping, ...] = ()
+    # problems with the pending file (it is then rewritten from this build's pings)
+    warnings: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[PingResult, ...]:
@@ -145,13 +147,18 @@ def publish(
     """Ping the hubs about the changed feed files (output paths) and any pending pings."""
     hubs = list(settings.hubs)
     pending_file = settings.pending
-    pending = load_pending(pending_file)
+    warnings: tuple[str, ...] = ()
+    try:
+        pending = load_pending(pending_file)
+    except ValueError as exc:
+        # what it held is lost either way; say so, and start it again from this build
+        warnings, pending = (f"{exc}; it is replaced by this build's failed pings",), []
     topics = [topic_url(base_url, path) for path in feed_paths(changed)]
     due = pings_due(hubs, topics, pending)
     if not due:
-        if pending:  # hubs removed from config: their pending pings go too
+        if pending or warnings:  # hubs removed from config: their pending pings go too
             save_pending(pending_file, [])
-        return PublishReport()
+        return PublishReport(warnings=warnings)
     results: list[PingResult] = []
     lock = threading.Lock()
 
@@ -186,7 +193,7 @@ def publish(
         failed = Ping(result.ping.hub, result.ping.topic, result.ping.failures + 1)
         (given_up if failed.failures >= GIVE_UP_AFTER else still).append(failed)
     save_pending(pending_file, still)
-    return PublishReport(tuple(results), tuple(given_up))
+    return PublishReport(tuple(results), tuple(given_up), warnings)
 
 
 def _ping(
@@ -218,12 +225,21 @@ def _reason(exc: OSError) -> str:
 
 
 def load_pending(path: Path) -> list[Ping]:
-    """The pings a previous build could not deliver (none if the file is missing or bad)."""
+    """The pings a previous build could not deliver (none if there is no file).
+
+    Raises ``ValueError`` naming the file when it cannot be read as one.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [Ping(str(p["hub"]), str(p["topic"]), int(p["failures"])) for p in data["pending"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the pending WebSub pings: {exc}") from None
+    try:
+        data = json.loads(text)
+        return [Ping(str(p["hub"]), str(p["topic"]), int(p["failures"])) for p in data["pending"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a file of pending WebSub pings ({exc!r})") from None
 
 
 def save_pending(path: Path, pending: Sequence[Ping]) -> None:

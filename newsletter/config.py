@@ -201,6 +201,11 @@ class Database:
     # environment variable holding the server's password (unused for SQLite)
     password_env: str = "FEEDLETTER_DB_PASSWORD"
 
+    @classmethod
+    def of(cls, database: Database | Path) -> Database:
+        """``database`` itself, or the SQLite file at a path."""
+        return cls("sqlite", str(database)) if isinstance(database, Path) else database
+
     @property
     def path(self) -> Path | None:
         """The SQLite file, or None for a server."""

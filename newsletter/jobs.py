@@ -51,6 +51,8 @@ def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
 def _announce(config: Config, changed: Sequence[str]) -> None:
     """Ping the WebSub hubs about changed feeds (and pending pings); log how it went."""
     report = publish(config.websub, config.site.base_url, changed)
+    for warning in report.warnings:
+        log.warning("%s", warning)
     for result in report.results:
         level = logging.INFO if result.ok else logging.WARNING
         log.log(level, "WebSub ping %s about %s: %s", result.ping.hub, result.ping.topic,

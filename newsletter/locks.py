@@ -38,10 +38,6 @@ def _lock_path(database: Path, name: str) -> Path:
     return database.parent / f"{database.stem}.{name}.lock"
 
 
-def _as_database(database: Database | Path) -> Database:
-    return Database("sqlite", str(database)) if isinstance(database, Path) else database
-
-
 def _label(what: str) -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}: {what}"
 
@@ -51,7 +47,7 @@ def hold(
     database: Database | Path, name: str, what: str, wait_seconds: float = 0.0
 ) -> Iterator[None]:
     """Hold lock ``name`` (waiting up to ``wait_seconds``); ``BusyError`` if it stays taken."""
-    database = _as_database(database)
+    database = Database.of(database)
     if database.path is None:
         with _hold_advisory(database, name, what, wait_seconds, None):
             yield
@@ -138,7 +134,7 @@ def scheduler_lock(
     holder's session ends or ``stop`` is set; while held, a watchdog sets
     ``on_lost`` if the session (and with it the lock) is lost.
     """
-    database = _as_database(database)
+    database = Database.of(database)
     if database.path is not None:
         with hold(database, "scheduler", "feedletter schedule"):
             yield True

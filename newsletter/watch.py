@@ -99,8 +99,9 @@ class Watcher:
             for item in self.inputs()
         )
 
-    def rebuild(self, changed: Iterable[str] = ()) -> bool:
-        """One build as ``feedletter build`` does it; True if it succeeded."""
+    def rebuild(self, changed: Iterable[str] = (), config_changed: bool = False) -> bool:
+        """One build as ``feedletter build`` does it (re-reading the config first when
+        ``config_changed``); True if it succeeded."""
         started = time.perf_counter()
         # name the inputs that changed (an editor's or sed's temporary files are gone)
         names = sorted(
@@ -108,7 +109,7 @@ class Watcher:
         )
         because = f" ({', '.join(names[:3])}{', …' if len(names) > 3 else ''} changed)"
         try:
-            written, rejected = self._build(self.config_path in {Path(p) for p in changed})
+            written, rejected = self._build(config_changed)
         except FeedletterError as exc:
             self._failed(str(exc))
             return False
@@ -197,7 +198,8 @@ class Watcher:
                         continue
                     check = False
                     changed = [path for _, path in changes]
-                    if self.rebuild(changed) and self.config_path in {Path(p) for p in changed}:
+                    config_changed = self.config_path in {Path(p) for p in changed}
+                    if self.rebuild(changed, config_changed) and config_changed:
                         break  # the folders to watch may have changed with the config
             except FileNotFoundError as exc:  # a watched folder went away
                 self._failed(f"{exc}")

@@ -83,12 +83,11 @@ def watching(fixture_project: Path) -> Iterator[tuple[str, Path, list[str]]]:
 def start_watch(project: Path, base_path: str) -> Iterator[tuple[str, Path, list[str]]]:
     """`feedletter serve --watch` in ``project``, after its first build: (base URL,
     project, the lines it printed, filled in when it stops)."""
-    fixture_project = project
     port = free_port()
-    log = fixture_project / "serve.log"
+    log = project / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "serve", "--watch", "--port", str(port)],
-        cwd=fixture_project,
+        cwd=project,
         env={**os.environ, "FEEDLETTER_SECRET": SECRET.decode()},
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
@@ -106,7 +105,7 @@ def start_watch(project: Path, base_path: str) -> Iterator[tuple[str, Path, list
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         lines: list[str] = []
-        yield base, fixture_project, lines
+        yield base, project, lines
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -188,3 +188,19 @@ def test_pending_pings_merge_with_new_ones_and_are_dropped_after_twenty_failed_b
     assert tried == [f"{BASE}/atom.xml"] * GIVE_UP_AFTER
     assert load_pending(settings.pending) == []
     assert publish(settings, BASE, [], post=refuse).results == ()
+
+
+def test_a_damaged_pending_file_is_reported_not_silently_dropped(fixture_project: Path) -> None:
+    with Hub() as hub:
+        config = with_hubs(fixture_project, hub.url)
+        pending = fixture_project / "var" / "websub-pending.json"
+        pending.parent.mkdir(parents=True, exist_ok=True)
+        pending.write_text('{"pending": [{"hub": "x"')  # cut short
+        code, _, stderr = build(config)
+        assert code == 0, stderr
+        assert stderr.startswith(
+            f"warning: {pending}: not a file of pending WebSub pings (JSONDecodeError("
+        )
+        assert "; it is replaced by this build's failed pings\n" in stderr
+        assert len(hub.pings) == 25  # this build's pings went out all the same
+        assert not pending.exists()  # none failed: nothing pending

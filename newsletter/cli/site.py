@@ -84,6 +84,8 @@ def announce(config: Config, changed: list[str]) -> None:
     from feeds.websub import publish
 
     report = publish(config.websub, config.site.base_url, changed)
+    for warning in report.warnings:
+        warn(warning)
     if not report.results and not report.given_up:
         return
     for result in report.results:

@@ -83,7 +83,7 @@ def _statement(sql: str) -> TextClause:
 
 def engine_for(database: Database | Path) -> Engine:
     """The (shared) SQLAlchemy engine of a database; a Path is an SQLite file."""
-    database = _as_database(database)
+    database = Database.of(database)
     password = None if database.kind == "sqlite" else os.environ.get(database.password_env)
     key = (database.where, password)
     with _engines_lock:
@@ -91,12 +91,6 @@ def engine_for(database: Database | Path) -> Engine:
         if engine is None:
             engine = _engines[key] = _make_engine(database, password)
     return engine
-
-
-def _as_database(database: Database | Path) -> Database:
-    if isinstance(database, Path):
-        return Database("sqlite", str(database))
-    return database
 
 
 def _make_engine(database: Database, password: str | None) -> Engine:
@@ -140,7 +134,7 @@ def _make_engine(database: Database, password: str | None) -> Engine:
 def open_db(database: Database | Path) -> Db:
     """Open (creating a file if needed) the state database, as it is: ``schema.connect``
     also migrates it, and is what everything else uses."""
-    database = _as_database(database)
+    database = Database.of(database)
     if database.path is not None:
         try:
             database.path.parent.mkdir(parents=True, exist_ok=True)
