@@ -114,13 +114,24 @@ def test_a_reader_signs_up_and_confirms_in_a_real_browser(
 
 
 def wait_for_heading(driver: object, text: str) -> None:
-    """Wait (at most 15 s) for the page the click led to: its <h1> holds ``text``."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Wait (at most 15 s) for the page the click led to: its <h1> holds ``text``.
+
+    The heading is read in one script, and a check that meets the page mid-navigation
+    is made again: reading an element found on the page being left fails in
+    chromedriver ("Node with given id does not belong to the document"), which is not
+    the stale-element error WebDriverWait ignores by default.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 15).until(  # type: ignore[arg-type]
-        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), text)
+    def heading(driver: object) -> bool:
+        found = driver.execute_script(  # type: ignore[attr-defined]
+            "var h = document.querySelector('h1'); return h ? h.textContent : ''"
+        )
+        return text in str(found or "")
+
+    WebDriverWait(driver, 15, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+        heading
     )
 
 
