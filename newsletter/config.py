@@ -7,12 +7,13 @@ they are read from the environment by the code that needs them.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from feeds.config import FeedSettings, Section, load_settings
 from feeds.topics import TOPIC_ID
@@ -37,21 +38,64 @@ class SignupSettings(Section):
     per_address_minutes: float = Field(default=10, ge=0)
     # ... and at most this many per address in 24 hours
     per_address_per_day: int = Field(default=3, ge=1, le=100)
-    # each client address may make this many sign-up/confirm/preferences requests ...
+    # each client address (IPv6: its /64) may make this many sign-ups and requests
+    # with a bad, forged or expired link ...
     per_client_requests: int = Field(default=10, ge=1)
     # ... in this sliding window; more get 429 with Retry-After
     per_client_window_seconds: float = Field(default=600, gt=0)
-    # proxies whose X-Forwarded-For names the client (their own address otherwise)
+    # requests with one reader's valid link (confirm, preferences) in the same
+    # window: counted per reader, not per client, so readers behind one NAT never
+    # share a limit
+    per_reader_requests: int = Field(default=60, ge=1)
+    # proxies whose X-Forwarded-For names the client (their own address otherwise);
+    # [] = believe no forwarded header at all
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # keep the windows in the state database, shared by every `serve` process on it
+    # (several hosts on one PostgreSQL database); default: in each process's memory
+    shared_limits: bool = False
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8, ::1)"
+                ) from None
+        return value
 
 
 class BounceSettings(Section):
-    """``newsletter.bounces``: when returned mail stops the issues to an address."""
+    """``newsletter.bounces``: where returned mail goes and when it stops the issues."""
 
     # permanent failures (5xx, hard bounces) before the address is marked bounced
     hard_limit: int = Field(default=1, ge=1, le=100)
     # consecutive issues with a temporary failure that outlasted the retries
     soft_issue_limit: int = Field(default=3, ge=1, le=100)
+    # the envelope sender (Return-Path) of issues, where servers return mail;
+    # default: the address of newsletter.from
+    return_path: str | None = None
+    # VERP: each issue's envelope sender is <local>+<keyed tag>@<domain>, so a
+    # returned message names the reader and issue it is about in a way no outsider
+    # can forge; needs sub-addressing on the bounce mailbox (Postfix
+    # recipient_delimiter = +). Off: only the keyed Message-ID identifies returns
+    verp: bool = True
+    # the character between the local part and the tag (recipient_delimiter)
+    verp_delimiter: Literal["+", "-", "="] = "+"
+    # returned messages larger than this are reported and skipped unread
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=10_000)
+
+    @field_validator("return_path")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local, at, domain = value.strip().rpartition("@")
+        if not at or not local or not domain or any(c in value for c in ' <>\r\n"(),;:'):
+            raise ValueError(f"{value!r} is not a plain address (bounces@example.org)")
+        return value.strip()
 
 
 class NewsletterSettings(Section):
@@ -93,6 +137,23 @@ class NewsletterSettings(Section):
             raise ValueError(f"may only use the fields {fields} (problem: {exc})") from None
         return value
 
+    @model_validator(mode="after")
+    def _verp_fits(self) -> NewsletterSettings:
+        from email.utils import parseaddr
+
+        from .returnpath import MAX_BASE_LOCAL
+
+        base = self.bounces.return_path or parseaddr(self.sender)[1]
+        local = base.rpartition("@")[0]
+        if self.bounces.verp and len(local) > MAX_BASE_LOCAL:
+            raise ValueError(
+                f"bounces.return_path: the local part of {base!r} is longer than "
+                f"{MAX_BASE_LOCAL} characters, too long to carry a VERP tag (at most 64 in "
+                "all); set a shorter newsletter.bounces.return_path (bounces@…) or "
+                "newsletter.bounces.verp: false"
+            )
+        return self
+
     @field_validator("unsubscribe_url", "subscribe_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -131,6 +192,29 @@ class SmtpSettings(Section):
     # a sender's claim on a recipient lapses after this long (a sender that died
     # leaves claims that others take over then; at once if it was on this host)
     claim_lease_seconds: float = Field(default=300, gt=0)
+
+
+class ServerSettings(Section):
+    """``serve``: what one `feedletter serve` process accepts from the network."""
+
+    # request bodies larger than this get 413 (the forms are a few hundred bytes)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # the request line and headers together (larger: 400)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # connections open at once; more are closed at once (also kept well under the
+    # process's open-file limit)
+    max_connections: int = Field(default=1000, ge=8, le=100_000)
+    # a request must arrive whole (headers and body) within this many seconds of
+    # the connection opening or the previous answer; slower ones are cut off
+    request_timeout_seconds: float = Field(default=15, gt=0, le=600)
+    # an idle keep-alive connection is closed after this long
+    keep_alive_seconds: float = Field(default=5, gt=0, le=600)
+    # threads for database work (a locked database never stalls other requests)
+    database_threads: int = Field(default=4, ge=1, le=64)
+    # threads that send sign-up mail, and how many sign-ups may wait for them; past
+    # that a sign-up is answered as usual and logged, and no mail is sent
+    mail_threads: int = Field(default=2, ge=1, le=64)
+    mail_queue: int = Field(default=200, ge=1, le=100_000)
 
 
 class StateSettings(Section):
@@ -257,6 +341,7 @@ class Config(FeedSettings):
     smtp: SmtpSettings = SmtpSettings()
     state: StateSettings = StateSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    serve: ServerSettings = ServerSettings()
 
     @property
     def database(self) -> Database:

@@ -25,19 +25,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
 
 from feeds.build import Project, select
 from feeds.site import template_env
 
 from . import claims, state
 from . import subscribers as subs
+from .addresses import header_problem
 from .archive import IssueInfo, move_private_files, read_issues
 from .config import Config, Database
 from .digest import Period, plan_issue
 from .errors import DeliveryError
-from .message import PreparedMessage, sender
+from .message import PreparedMessage, return_path
 from .render import RenderedIssue, render_issue
+from .returnpath import envelope_sender
 from .smtp import SmtpTransport, deliver_one
 from .state import Db
 from .tokens import make_expiring_token, make_token, secret_from_env, signed_link
@@ -193,7 +194,7 @@ def send_issue(
     secret = secret_from_env(config.state.secret_env)
     # one prepared message per topic set with stories; no entry = nothing new
     prepared = {
-        topics: PreparedMessage(issue, config.newsletter, config.site)
+        topics: PreparedMessage(issue, config.newsletter, config.site, secret)
         for topics, issue in variants.items()
         if issue is not None
     }
@@ -250,15 +251,30 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Lock = field(default_factory=threading.Lock)
     # the same for every message: worked out once
-    envelope_from: str = ""
+    return_path: str = ""
     unsubscribe_endpoint: str = ""
     preferences_endpoint: str = ""
 
     def __post_init__(self) -> None:
         config = self.config
-        self.envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
+        self.return_path = return_path(config.newsletter, config.site)
         self.unsubscribe_endpoint = config.unsubscribe_endpoint()
         self.preferences_endpoint = config.endpoint("preferences")
+
+    def envelope_from(self, subscriber: subs.Subscriber) -> str:
+        """The envelope sender of this reader's copy: a keyed VERP address, so what
+        returns proves which reader and issue it is about (``returnpath``)."""
+        bounces = self.config.newsletter.bounces
+        if not bounces.verp:
+            return self.return_path
+        return envelope_sender(
+            self.return_path,
+            self.secret,
+            self.info.id,
+            subscriber.id,
+            subscriber.email,
+            bounces.verp_delimiter,
+        )
 
     def take(self) -> Recipient | None:
         with self.lock:
@@ -329,16 +345,28 @@ class _Run:
         manage = make_expiring_token(
             self.secret, "preferences", subscriber.id, subscriber.email, expires
         )
-        data, message_id = message.message(
-            subscriber.email,
-            signed_link(self.unsubscribe_endpoint, token),
-            clock(),
-            signed_link(self.preferences_endpoint, manage),
-        )
-        self.pace()
-        outcome, reply, attempts = deliver_one(
-            transport, self.envelope_from, subscriber.email, data, config.smtp, self.sleep
-        )
+        try:
+            data, message_id = message.message(
+                subscriber.email,
+                signed_link(self.unsubscribe_endpoint, token),
+                clock(),
+                signed_link(self.preferences_endpoint, manage),
+            )
+        except ValueError as exc:
+            # an address stored before today's checks that no header can carry:
+            # that reader's failure, never the run's
+            data, message_id = b"", ""
+            outcome, reply, attempts = (
+                "failed",
+                f"not sent: {header_problem(subscriber.email) or exc}",
+                0,
+            )
+        else:
+            self.pace()
+            outcome, reply, attempts = deliver_one(
+                transport, self.envelope_from(subscriber), subscriber.email, data, config.smtp,
+                self.sleep,
+            )  # fmt: skip
         # the send-log row and the end of the claim commit together
         with state.transaction(conn):
             if outcome != "deferred":

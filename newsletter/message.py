@@ -25,6 +25,7 @@ from feeds.errors import ConfigError
 
 from .config import NewsletterSettings
 from .render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
+from .returnpath import message_id
 
 # Header lines may be up to 998 characters (RFC 5322); folding earlier would turn
 # a long List-Unsubscribe URL into an encoded-word, which mail clients ignore.
@@ -47,10 +48,11 @@ def sender(settings: NewsletterSettings, site: SiteSettings) -> str:
     return str(Address(display_name=name, addr_spec=address))
 
 
-def message_id(issue_id: str, recipient: str, domain: str) -> str:
-    """A stable Message-ID: the same issue to the same person always has the same id."""
-    digest = hashlib.sha256(f"{issue_id}\0{recipient.lower()}".encode()).hexdigest()[:24]
-    return f"<{issue_id}.{digest}@{domain}>"
+def return_path(settings: NewsletterSettings, site: SiteSettings) -> str:
+    """Where servers return mail: ``newsletter.bounces.return_path``, or the From address.
+
+    Issues go out from a VERP form of it (``returnpath.envelope_sender``)."""
+    return settings.bounces.return_path or parseaddr(sender(settings, site))[1]
 
 
 def fill(
@@ -92,8 +94,10 @@ def compose(
     unsubscribe_url: str,
     date: datetime,
     preferences_url: str = "",
+    secret: bytes | None = None,
 ) -> EmailMessage:
-    """The message for ``recipient``, with their address and links filled in."""
+    """The message for ``recipient``, with their address and links filled in
+    (its Message-ID keyed with ``secret``: see ``returnpath``)."""
     to = Address(addr_spec=recipient)  # raises ValueError for a malformed address
     html, text = fill(issue, to.addr_spec, unsubscribe_url, preferences_url or unsubscribe_url)
     message = EmailMessage(policy=BODY_POLICY)
@@ -103,7 +107,7 @@ def compose(
     if settings.reply_to:
         message["Reply-To"] = settings.reply_to
     message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id(issue.issue_id, to.addr_spec, site_domain(site))
+    message["Message-ID"] = message_id(issue.issue_id, to.addr_spec, site_domain(site), secret)
     message["List-Id"] = f"<digest.{site_domain(site)}>"
     message["List-Unsubscribe"] = list_unsubscribe(
         unsubscribe_url, settings.unsubscribe_mailto, to.addr_spec
@@ -128,11 +132,17 @@ class PreparedMessage:
     """
 
     def __init__(
-        self, issue: RenderedIssue, settings: NewsletterSettings, site: SiteSettings
+        self,
+        issue: RenderedIssue,
+        settings: NewsletterSettings,
+        site: SiteSettings,
+        secret: bytes | None = None,
     ) -> None:
         self.issue = issue
         self.settings = settings
         self.site = site
+        # keys the Message-IDs (None: the archive's sample message, never matched)
+        self.secret = secret
         self.domain = site_domain(site)
         fixed = EmailMessage(policy=POLICY)
         fixed["Subject"] = issue.subject
@@ -165,10 +175,11 @@ class PreparedMessage:
                 unsubscribe_url=unsubscribe_url,
                 date=date,
                 preferences_url=preferences_url,
+                secret=self.secret,
             )
             return slow.as_bytes(), str(slow["Message-ID"])
         html, text = fill(self.issue, to, unsubscribe_url, preferences_url)
-        mid = message_id(self.issue.issue_id, to, self.domain)
+        mid = message_id(self.issue.issue_id, to, self.domain, self.secret)
         unsubscribe = list_unsubscribe(unsubscribe_url, mailto, to)
         boundary = boundary_for(mid).encode()
         part = (

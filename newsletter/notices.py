@@ -5,26 +5,31 @@ Rendered from ``notice.txt.j2`` and ``notice.html.j2`` in the templates folder
 (``smtp.SmtpTransport``). The links are signed and expire: a confirmation
 link after ``newsletter.confirm_days``, a preferences link after
 ``preferences_days``. Whether a notice is sent at all is decided by
-``subscribers.sign_up``; this module only builds and sends it.
+``subscribers.sign_up``; this module builds and sends it, and
+``sign_up_and_notify`` is the one sign-up workflow (decide, send, settle) that the
+form and ``import --confirm`` share.
 """
 
 from __future__ import annotations
 
 import hashlib
 import smtplib
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 
 from feeds.site import template_env
 
+from . import subscribers as subs
 from .config import Config
 from .errors import DeliveryError
-from .message import BODY_POLICY, POLICY, sender, site_domain
+from .message import BODY_POLICY, POLICY, return_path, sender, site_domain
 from .smtp import SmtpTransport
+from .state import Db
 from .subscribers import Subscriber
-from .tokens import make_expiring_token, signed_link
+from .tokens import make_confirm_token, make_expiring_token, signed_link
 
 SUBJECTS = {
     "confirm": "Confirm your subscription to {site}",
@@ -33,17 +38,23 @@ SUBJECTS = {
 
 
 def notice_link(
-    config: Config, kind: str, subscriber: Subscriber, secret: bytes, now: datetime
+    config: Config,
+    kind: str,
+    subscriber: Subscriber,
+    secret: bytes,
+    now: datetime,
+    request_id: int = 0,
 ) -> str:
-    """The signed, expiring link a notice carries: confirm, or preferences."""
+    """The signed, expiring link a notice carries: confirm (this sign-up request's
+    choices), or preferences."""
     settings = config.newsletter
     if kind == "confirm":
-        days, purpose, page = settings.confirm_days, "confirm", "confirm"
-    else:
-        days, purpose, page = settings.preferences_days, "preferences", "preferences"
-    expires = int(now.timestamp() + days * 86_400)
-    token = make_expiring_token(secret, purpose, subscriber.id, subscriber.email, expires)
-    return signed_link(config.endpoint(page), token)
+        expires = int(now.timestamp() + settings.confirm_days * 86_400)
+        token = make_confirm_token(secret, subscriber.id, subscriber.email, request_id, expires)
+        return signed_link(config.endpoint("confirm"), token)
+    expires = int(now.timestamp() + settings.preferences_days * 86_400)
+    token = make_expiring_token(secret, "preferences", subscriber.id, subscriber.email, expires)
+    return signed_link(config.endpoint("preferences"), token)
 
 
 def compose_notice(
@@ -90,11 +101,12 @@ def send_notice(
     now: datetime,
     topic_names: tuple[str, ...] = (),
     transport: SmtpTransport | None = None,
+    request_id: int = 0,
 ) -> None:
     """Build and send one notice; ``DeliveryError`` if the server does not take it."""
-    link = notice_link(config, kind, subscriber, secret, now)
+    link = notice_link(config, kind, subscriber, secret, now, request_id)
     message = compose_notice(config, kind, subscriber, link, now, topic_names)
-    envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
+    envelope_from = return_path(config.newsletter, config.site)
     own = transport is None
     transport = transport or SmtpTransport(config.smtp)
     try:
@@ -104,3 +116,44 @@ def send_notice(
     finally:
         if own:
             transport.close()
+
+
+def sign_up_and_notify(
+    conn: Db,
+    config: Config,
+    secret: bytes,
+    address: str,
+    *,
+    topics: Sequence[str],
+    name: str,
+    client: str,
+    now: datetime,
+    topic_names: Callable[[Sequence[str]], tuple[str, ...]] = lambda topics: (),
+    send: Callable[..., None] = send_notice,
+) -> subs.SignUp:
+    """One sign-up, from the form or ``import --confirm``: the lifecycle's decision,
+    the notice it calls for, and the notice settled against the mail limits (it
+    counts only if the server took it). ``DeliveryError`` if the mail did not go."""
+    signup = config.newsletter.signup
+    decision = subs.sign_up(
+        conn,
+        address,
+        topics=topics,
+        name=name,
+        client=client,
+        now=now,
+        secret=secret,
+        per_address_minutes=signup.per_address_minutes,
+        per_address_per_day=signup.per_address_per_day,
+    )
+    if decision.subscriber is None:
+        return decision
+    names = topic_names(decision.subscriber.topics)
+    sent = False
+    try:
+        send(config, decision.notice, decision.subscriber, secret, now, names,
+             request_id=decision.request_id)  # fmt: skip
+        sent = True
+    finally:
+        subs.notice_sent(conn, decision, sent)
+    return decision

@@ -4,40 +4,64 @@ These handlers only translate HTTP: they read forms and tokens, ask
 ``subscribers`` (the lifecycle) what to do, have ``notices`` send the mail, and
 answer with small, escaped pages. Rules they keep:
 
-- A sign-up gets the same answer whether the address is new, pending, active,
-  unsubscribed, suppressed or over its mail limit (no address enumeration).
+- A sign-up is answered before anything about the address is looked up: the
+  same page, in the same time, whether the address is new, pending, active,
+  unsubscribed, suppressed or over its mail limit (no address enumeration). The
+  decision and its mail happen afterwards on the sign-up pool (``serve.mail_*``:
+  a few threads and a bounded queue, so a hung relay stalls nothing else).
 - A ``GET`` never changes anything (mail scanners fetch links): confirming,
   saving preferences and unsubscribing take a ``POST`` from the page's button.
 - Bad, forged, expired or another reader's tokens get ``400`` and change nothing.
-- Every client address (``X-Forwarded-For`` is believed only from
-  ``newsletter.signup.trusted_proxies``) has a sliding window of requests; past
-  it, ``429`` with ``Retry-After``.
+- Limits count what an attacker gains from: sign-ups and requests with bad links
+  count against the client (``X-Forwarded-For`` believed only from
+  ``newsletter.signup.trusted_proxies``; IPv6 by /64); a valid link counts
+  against its reader only, so readers behind one NAT never share a limit. Past
+  either, ``429`` with ``Retry-After``.
+- Database work runs on its own threads (``serve.database_threads``), never on
+  the event loop: a locked database delays only the requests that need it.
 - Pages send a strict Content-Security-Policy, set no cookie and never redirect
   off-site.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from markupsafe import Markup, escape
-from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
+from markupsafe import escape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from feeds.errors import FeedletterError
+
 from . import subscribers as subs
+from .addresses import normalise_address
 from .config import Config
-from .errors import DeliveryError, SubscriberError
-from .ratelimit import SlidingWindow, client_address
+from .errors import SubscriberError
+from .httpguard import BoundedPool
+from .notices import sign_up_and_notify
+from .ratelimit import Network, Windows, client_address, client_key
 from .state import Db
-from .tokens import make_token, token_subscriber, verify_expiring_token, verify_token
+from .tokens import (
+    make_token,
+    token_subscriber,
+    verify_confirm_token,
+    verify_expiring_token,
+    verify_token,
+)
 
 log = logging.getLogger("feedletter.readers")
+
+T = TypeVar("T")
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -88,17 +112,34 @@ class Readers:
     secret: bytes
     # (topic id, display name) of every topic, in order, for the forms
     topics: tuple[tuple[str, str], ...]
-    # the per-client request window
-    limiter: SlidingWindow
+    # sign-ups and requests with bad links, per client
+    clients: Windows
+    # requests with a reader's valid link, per reader
+    links: Windows
     # sends a sign-up notice (notices.send_notice, or a stand-in in tests)
     send_notice: Callable[..., None]
     # the path of the unsubscribe endpoint (where its form posts)
     unsubscribe_path: str
+    # threads for database work
+    database: ThreadPoolExecutor
+    # threads (and a bounded queue) for sign-ups and their mail
+    mail: BoundedPool
+    # proxies whose X-Forwarded-For is believed
+    trusted: tuple[Network, ...]
 
-    def limited(self, request: Request) -> Response | None:
-        retry = self.limiter.hit(
-            client_address(request, self.config.newsletter.signup.trusted_proxies)
-        )
+    # --- plumbing ------------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the database threads, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.database, functools.partial(fn, *args))
+
+    def client(self, request: Request) -> str:
+        return client_address(request, self.trusted)
+
+    async def over(self, windows: Windows, bucket: str) -> Response | None:
+        """Count one request in ``bucket``; the 429 page when it is past the limit."""
+        retry = await self.run(windows.hit, bucket) if windows.blocking else windows.hit(bucket)
         if retry is None:
             return None
         return page(
@@ -109,14 +150,26 @@ class Readers:
             **{"retry-after": str(int(retry + 0.999))},
         )
 
+    async def form(self, request: Request) -> FormData | Response:
+        """The posted form (its body is at most ``serve.max_body_bytes``; no files)."""
+        try:
+            return await request.form(
+                max_files=0,
+                max_fields=len(self.topics) + 16,
+                max_part_size=self.config.serve.max_body_bytes,
+            )
+        except HTTPException as exc:
+            return page(self.config, "Bad request", f"<p>{escape(exc.detail)}</p>", 400)
+
     def invalid(self, what: str) -> Response:
+        what = {"confirm": "confirmation"}.get(what, what)
         return page(
             self.config, "Invalid link", f"<p>This {escape(what)} link is not valid.</p>", 400
         )
 
     # --- sign-up -------------------------------------------------------------------
 
-    def subscribe_form(self, request: Request) -> Response:
+    async def subscribe_form(self, request: Request) -> Response:
         return page(self.config, "Subscribe", self._signup_form())
 
     def _signup_form(self, problem: str = "") -> str:
@@ -137,23 +190,16 @@ class Readers:
         )
 
     async def subscribe(self, request: Request) -> Response:
-        if (limited := self.limited(request)) is not None:
+        client = self.client(request)
+        if (limited := await self.over(self.clients, client_key(client))) is not None:
             return limited
-        form = await request.form()
+        form = await self.form(request)
+        if isinstance(form, Response):
+            return form
         email = str(form.get("email") or "")
-        name = str(form.get("name") or "")
-        wanted = [str(t) for t in form.getlist("topics")]
-        honeypot = str(form.get("website") or "")
-        client = client_address(request, self.config.newsletter.signup.trusted_proxies)
-        return await run_in_threadpool(self._subscribe, email, name, wanted, honeypot, client)
-
-    def _subscribe(
-        self, email: str, name: str, wanted: list[str], honeypot: str, client: str
-    ) -> Response:
-        known = [tid for tid, _ in self.topics]
         try:
-            address = subs.normalise_address(email)
-            topics = subs.parse_topics(wanted, known)
+            address = normalise_address(email)
+            topics = subs.parse_topics([str(t) for t in form.getlist("topics")], self.known)
         except SubscriberError as exc:
             message = "That is not an email address." if "topic" not in str(exc) else str(exc)
             return page(self.config, "Subscribe", self._signup_form(message), 400)
@@ -163,122 +209,141 @@ class Readers:
             f"<p>If {escape(address)} can receive the digest, a message is on its way to it. "
             "Follow the link in it to confirm.</p>",
         )
-        if honeypot:
+        if form.get("website"):
             return done  # a bot filled the hidden field: the same answer, nothing else
-        now = datetime.now(UTC)
-        settings = self.config.newsletter
-        conn = self.connect()
-        try:
-            subs.purge_pending(conn, now, settings.confirm_days)
-            decision = subs.sign_up(
-                conn,
-                address,
-                topics=topics,
-                name=name,
-                client=client,
-                now=now,
-                secret=self.secret,
-                per_address_minutes=settings.signup.per_address_minutes,
-                per_address_per_day=settings.signup.per_address_per_day,
-            )
-        finally:
-            conn.close()
-        if decision.subscriber is not None:
-            # mailed after the reply is sent: the answer takes the same time whether
-            # or not a mail goes out (no enumeration by timing), and a slow relay
-            # never keeps the reader waiting
-            done.background = BackgroundTask(
-                self._notify, decision.subscriber, decision.notice, now
+        name = str(form.get("name") or "")
+        if not self.mail.submit(self._sign_up, address, topics, name, client, datetime.now(UTC)):
+            log.warning(
+                "the sign-up queue is full (serve.mail_queue): a sign-up was answered "
+                "but not processed"
             )
         return done
 
-    def _notify(self, subscriber: subs.Subscriber, notice: str, now: datetime) -> None:
-        names = tuple(n for tid, n in self.topics if tid in subscriber.topics)
+    @property
+    def known(self) -> list[str]:
+        return [tid for tid, _ in self.topics]
+
+    def _sign_up(
+        self, address: str, topics: tuple[str, ...], name: str, client: str, now: datetime
+    ) -> None:
+        """On the sign-up pool, after the reply: the lifecycle's decision and its mail."""
         try:
-            self.send_notice(self.config, notice, subscriber, self.secret, now, names)
-        except DeliveryError as exc:
-            log.error("%s", exc)  # the reader saw the same page; the operator sees the log
+            with self.connect() as conn:
+                sign_up_and_notify(
+                    conn,
+                    self.config,
+                    self.secret,
+                    address,
+                    topics=topics,
+                    name=name,
+                    client=client,
+                    now=now,
+                    topic_names=self._names,
+                    send=self.send_notice,
+                )
+        except FeedletterError as exc:
+            log.error("sign-up: %s", exc)  # the reader saw the same page; the operator sees this
+        except Exception:
+            log.exception("sign-up failed")
+
+    def _names(self, topics: Sequence[str]) -> tuple[str, ...]:
+        return tuple(name for tid, name in self.topics if tid in topics)
+
+    # --- links -----------------------------------------------------------------------
+
+    def _by_token(self, token: str, purpose: str) -> tuple[subs.Subscriber | None, int]:
+        """(the reader a genuine token names, its sign-up request), or (None, 0)."""
+        subscriber_id = token_subscriber(token)
+        if subscriber_id is None:
+            return None, 0
+        with self.connect() as conn:
+            found = subs.by_id(conn, subscriber_id)
+        if found is None:
+            return None, 0
+        if purpose == "unsubscribe":
+            return (found if verify_token(self.secret, token, found.id, found.email) else None), 0
+        if purpose == "confirm":
+            request_id = verify_confirm_token(
+                self.secret, token, found.id, found.email, time.time()
+            )
+            return (found, request_id) if request_id is not None else (None, 0)
+        ok = verify_expiring_token(self.secret, purpose, token, found.id, found.email, time.time())
+        return (found if ok else None), 0
+
+    async def _reader(
+        self, request: Request, purpose: str
+    ) -> tuple[subs.Subscriber, int] | Response:
+        """The reader a link's token names and its sign-up request, or the response
+        that ends the request: 400 for a bad, forged or expired token (counted
+        against the client: 429 past its window), 429 past the reader's window."""
+        token = request.query_params.get("token", "")
+        found, request_id = await self.run(self._by_token, token, purpose)
+        if found is None:
+            limited = await self.over(self.clients, client_key(self.client(request)))
+            return limited or self.invalid(purpose)
+        if (limited := await self.over(self.links, str(found.id))) is not None:
+            return limited
+        return found, request_id
+
+    def _token_field(self, request: Request) -> str:
+        return str(escape(request.query_params.get("token", "")))
 
     # --- confirm ---------------------------------------------------------------------
 
-    def _by_token(self, request: Request, purpose: str) -> subs.Subscriber | None:
-        token = request.query_params.get("token", "")
-        subscriber_id = token_subscriber(token)
-        if subscriber_id is None:
-            return None
-        conn = self.connect()
-        try:
-            found = subs.by_id(conn, subscriber_id)
-        finally:
-            conn.close()
-        if found is None:
-            return None
-        if purpose == "unsubscribe":
-            ok = verify_token(self.secret, token, found.id, found.email)
-        else:
-            ok = verify_expiring_token(
-                self.secret, purpose, token, found.id, found.email, time.time()
-            )
-        return found if ok else None
-
-    def _reader(
-        self, request: Request, purpose: str, *, limit: bool = True
-    ) -> subs.Subscriber | Response:
-        """The reader a link's token names, or the response that ends the request:
-        429 past the client's window (``limit``), 400 for a bad, forged or expired token."""
-        if limit and (limited := self.limited(request)) is not None:
-            return limited
-        found = self._by_token(request, purpose)
-        if found is None:
-            return self.invalid({"confirm": "confirmation"}.get(purpose, purpose))
-        return found
-
-    def _token_field(self, request: Request) -> Markup:
-        return escape(request.query_params.get("token", ""))
-
-    def confirm_form(self, request: Request) -> Response:
-        found = self._reader(request, "confirm")
+    async def confirm_form(self, request: Request) -> Response:
+        found = await self._reader(request, "confirm")
         if isinstance(found, Response):
             return found
-        if found.status != "pending":
+        reader, request_id = found
+        if reader.status in ("active", "paused"):
             return page(
                 self.config, "Already confirmed", "<p>This address is already confirmed.</p>"
             )
+        if not await self.run(self._request_open, reader.id, request_id):
+            return self.invalid("confirm")
         body = (
             f"<p>Receive the {escape(self.config.site.title)} weekly digest at "
-            f"<strong>{escape(found.email)}</strong>?</p>"
+            f"<strong>{escape(reader.email)}</strong>?</p>"
             '<form method="post"><button type="submit">Confirm my subscription</button></form>'
         )
         return page(self.config, "Confirm your subscription", body)
 
-    def confirm(self, request: Request) -> Response:
-        found = self._reader(request, "confirm")
+    def _request_open(self, subscriber_id: int, request_id: int) -> bool:
+        if not request_id:
+            return True  # a link of the earlier form: the pending reader as they are
+        with self.connect() as conn:
+            return subs.request_open(conn, subscriber_id, request_id)
+
+    async def confirm(self, request: Request) -> Response:
+        found = await self._reader(request, "confirm")
         if isinstance(found, Response):
             return found
-        client = client_address(request, self.config.newsletter.signup.trusted_proxies)
-        conn = self.connect()
-        try:
-            confirmed = subs.confirm(conn, found.id, client=client, now=datetime.now(UTC))
-        finally:
-            conn.close()
-        if not confirmed and found.status != "active":
-            return self.invalid("confirmation")
+        reader, request_id = found
+        confirmed = await self.run(
+            self._confirm, reader.id, request_id, self.client(request), datetime.now(UTC)
+        )
+        if not confirmed and reader.status not in ("active", "paused"):
+            return self.invalid("confirm")
         return page(
             self.config,
             "You are subscribed",
-            f"<p>{escape(found.email)} will receive the next issue. Every issue has a link "
+            f"<p>{escape(reader.email)} will receive the next issue. Every issue has a link "
             "to change your topics, pause or unsubscribe.</p>",
         )
 
+    def _confirm(self, subscriber_id: int, request_id: int, client: str, now: datetime) -> bool:
+        with self.connect() as conn:
+            return subs.confirm(conn, subscriber_id, request_id=request_id, client=client, now=now)
+
     # --- preferences -----------------------------------------------------------------
 
-    def preferences_form(self, request: Request) -> Response:
-        found = self._reader(request, "preferences")
+    async def preferences_form(self, request: Request) -> Response:
+        found = await self._reader(request, "preferences")
         if isinstance(found, Response):
             return found
-        return page(self.config, "Your subscription", self._preferences_body(request, found))
+        return page(self.config, "Your subscription", self._preferences_body(found[0]))
 
-    def _preferences_body(self, request: Request, found: subs.Subscriber, note: str = "") -> str:
+    def _preferences_body(self, found: subs.Subscriber, note: str = "") -> str:
         if found.status not in ("active", "paused"):
             return f"<p>{escape(found.email)} is not subscribed ({escape(found.status)}).</p>"
         chosen = set(found.topics) or {tid for tid, _ in self.topics}
@@ -303,73 +368,74 @@ class Readers:
         )
 
     async def preferences(self, request: Request) -> Response:
-        found = self._reader(request, "preferences")
+        found = await self._reader(request, "preferences")
         if isinstance(found, Response):
             return found
-        form = await request.form()
-        known = [tid for tid, _ in self.topics]
-        wanted = [str(t) for t in form.getlist("topics")]
+        reader = found[0]
+        form = await self.form(request)
+        if isinstance(form, Response):
+            return form
+        known = self.known
         try:
-            topics = subs.parse_topics(wanted, known)
+            topics = subs.parse_topics([str(t) for t in form.getlist("topics")], known)
         except SubscriberError as exc:
             return page(self.config, "Your subscription", f"<p>{escape(str(exc))}</p>", 400)
         if not topics:  # an empty list would mean "every topic": ask instead
             body = self._preferences_body(
-                request, found, "Tick at least one topic, or pause, or unsubscribe."
+                reader, "Tick at least one topic, or pause, or unsubscribe."
             )
             return page(self.config, "Your subscription", body, 400)
         if set(topics) == set(known):
             topics = ()  # every topic, including ones added later
-        conn = self.connect()
-        try:
-            subs.set_preferences(
-                conn,
-                found.id,
-                topics=topics,
-                paused=bool(form.get("paused")),
-                now=datetime.now(UTC),
-            )
-            current = subs.by_id(conn, found.id)
-        finally:
-            conn.close()
-        assert current is not None
-        return page(
-            self.config, "Your subscription", self._preferences_body(request, current, "Saved.")
+        current = await self.run(
+            self._set_preferences, reader.id, topics, bool(form.get("paused")), datetime.now(UTC)
         )
+        return page(self.config, "Your subscription", self._preferences_body(current, "Saved."))
+
+    def _set_preferences(
+        self, subscriber_id: int, topics: tuple[str, ...], paused: bool, now: datetime
+    ) -> subs.Subscriber:
+        with self.connect() as conn:
+            subs.set_preferences(conn, subscriber_id, topics=topics, paused=paused, now=now)
+            current = subs.by_id(conn, subscriber_id)
+        assert current is not None
+        return current
 
     # --- one-click unsubscribe (RFC 8058) ---------------------------------------------
 
-    def unsubscribe_form(self, request: Request) -> Response:
-        found = self._reader(request, "unsubscribe", limit=False)  # mailbox providers
+    async def unsubscribe_form(self, request: Request) -> Response:
+        found = await self._reader(request, "unsubscribe")
         if isinstance(found, Response):
             return found
-        if found.status not in ("active", "paused", "pending"):
+        reader = found[0]
+        if reader.status not in ("active", "paused", "pending"):
             return page(
                 self.config,
                 "Unsubscribed",
-                f"<p>{escape(found.email)} is already unsubscribed.</p>",
+                f"<p>{escape(reader.email)} is already unsubscribed.</p>",
             )
         body = (
             f"<p>Stop sending the {escape(self.config.site.title)} digest to "
-            f"<strong>{escape(found.email)}</strong>?</p>"
+            f"<strong>{escape(reader.email)}</strong>?</p>"
             f'<form method="post" action="{escape(self.unsubscribe_path)}'
             f'?token={self._token_field(request)}">'
             '<button type="submit">Unsubscribe</button></form>'
         )
         return page(self.config, "Unsubscribe", body)
 
-    def unsubscribe(self, request: Request) -> Response:
-        found = self._reader(request, "unsubscribe", limit=False)  # mailbox providers
+    async def unsubscribe(self, request: Request) -> Response:
+        found = await self._reader(request, "unsubscribe")
         if isinstance(found, Response):
             return found
-        conn = self.connect()
-        try:
-            subs.unsubscribe(conn, found.id)
-        finally:
-            conn.close()
+        reader = found[0]
+        await self.run(self._unsubscribe, reader.id)
         return page(
             self.config,
             "Unsubscribed",
-            f"<p>{escape(found.email)} will receive no further issues of "
+            f"<p>{escape(reader.email)} will receive no further issues of "
             f"{escape(self.config.site.title)}.</p>",
         )
+
+    def _unsubscribe(self, subscriber_id: int) -> None:
+        with self.connect() as conn:
+            subs.unsubscribe(conn, subscriber_id)

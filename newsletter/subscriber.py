@@ -8,11 +8,10 @@ read through ``state``; nothing here changes a subscriber.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from email_validator import EmailNotValidError, validate_email
 
 from . import state
 from .errors import SubscriberError
@@ -76,18 +75,6 @@ def stamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
-def normalise_address(value: str) -> str:
-    """The normalised form of an address; ``SubscriberError`` if it is not one."""
-    if any(ch in value for ch in "\r\n\x00") or len(value) > 320:
-        raise SubscriberError(f"{value[:80]!r} is not an email address")
-    try:
-        # no SMTPUTF8: every relay accepts an ASCII address (IDN domains in punycode)
-        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise SubscriberError(f"{value!r} is not an email address: {exc}") from None
-    return str(result.ascii_email or result.normalized)
-
-
 def parse_topics(value: str | Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
     """Topic ids from ``a,b`` (or a list), checked against ``known``, in ``known`` order."""
     items = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
@@ -100,9 +87,14 @@ def parse_topics(value: str | Iterable[str], known: Sequence[str]) -> tuple[str,
     return tuple(t for t in known if t in wanted)
 
 
+# control characters (terminal escape sequences among them) and bidirectional
+# overrides have no place in a display name
+_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def clean_name(name: str) -> str:
-    """A display name: single-spaced, at most 200 characters."""
-    return " ".join(name.split())[:200]
+    """A display name: no control characters, single-spaced, at most 200 characters."""
+    return " ".join(_NOT_IN_NAMES.sub(" ", name).split())[:200]
 
 
 def get(conn: Db, email: str) -> Subscriber | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import state
+from .addresses import normalise_address
 from .errors import SubscriberError
 from .state import Db, transaction
 from .subscriber import (
@@ -34,7 +35,6 @@ from .subscriber import (
     clean_name,
     get,
     listing,
-    normalise_address,
     parse_topics,
     stamp,
 )
@@ -139,8 +139,17 @@ class SignUp:
     notice: str
     # the subscriber the notice goes to (None when nothing is sent)
     subscriber: Subscriber | None
+    # the sign-up request the confirmation link applies (0 for other notices)
+    request_id: int = 0
+    # the notice reserved against the mail limits; ``notice_sent`` settles it
+    notice_id: int = 0
     # why nothing is sent, for logs only ("limit", "suppressed")
     reason: str = ""
+
+
+# a reserved notice counts against the mail limits for this long even if its
+# sender died before settling it (then it is as if it had not been sent)
+RESERVATION_SECONDS = 15 * 60
 
 
 def sign_up(
@@ -155,74 +164,98 @@ def sign_up(
     per_address_minutes: float,
     per_address_per_day: int,
 ) -> SignUp:
-    """A sign-up from the form: decide the reader's status and the mail to send.
+    """A sign-up from the form: decide which mail goes out, changing no reader.
 
-    New, pending, unsubscribed or bounced: pending, with a confirmation link.
-    Active or paused: nothing changes; a "you are already subscribed" note.
-    Either mail at most once per ``per_address_minutes`` and ``per_address_per_day``
-    times a day, whatever an attacker sends. ``SubscriberError`` only for an
-    address that is not one (the form says so, as it would for any typo).
+    A new address becomes a pending reader with a confirmation link. For every
+    other address nothing about the reader changes here (an outsider can sign up
+    anyone): pending, unsubscribed or bounced readers get a confirmation link
+    whose sign-up request (topics, name) applies only when it is confirmed; active
+    or paused readers get a "you are already subscribed" note. Either mail at most
+    once per ``per_address_minutes`` and ``per_address_per_day`` times a day,
+    counting only mail that went out (``notice_sent``). ``SubscriberError`` only
+    for an address that is not one (the form says so, as it would for any typo).
     """
     address = normalise_address(email)
     when = stamp(now)
+    wanted = ",".join(topics)
     with transaction(conn):
         if state.suppression_count(conn) and state.is_suppressed(
             conn, address_hash(secret, address)
         ):
             # forgotten on request: a form submission is no new consent we can verify
-            return SignUp("", None, "suppressed")
+            return SignUp("", None, reason="suppressed")
         row = state.subscriber_by_email(conn, address)
         if row is None:
             subscriber_id = state.insert_subscriber(
                 conn,
                 email=address,
                 name=clean_name(name),
-                topics=",".join(topics),
+                topics=wanted,
                 status="pending",
                 created_at=when,
                 status_at=when,
                 consent_source="form",
                 consent_ip=client[:64],
             )
-            notice = "confirm"
         else:
             subscriber_id = row["id"]
-            if row["status"] in ("active", "paused"):
-                notice = "already"
-            else:
-                # pending again (or back from unsubscribed/bounced): a new opt-in
-                state.update_subscriber(
-                    conn,
-                    subscriber_id,
-                    name=clean_name(name) or row["name"],
-                    topics=",".join(topics),
-                    status="pending",
-                    status_at=when,
-                    consent_source="form",
-                    consent_ip=client[:64],
-                )
-                notice = "confirm"
+        active = row is not None and row["status"] in ("active", "paused")
+        notice = "already" if active else "confirm"
         day_ago = stamp(now - timedelta(days=1))
-        sent = state.notices_since(conn, subscriber_id, day_ago)
+        reserved = stamp(now - timedelta(seconds=RESERVATION_SECONDS))
+        sent = state.notices_since(conn, subscriber_id, day_ago, reserved)
         recent = stamp(now - timedelta(minutes=per_address_minutes))
         if len(sent) >= per_address_per_day or (sent and sent[0] > recent):
-            return SignUp("", None, "limit")
-        state.record_notice(conn, subscriber_id, notice, when)
+            return SignUp("", None, reason="limit")
+        request_id = 0
+        if notice == "confirm":
+            request_id = state.insert_signup_request(
+                conn, subscriber_id, wanted, clean_name(name), client[:64], when
+            )
+        notice_id = state.reserve_notice(conn, subscriber_id, notice, when)
     found = by_id(conn, subscriber_id)
     assert found is not None
-    return SignUp(notice, found)
+    return SignUp(notice, found, request_id, notice_id)
 
 
-def confirm(conn: Db, subscriber_id: int, *, client: str, now: datetime) -> bool:
-    """Make a pending reader active, recording consent; False if they were not pending."""
+def notice_sent(conn: Db, decision: SignUp, sent: bool) -> None:
+    """Settle a sign-up's reserved notice: it went out (and counts) or it did not."""
+    if decision.notice_id:
+        with transaction(conn):
+            state.finish_notice(conn, decision.notice_id, sent)
+
+
+def confirm(
+    conn: Db, subscriber_id: int, *, request_id: int = 0, client: str, now: datetime
+) -> bool:
+    """Make a reader active by their confirmation link, recording consent.
+
+    The link's sign-up request (``request_id``) decides the topics and name; a
+    link without one (mailed before requests existed) confirms a pending reader
+    as they are. False if the request is gone (expired, or confirmed already) or
+    the reader is no longer waiting for it.
+    """
     when = stamp(now)
     with transaction(conn):
-        return state.update_subscriber(
+        row = state.subscriber_by_id(conn, subscriber_id)
+        if row is None:
+            return False
+        values: dict[str, object] = {}
+        if request_id:
+            request = state.signup_request(conn, request_id, subscriber_id)
+            if request is None:
+                return False
+            values = {"topics": request["topics"], "name": request["name"] or row["name"]}
+            waiting: tuple[str, ...] = ("pending", "unsubscribed", "bounced")
+        else:
+            waiting = ("pending",)
+        changed = state.update_subscriber(
             conn,
             subscriber_id,
-            only_status=("pending",),
+            only_status=waiting,
             status="active",
             confirmed_at=when,
+            consent_source="form",
             consent_at=when,
             consent_ip=client[:64],
             status_at=when,
@@ -230,7 +263,12 @@ def confirm(conn: Db, subscriber_id: int, *, client: str, now: datetime) -> bool
             unsubscribed_at=None,
             hard_bounces=0,
             soft_bounce_issues=0,
+            last_soft_bounce_issue="",
+            **values,
         )
+        if changed:
+            state.purge_signup_requests(conn, "9999", subscriber_id)  # all of them: done
+        return changed
 
 
 def set_preferences(
@@ -338,10 +376,13 @@ def record_returned_mail(
     kind: str,
     detail: str,
     *,
+    source: str = "returned mail",
     hard_limit: int,
     now: datetime,
 ) -> str:
     """Act on returned mail for one reader: "hard", "soft" or "complaint".
+
+    ``source`` names the returned message in the bounce history (so it is acted on once).
 
     Returns the new status, or "" when nothing changed. A complaint unsubscribes
     at once; hard bounces count towards ``hard_limit``; a soft bounce in returned
@@ -351,7 +392,7 @@ def record_returned_mail(
         row = state.subscriber_by_id(conn, subscriber_id)
         if row is None:
             return ""
-        state.record_bounce_event(conn, subscriber_id, kind, "returned mail", detail, stamp(now))
+        state.record_bounce_event(conn, subscriber_id, kind, source, detail, stamp(now))
         if kind == "complaint":
             changed = state.update_subscriber(
                 conn,
@@ -374,9 +415,12 @@ def record_returned_mail(
 
 
 def purge_pending(conn: Db, now: datetime, confirm_days: float) -> int:
-    """Delete sign-ups still pending after ``confirm_days``; returns how many."""
+    """Delete sign-ups never confirmed after ``confirm_days`` and sign-up requests
+    that old (their links have expired); returns how many sign-ups went."""
+    cutoff = stamp(now - timedelta(days=confirm_days))
     with transaction(conn):
-        return state.purge_pending(conn, stamp(now - timedelta(days=confirm_days)))
+        state.purge_signup_requests(conn, cutoff)
+        return state.purge_pending(conn, cutoff)
 
 
 def remove(conn: Db, email: str) -> Subscriber:
@@ -390,7 +434,9 @@ def remove(conn: Db, email: str) -> Subscriber:
 
 
 def forget(conn: Db, email: str, secret: bytes, now: datetime) -> Subscriber:
-    """Erase a person: their row, their address in the send log; keep a keyed hash only.
+    """Erase a person: their row, their requests and bounce history, and their address
+    and Message-IDs in the send log (whose rows stay, so nothing is sent twice); keep
+    only a keyed hash.
 
     The hash on the suppression list makes ``add``/``import`` refuse the address
     again unless the person consents anew (``reconsent``).
@@ -406,7 +452,12 @@ def forget(conn: Db, email: str, secret: bytes, now: datetime) -> Subscriber:
         raise SubscriberError(f"{email} is not a subscriber")
     digest = address_hash(secret, found.email)
     with transaction(conn):
-        state.forget_deliveries(conn, found.id, f"forgotten:{digest[:16]}")
+        state.forget_subscriber_traces(conn, found.id)
         state.delete_subscriber(conn, found.id)
         state.suppress(conn, digest, "forgotten on request", stamp(now))
     return found
+
+
+def request_open(conn: Db, subscriber_id: int, request_id: int) -> bool:
+    """Whether this reader's sign-up request still waits for its confirmation."""
+    return state.signup_request(conn, request_id, subscriber_id) is not None

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.utils import parseaddr
 
 from feeds.build import Project
 from feeds.urls import join
@@ -21,7 +20,7 @@ from .archive import IssueInfo
 from .config import Config
 from .delivery import issue_topics, render_variants
 from .errors import DeliveryError
-from .message import PreparedMessage, sender
+from .message import PreparedMessage, return_path
 from .smtp import SmtpTransport, deliver_one
 from .subscribers import normalise_address
 
@@ -48,7 +47,7 @@ def send_test(
         raise DeliveryError(f"issue {info.id} has no stories for the default topics")
     issue = replace(issue, subject=TEST_PREFIX + issue.subject)
     prepared = PreparedMessage(issue, config.newsletter, config.site)
-    envelope_from = parseaddr(sender(config.newsletter, config.site))[1]
+    envelope_from = return_path(config.newsletter, config.site)
     transport = transport or SmtpTransport(config.smtp)
     sample = join(config.site.base_url, "unsubscribe?token=test")
     preferences = join(config.site.base_url, "preferences?token=test")

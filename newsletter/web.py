@@ -25,10 +25,14 @@ translates HTTP only: subscriber state is ``subscribers``'s business.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -44,7 +48,8 @@ from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 from .config import Config
-from .ratelimit import SlidingWindow
+from .httpguard import BoundedPool, quiet_loop_errors
+from .ratelimit import DatabaseWindows, MemoryWindows, Windows, networks
 from .readers import Readers
 from .state import Db
 
@@ -67,6 +72,12 @@ def content_type(path: str) -> str | None:
         return CONTENT_TYPES[name]
     return CONTENT_TYPES.get(os.path.splitext(name)[1].lower())
 
+
+# a Host header the preview may write into pages and feeds: a name, an IPv4
+# address or a bracketed IPv6 address, and a port (nothing that needs escaping)
+HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$"
+)
 
 # headers a proxy adds: such a request gets the published bytes, never a preview
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
@@ -128,8 +139,8 @@ class OutputFiles(StaticFiles):
             return None
         headers = Headers(scope=scope)
         host = headers.get("host")
-        if not host or any(name in headers for name in PROXY_HEADERS):
-            return None
+        if not host or not HOST.match(host) or any(name in headers for name in PROXY_HEADERS):
+            return None  # no usable Host: the published bytes, never a visitor's text
         return f"{scope.get('scheme', 'http')}://{host}{self.settings.base_path}".encode()
 
     def preview_response(
@@ -204,21 +215,40 @@ def create_app(
     secret: bytes,
     send_notice: Callable[..., None] | None = None,
 ) -> Starlette:
-    """The web application: ``output/`` and the reader endpoints, under base_url's path."""
+    """The web application: ``output/`` and the reader endpoints, under base_url's path.
+
+    It owns two thread pools (database work; sign-ups and their mail), made here
+    and shut down when the server stops."""
     config = settings.config
     signup = config.newsletter.signup
+    limits = config.serve
     if send_notice is None:
         from .notices import send_notice as default_sender
 
         send_notice = default_sender
+    window = signup.per_client_window_seconds
+    clients: Windows
+    links: Windows
+    if signup.shared_limits:
+        clients = DatabaseWindows(connect, "client", signup.per_client_requests, window)
+        links = DatabaseWindows(connect, "reader", signup.per_reader_requests, window)
+    else:
+        clients = MemoryWindows(signup.per_client_requests, window)
+        links = MemoryWindows(signup.per_reader_requests, window)
+    database = ThreadPoolExecutor(limits.database_threads, thread_name_prefix="serve-db")
+    mail = BoundedPool(limits.mail_threads, limits.mail_queue, "serve-mail")
     readers = Readers(
         config=config,
         connect=connect,
         secret=secret,
         topics=settings.topics,
-        limiter=SlidingWindow(signup.per_client_requests, signup.per_client_window_seconds),
+        clients=clients,
+        links=links,
         send_notice=send_notice,
         unsubscribe_path=settings.path_of(config.unsubscribe_endpoint(), "unsubscribe"),
+        database=database,
+        mail=mail,
+        trusted=networks(signup.trusted_proxies),
     )
     subscribe = settings.path_of(config.subscribe_form_url(), "subscribe")
 
@@ -245,4 +275,14 @@ def create_app(
     if settings.base_path:
         routes.append(Route("/", to_site, methods=["GET", "HEAD"]))
     routes.append(Mount(settings.base_path or "/", app=OutputFiles(settings)))
-    return Starlette(routes=routes)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        quiet_loop_errors(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            mail.shutdown()
+            database.shutdown(wait=False, cancel_futures=True)
+
+    return Starlette(routes=routes, lifespan=lifespan)

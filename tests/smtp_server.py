@@ -51,6 +51,8 @@ class Handler:
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
         self.messages: list[EmailMessage] = []
+        # (envelope sender, recipients) of each message, in the same order
+        self.envelopes: list[tuple[str, tuple[str, ...]]] = []
         self.lock = threading.Lock()
         self.data_seen = 0
         self.per_connection: dict[int, int] = {}
@@ -96,6 +98,7 @@ class Handler:
             message = email.message_from_bytes(envelope.original_content, policy=default)
             assert isinstance(message, EmailMessage)
             self.messages.append(message)
+            self.envelopes.append((str(envelope.mail_from), tuple(envelope.rcpt_tos)))
             self.per_connection[id(session)] = self.per_connection.get(id(session), 0) + 1
         return "250 Message accepted for delivery"
 
@@ -155,6 +158,13 @@ class SmtpServer:
     @property
     def messages(self) -> list[EmailMessage]:
         return self.handler.messages
+
+    def envelope_sender(self, recipient: str) -> str:
+        """The envelope sender (MAIL FROM) of the last message sent to ``recipient``."""
+        with self.handler.lock:
+            found = [s for s, rcpts in self.handler.envelopes if recipient in rcpts]
+        assert found, f"nothing was sent to {recipient}"
+        return found[-1]
 
     def wait_for(
         self, count: int, timeout: float = 15.0, settle: float = 0.3

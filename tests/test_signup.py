@@ -118,8 +118,8 @@ def test_sign_up_confirm_by_the_mailed_link(site: Served, smtp: SmtpServer) -> N
     assert status == 200 and "Check your inbox" in body
     assert "set-cookie" not in {k.lower() for k in headers}
     assert "default-src 'none'" in headers["content-security-policy"]
+    (mail,) = smtp.wait_for(1)  # decided and mailed after the reply
     assert status_of(site.config, "Ada@example.com") == "pending"
-    (mail,) = smtp.wait_for(1)  # mailed after the reply
     assert mail["To"] == "Ada@example.com" and "Confirm your subscription" in mail["Subject"]
     assert mail.get_body(("html",)) is not None  # multipart: text and HTML
     confirm = link_in(mail, "confirm")

@@ -20,7 +20,7 @@ from feeds.errors import FeedletterError
 
 from ..config import Config
 from ..state import Db
-from .common import cli, config_option, configure, fail, say
+from .common import cli, config_option, configure, fail, plain, say
 
 reconsent_option = click.option(
     "--reconsent",
@@ -123,7 +123,7 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
     with state_connection(config) as conn:
         rows = subs.listing(conn, status=status)
     for s in rows:
-        click.echo(f"{s.email}\t{s.status}\t{','.join(s.topics) or 'all'}\t{s.name}")
+        click.echo(plain(f"{s.email}\t{s.status}\t{','.join(s.topics) or 'all'}\t{s.name}"))
     active = sum(s.status == "active" for s in rows)
     click.echo(f"{len(rows)} subscribers, {active} active", err=True)
 
@@ -157,7 +157,7 @@ def subscribers_import(
             reconsent=reconsent,
         )
     for line, problem in report.errors:
-        click.echo(f"  line {line}: {problem}", err=True)
+        click.echo(plain(f"  line {line}: {problem}"), err=True)
     say(
         f"Imported {csv_file}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.errors)} rejected"
@@ -167,44 +167,18 @@ def subscribers_import(
 def import_with_confirmation(config: Config, csv_file: Path) -> None:
     """``import --confirm``: every row signs up as the form does; its mail goes out."""
     from .. import roster
-    from .. import subscribers as subs
-    from ..notices import send_notice
     from ..tokens import secret_from_env
 
     known = known_topics(config)
-    conn = open_state(config)
-    mailed = skipped = 0
-    try:
+    with state_connection(config) as conn:
         secret = secret_from_env(config.state.secret_env)
-        reader = roster.read_csv(csv_file)
-        signup = config.newsletter.signup
-        for row in reader:
-            now = datetime.now(UTC)
-            try:
-                decision = subs.sign_up(
-                    conn,
-                    row.get("email") or "",
-                    topics=subs.parse_topics(row.get("topics") or "", known),
-                    name=row.get("name") or "",
-                    client="import",
-                    now=now,
-                    secret=secret,
-                    per_address_minutes=signup.per_address_minutes,
-                    per_address_per_day=signup.per_address_per_day,
-                )
-                if decision.subscriber is None:
-                    skipped += 1
-                    continue
-                send_notice(config, decision.notice, decision.subscriber, secret, now)
-                mailed += 1
-            except FeedletterError as exc:
-                click.echo(f"  line {reader.line_num}: {exc}", err=True)
-                skipped += 1
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
-    say(f"Imported {csv_file} with confirmation: {mailed} mailed, {skipped} not mailed")
+        report = roster.import_with_confirmation(conn, config, csv_file, known, secret)
+    for line, problem in report.errors:
+        click.echo(plain(f"  line {line}: {problem}"), err=True)
+    say(
+        f"Imported {csv_file} with confirmation: {report.mailed} mailed, "
+        f"{report.skipped + len(report.errors)} not mailed"
+    )
 
 
 @subscribers.command("export")

@@ -15,6 +15,7 @@ over a library call.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,6 +107,16 @@ def say(text: str, level: int = NORMAL) -> None:
     """Print a summary line on stdout unless the verbosity is below ``level``."""
     if verbosity() >= level:
         click.echo(text)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences a visitor
+    may have typed into a form) and bidirectional overrides shown as ``\\x1b``-style
+    escapes instead of being obeyed."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def warn(text: str) -> None:

@@ -9,8 +9,8 @@ import click
 
 from feeds.errors import FeedletterError
 
-from .audience import open_state
-from .common import cli, config_option, configure, fail, say
+from .audience import state_connection
+from .common import cli, config_option, configure, fail, plain, say
 
 
 @cli.group()
@@ -24,29 +24,42 @@ def bounces() -> None:
 def bounces_import(config_path: Path, path: Path) -> None:
     """Read a Maildir folder or an mbox file of returned mail and update the subscribers.
 
+    Only mail that proves it is about a message sent to a reader (its keyed VERP
+    return path or Message-ID) changes that reader; everything else is "not ours".
     A hard bounce counts towards newsletter.bounces.hard_limit; a complaint
     unsubscribes at once. Each message is reported; one that cannot be read is
     skipped.
     """
     from ..bounces import import_returned
+    from ..message import return_path
+    from ..tokens import secret_from_env
 
     config = configure(config_path)
-    conn = open_state(config)
-    try:
-        outcomes = import_returned(
-            conn, path, hard_limit=config.newsletter.bounces.hard_limit, now=datetime.now(UTC)
-        )
-    except (FeedletterError, OSError) as exc:
-        fail(exc if isinstance(exc, FeedletterError) else FeedletterError(f"{path}: {exc}"))
-    finally:
-        conn.close()
+    settings = config.newsletter.bounces
+    with state_connection(config) as conn:
+        try:
+            outcomes = import_returned(
+                conn,
+                path,
+                secret=secret_from_env(config.state.secret_env),
+                return_path=return_path(config.newsletter, config.site),
+                delimiter=settings.verp_delimiter,
+                hard_limit=settings.hard_limit,
+                max_bytes=settings.max_message_bytes,
+                now=datetime.now(UTC),
+            )
+        except OSError as exc:
+            fail(FeedletterError(f"{path}: {exc}"))
     for o in outcomes:
-        who = o.subscriber or "no known subscriber"
+        who = f", {o.subscriber}" if o.subscriber else ""
         change = f" -> {o.status}" if o.status else ""
-        say(f"  {o.name}: {o.kind}, {who}{change}" + (f" ({o.detail})" if o.detail else ""))
+        detail = f" ({o.detail})" if o.detail else ""
+        say(plain(f"  {o.name}: {o.kind}{who}{change}{detail}"))
     changed = sum(bool(o.status) for o in outcomes)
-    unmatched = sum(not o.subscriber for o in outcomes)
+    not_ours = sum(o.kind == "not ours" for o in outcomes)
     say(
-        f"Returned mail in {path}: {len(outcomes)} messages, {changed} subscribers changed, "
-        f"{unmatched} not matched to a subscriber"
+        plain(
+            f"Returned mail in {path}: {len(outcomes)} messages, {changed} subscribers changed, "
+            f"{not_ours} not ours (they changed nobody)"
+        )
     )

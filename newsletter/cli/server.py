@@ -40,6 +40,7 @@ def serve(config_path: Path, host: str, port: int, production: bool, watch: bool
     import uvicorn
 
     from .. import state
+    from ..httpguard import quiet_logging, server_config
     from ..tokens import secret_from_env
     from ..web import ServeSettings, create_app
 
@@ -78,8 +79,9 @@ def serve(config_path: Path, host: str, port: int, production: bool, watch: bool
     if watcher is not None:
         click.echo("Watching records, topics, templates and the config for changes", err=True)
         threading.Thread(target=watcher.run, args=(stop,), name="watch", daemon=True).start()
+    quiet_logging()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.Server(server_config(app, config.serve, host, port)).run()
     finally:
         stop.set()
 

@@ -15,23 +15,31 @@ __all__ = [
     "claim_holder",
     "delete_subscriber",
     "delivered",
+    "delivery_for_message",
     "delivery_statuses",
     "drop_claim",
     "finish_job_run",
-    "forget_deliveries",
+    "finish_notice",
+    "forget_subscriber_traces",
     "insert_claim",
+    "insert_signup_request",
     "insert_subscriber",
     "is_suppressed",
     "job_runs",
     "notices_since",
     "purge_pending",
+    "purge_rate_windows",
+    "purge_signup_requests",
+    "rate_window_hit",
+    "rate_window_hits",
     "record_bounce_event",
     "record_delivery",
-    "record_notice",
+    "reserve_notice",
+    "returned_mail_seen",
+    "signup_request",
     "start_job_run",
     "subscriber_by_email",
     "subscriber_by_id",
-    "subscriber_for_message",
     "subscribers",
     "suppress",
     "suppression_count",
@@ -120,16 +128,21 @@ def update_subscriber(
 
 
 def delete_subscriber(db: Db, subscriber_id: int) -> None:
+    """Delete a subscriber with their notices and open sign-up requests."""
     db.execute("DELETE FROM subscribers WHERE id = :id", {"id": subscriber_id})
     db.execute("DELETE FROM notices WHERE subscriber_id = :id", {"id": subscriber_id})
+    db.execute("DELETE FROM signup_requests WHERE subscriber_id = :id", {"id": subscriber_id})
 
 
 def purge_pending(db: Db, created_before: str) -> int:
-    """Delete pending sign-ups created before ``created_before``; returns how many."""
+    """Delete sign-ups that were never confirmed and are older than ``created_before``;
+    returns how many. A reader who was ever confirmed is never pending again (a
+    returning reader's sign-up is a request, not a status), so no history is purged."""
     stale = [
         row["id"]
         for row in db.rows(
-            "SELECT id FROM subscribers WHERE status = 'pending' AND created_at < :before",
+            "SELECT id FROM subscribers WHERE status = 'pending' AND confirmed_at IS NULL "
+            "AND created_at < :before",
             {"before": created_before},
         )
     ]
@@ -138,23 +151,73 @@ def purge_pending(db: Db, created_before: str) -> int:
     return len(stale)
 
 
-# --- notices (confirmation mails), for the per-address limits -------------------------
+# --- sign-up requests: each sign-up's choices, applied by its confirmation -----------
 
 
-def record_notice(db: Db, subscriber_id: int, kind: str, at: str) -> None:
-    db.execute(
-        "INSERT INTO notices (subscriber_id, kind, at) VALUES (:id, :kind, :at)",
-        {"id": subscriber_id, "kind": kind, "at": at},
+def insert_signup_request(
+    db: Db, subscriber_id: int, topics: str, name: str, client: str, at: str
+) -> int:
+    result = db.execute(
+        "INSERT INTO signup_requests (subscriber_id, topics, name, client, created_at) "
+        "VALUES (:id, :topics, :name, :client, :at) RETURNING id",
+        {"id": subscriber_id, "topics": topics, "name": name, "client": client, "at": at},
+    )
+    return int(result.scalar_one())
+
+
+def signup_request(db: Db, request_id: int, subscriber_id: int) -> Row | None:
+    """One open sign-up request of this subscriber (topics, name, client, created_at)."""
+    return db.one(
+        "SELECT id, topics, name, client, created_at FROM signup_requests "
+        "WHERE id = :rid AND subscriber_id = :id",
+        {"rid": request_id, "id": subscriber_id},
     )
 
 
-def notices_since(db: Db, subscriber_id: int, since: str) -> list[str]:
-    """When notices went to this subscriber after ``since``, newest first."""
+def purge_signup_requests(db: Db, created_before: str, subscriber_id: int | None = None) -> int:
+    """Delete sign-up requests made before ``created_before`` (of one subscriber, or all)."""
+    if subscriber_id is None:
+        result = db.execute(
+            "DELETE FROM signup_requests WHERE created_at < :before", {"before": created_before}
+        )
+    else:
+        result = db.execute(
+            "DELETE FROM signup_requests WHERE subscriber_id = :id AND created_at < :before",
+            {"id": subscriber_id, "before": created_before},
+        )
+    return int(result.rowcount)
+
+
+# --- notices (confirmation mails), for the per-address limits -------------------------
+
+
+def reserve_notice(db: Db, subscriber_id: int, kind: str, at: str) -> int:
+    """Reserve one notice (state "sending"); ``finish_notice`` settles it."""
+    result = db.execute(
+        "INSERT INTO notices (subscriber_id, kind, at, state) "
+        "VALUES (:id, :kind, :at, 'sending') RETURNING id",
+        {"id": subscriber_id, "kind": kind, "at": at},
+    )
+    return int(result.scalar_one())
+
+
+def finish_notice(db: Db, notice_id: int, sent: bool) -> None:
+    """A reserved notice went out (it counts from now on) or did not (it never counts)."""
+    if sent:
+        db.execute("UPDATE notices SET state = 'sent' WHERE id = :id", {"id": notice_id})
+    else:
+        db.execute("DELETE FROM notices WHERE id = :id", {"id": notice_id})
+
+
+def notices_since(db: Db, subscriber_id: int, since: str, reserved_since: str) -> list[str]:
+    """When notices went to this subscriber after ``since`` (and reservations made
+    after ``reserved_since``, which may still go out), newest first."""
     return [
         row["at"]
         for row in db.rows(
-            "SELECT at FROM notices WHERE subscriber_id = :id AND at > :since ORDER BY at DESC",
-            {"id": subscriber_id, "since": since},
+            "SELECT at FROM notices WHERE subscriber_id = :id AND at > :since "
+            "AND (state = 'sent' OR at > :reserved) ORDER BY at DESC",
+            {"id": subscriber_id, "since": since, "reserved": reserved_since},
         )
     ]
 
@@ -280,18 +343,31 @@ def drop_claim(db: Db, issue_id: str, subscriber_id: int, owner: str) -> None:
     )
 
 
-def subscriber_for_message(db: Db, message_id: str) -> int | None:
-    """The subscriber a sent message (by Message-ID) went to, if it is in the log."""
-    row = db.one("SELECT subscriber_id FROM deliveries WHERE message_id = :m", {"m": message_id})
-    return int(row["subscriber_id"]) if row else None
-
-
-def forget_deliveries(db: Db, subscriber_id: int, replacement: str) -> None:
-    """Replace a person's address in the send log (the rows stay: they prevent resends)."""
-    db.execute(
-        "UPDATE deliveries SET email = :email WHERE subscriber_id = :id",
-        {"email": replacement, "id": subscriber_id},
+def delivery_for_message(db: Db, message_id: str) -> Row | None:
+    """The send-log row (issue_id, subscriber_id, email) of a sent Message-ID, if any."""
+    return db.one(
+        "SELECT issue_id, subscriber_id, email FROM deliveries WHERE message_id = :m",
+        {"m": message_id},
     )
+
+
+def forget_subscriber_traces(db: Db, subscriber_id: int) -> None:
+    """Remove what identifies a person from the send log and the bounce history.
+
+    The send-log rows stay (they keep the issue from being sent again) but hold
+    neither the address nor the Message-ID, which is derived from it."""
+    db.execute(
+        "UPDATE deliveries SET email = 'forgotten', message_id = 'forgotten', reply = '' "
+        "WHERE subscriber_id = :id",
+        {"id": subscriber_id},
+    )
+    db.execute("DELETE FROM bounce_events WHERE subscriber_id = :id", {"id": subscriber_id})
+    db.execute("DELETE FROM claims WHERE subscriber_id = :id", {"id": subscriber_id})
+
+
+def returned_mail_seen(db: Db, source: str) -> bool:
+    """Whether a returned message (by its ``source`` fingerprint) was acted on before."""
+    return db.one("SELECT 1 FROM bounce_events WHERE source = :s", {"s": source}) is not None
 
 
 def record_bounce_event(
@@ -333,3 +409,29 @@ def job_runs(db: Db) -> list[tuple[str, str]]:
         (row["job_id"], row["outcome"])
         for row in db.rows("SELECT job_id, outcome FROM job_runs ORDER BY id")
     ]
+
+
+# --- per-client request windows shared by serve processes ------------------------------
+
+
+def rate_window_hit(db: Db, bucket: str, window_start: int) -> int:
+    """Count one request in (bucket, window); returns the window's count after it."""
+    result = db.execute(
+        "INSERT INTO rate_windows (bucket, window_start, hits) VALUES (:b, :w, 1) "
+        "ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_windows.hits + 1 "
+        "RETURNING hits",
+        {"b": bucket, "w": window_start},
+    )
+    return int(result.scalar_one())
+
+
+def rate_window_hits(db: Db, bucket: str, window_start: int) -> int:
+    row = db.one(
+        "SELECT hits FROM rate_windows WHERE bucket = :b AND window_start = :w",
+        {"b": bucket, "w": window_start},
+    )
+    return int(row["hits"]) if row else 0
+
+
+def purge_rate_windows(db: Db, before: int) -> None:
+    db.execute("DELETE FROM rate_windows WHERE window_start < :w", {"w": before})

@@ -126,6 +126,40 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE UNIQUE INDEX subscribers_by_address ON subscribers (lower(email));
     """,
+    # 6: what outsiders cannot use. Each sign-up's choices are a request of their
+    # own, applied only by its confirmation link (a sign-up never rewrites a
+    # reader); a notice is reserved while it is being sent and counts against the
+    # mail limits only once sent (or while the reservation is fresh); the per-client
+    # request windows, when serve processes share them
+    """
+    CREATE TABLE signup_requests (
+        id {serial},
+        subscriber_id INTEGER NOT NULL,
+        topics TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX signup_requests_by_subscriber ON signup_requests (subscriber_id);
+    CREATE TABLE notices_v6 (
+        id {serial},
+        subscriber_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'sent' CHECK (state IN ('sending', 'sent'))
+    );
+    INSERT INTO notices_v6 (subscriber_id, kind, at, state)
+        SELECT subscriber_id, kind, at, 'sent' FROM notices;
+    DROP TABLE notices;
+    ALTER TABLE notices_v6 RENAME TO notices;
+    CREATE INDEX notices_by_subscriber_v6 ON notices (subscriber_id, at);
+    CREATE TABLE rate_windows (
+        bucket TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        hits INTEGER NOT NULL,
+        PRIMARY KEY (bucket, window_start)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
