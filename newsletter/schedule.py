@@ -9,7 +9,7 @@ longer configured, and only then resumes. One scheduler per database: with
 SQLite the scheduler lock makes a second one refuse to start; with PostgreSQL a
 second one (on any host) stands by until the first one's database session ends,
 then takes over the stored jobs, so each due run happens once. SIGINT and SIGTERM stop it
-cleanly, letting a running job finish.
+cleanly, letting a running job finish, whichever thread the kernel hands them to.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ from .locks import scheduler_lock
 from .state import connect, engine_for
 
 log = logging.getLogger("feedletter.schedule")
+
+# How often the main thread wakes while it waits for a stop. Python runs signal
+# handlers only in the main thread, between bytecodes: an untimed wait never
+# returns when the kernel delivers SIGTERM to another thread (any thread may take
+# a process's signal), and the scheduler would ignore it until killed.
+SIGNAL_CHECK_SECONDS = 0.25
 
 JOBS = {FEEDS_JOB: "newsletter.jobs:rebuild", DIGEST_JOB: "newsletter.jobs:digest_and_send"}
 
@@ -136,7 +142,8 @@ def run_scheduler(
                 if on_ready:
                     on_ready(lines)
                 scheduler.resume()
-                stop.wait()
+                while not stop.wait(SIGNAL_CHECK_SECONDS):
+                    pass  # a timed wait: the main thread runs Python, so signal handlers run
             finally:
                 scheduler.shutdown(wait=True)
     finally:

@@ -226,6 +226,40 @@ def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
     assert any(line.startswith("Scheduler running on var/state.sqlite3") for line in lines)
 
 
+# tgkill(2): a signal to one thread of a process (Python has pthread_kill for its own
+# threads only); the numbers of the system call per machine
+TGKILL = {"x86_64": 234, "aarch64": 131, "i686": 270, "armv7l": 268}
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.uname().machine not in TGKILL, reason="needs Linux tgkill(2)"
+)
+def test_sigterm_to_another_thread_still_stops_the_scheduler(fixture_project: Path) -> None:
+    """The kernel may hand a process's SIGTERM to any of its threads; Python runs the
+    handler only in the main thread. Delivered to a worker thread on purpose, the
+    signal must still stop the scheduler (an untimed wait in the main thread never
+    woke, and the process waited until it was killed)."""
+    import ctypes
+
+    configure(fixture_project, far_daily_cron())
+    process, _ = start_scheduler(fixture_project)
+    try:
+        others = sorted(
+            int(tid) for tid in os.listdir(f"/proc/{process.pid}/task") if int(tid) != process.pid
+        )
+        assert others, "the scheduler runs threads besides the main one"
+        libc = ctypes.CDLL(None, use_errno=True)
+        sent = libc.syscall(TGKILL[os.uname().machine], process.pid, others[-1], signal.SIGTERM)
+        assert sent == 0, os.strerror(ctypes.get_errno())
+        _, rest = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert "Scheduler stopped." in rest
+
+
 def test_two_schedulers_on_postgresql_one_runs_the_other_takes_over(
     fixture_project: Path, postgres_url: str
 ) -> None:
