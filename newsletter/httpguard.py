@@ -11,7 +11,8 @@ sends can take more than a fixed share of the process (``serve.*`` in config):
   answer, else ``408`` and the connection is closed; idle keep-alive connections
   close after ``keep_alive_seconds``. A request the application is answering is
   never cut off.
-- **size**: headers at most ``max_header_bytes`` (``400``); a body larger than
+- **size**: headers at most ``max_header_bytes`` (``431``, or ``400`` when they
+  arrive in pieces and h11 stops buffering them); a body larger than
   ``max_body_bytes`` gets ``413`` and is not read further (``BodyLimit``, which
   also reads every body before the application sees it, so no form parser ever
   spools to disk).
@@ -145,7 +146,12 @@ def server_config(
         },
     )
     return uvicorn.Config(
-        BodyLimit(app, settings.max_body_bytes, settings.request_timeout_seconds),
+        BodyLimit(
+            app,
+            settings.max_body_bytes,
+            settings.request_timeout_seconds,
+            settings.max_header_bytes,
+        ),
         host=host,
         port=port,
         http=protocol,
@@ -164,7 +170,12 @@ def server_config(
 
 
 class BodyLimit:
-    """ASGI middleware: read every request body whole, refusing one over ``max_bytes``.
+    """ASGI middleware: headers within ``max_header_bytes``; every request body read
+    whole, refusing one over ``max_bytes``.
+
+    h11 bounds only headers that arrive in pieces (``max_incomplete_event_size``);
+    headers that arrive in one read are measured here, and more than
+    ``max_header_bytes`` get ``431``.
 
     A ``Content-Length`` over the limit gets ``413`` before a byte of the body is
     read; a body that grows past it (chunked) gets ``413`` as soon as it does, and
@@ -173,14 +184,22 @@ class BodyLimit:
     one piece, so nothing it parses can be larger than the limit.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, timeout: float, max_header_bytes: int = 16384
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b""))
+        size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if size > self.max_header_bytes:
+            await _refuse(send, 431, "Request headers too large.")
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
