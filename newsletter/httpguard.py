@@ -66,9 +66,17 @@ def open_file_limit() -> int:
 
 
 def connection_limit(settings: ServerSettings, open_files: int) -> int:
-    """``serve.max_connections``, lowered to what the open-file limit can hold."""
-    room = open_files - BACKLOG - RESERVED_FILES
-    return max(min(settings.max_connections, room), 1)
+    """``serve.max_connections``, lowered (with a warning) to what the open-file
+    limit can hold."""
+    room = max(open_files - BACKLOG - RESERVED_FILES, 8)
+    if room < settings.max_connections:
+        log.warning(
+            "serve.max_connections is %d, but the open-file limit (ulimit -n %d) leaves "
+            "room for %d connections: serving at most %d",
+            settings.max_connections, open_files, room, room,
+        )  # fmt: skip
+        return room
+    return settings.max_connections
 
 
 class GuardedProtocol(H11Protocol):

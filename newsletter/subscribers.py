@@ -51,10 +51,6 @@ __all__ = [
     "stamp",
 ]
 
-# statuses a reader can come back from by signing up again (with a new opt-in)
-RETURNABLE = ("unsubscribed", "bounced")
-
-
 def _check_not_suppressed(conn: Db, address: str, secret: bytes | None, reconsent: bool) -> None:
     """Refuse an address on the suppression list, unless the person consents again."""
     if state.suppression_count(conn) == 0:
