@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING
 
 from . import archives, stamp
 from .archives import Page
+from .boilerplate import scrub_all
 from .cache import ParseCache
 from .collector import Selection, collect, valid_until
 from .config import FeedSettings
 from .corpus import Corpus, FileStat, load_corpus, scan
+from .errors import ConfigError
 from .layout import locate
 from .model import Article
-from .output import WriteReport, write_tree
+from .output import Removal, WriteReport, removal, write_tree
+from .similarity import Vocabulary, vocabulary
 from .summary import BuildSummary, FeedCount
 from .topics import TopicSet, load_topic_files, merge_topics
 
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 
 # The "updated" time of a feed with no entries when the corpus is empty too.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# whose manifest in output/ lists the files a feed build writes
+FEEDS_OWNER = "feeds"
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ def open_cache(settings: FeedSettings) -> ParseCache | None:
     """The configured parse cache, or None when ``cache`` is null."""
     if settings.cache is None:
         return None
-    return ParseCache(settings.cache, settings.limits.limits())
+    return ParseCache(settings.cache, settings.limits.limits(settings.site.language))
 
 
 def load_project(
@@ -82,9 +87,12 @@ def load_project(
         settings.content.news,
         cache=cache,
         files=files,
-        limits=settings.limits.limits(),
+        limits=settings.limits.limits(settings.site.language),
         progress=progress,
+        base=settings.source.resolve().parent if settings.source is not None else None,
     )
+    # each provider's recurring text, learned from the whole corpus, leaves the excerpts
+    corpus = replace(corpus, articles=scrub_all(corpus.articles))
     return Project(settings, corpus, load_topics(settings))
 
 
@@ -99,9 +107,19 @@ def load_cached_project(settings: FeedSettings) -> Project:
 
 
 def load_topics(settings: FeedSettings) -> TopicSet:
-    """The topic files merged with the topics in config."""
+    """The topic files merged with the topics in config.
+
+    A ``content.topics`` that is not a folder is an error (a typo there would take
+    every topic feed down); ``null`` means the config defines every topic."""
     folder = settings.content.topics
-    from_files = load_topic_files(folder) if folder is not None and folder.is_dir() else []
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(
+            "content.topics",
+            f"{folder} is not a folder of topic files: fix the path, or set "
+            "content.topics: null when the config's topics are all there is",
+            settings.source,
+        )
+    from_files = load_topic_files(folder) if folder is not None else []
     definitions = [t.definition() for t in settings.topics]
     return merge_topics(from_files, definitions, str(settings.source or "config"))
 
@@ -109,7 +127,7 @@ def load_topics(settings: FeedSettings) -> TopicSet:
 def select(
     project: Project, now: datetime, since: datetime | None = None, keep_rest: bool = False
 ) -> Selection:
-    """The collector's selection for ``project`` at ``now`` (optionally only after ``since``)."""
+    """The collector's selection for ``project`` at ``now`` (optionally only from ``since``)."""
     settings = project.settings
     return collect(
         project.corpus.articles,
@@ -119,7 +137,17 @@ def select(
         overrides=settings.topic_rules(),
         since=since,
         keep_rest=keep_rest,
+        site=site_vocabulary(settings, project.topics),
     )
+
+
+def site_vocabulary(settings: FeedSettings, topics: TopicSet) -> Vocabulary:
+    """The site's own words (its title; its topics' names, short names and ids): every
+    record may use them, so the story rules do not count them as evidence."""
+    names: list[str] = []
+    for topic in topics.topics:
+        names += [topic.name, topic.shortname or "", topic.id.replace("-", " ")]
+    return vocabulary(settings.site.title, names, settings.site.language)
 
 
 def summarize(project: Project, selection: Selection, report: WriteReport) -> BuildSummary:
@@ -287,11 +315,15 @@ def build_feeds(
     settings: FeedSettings,
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
+    allow_removal: bool = False,
 ) -> BuildResult:
     """Load, select, render and write every feed and page; returns what happened.
 
     When nothing the outputs depend on changed since the last build, the build is
-    skipped and the stored summary returned (``summary.skipped``).
+    skipped and the stored summary returned (``summary.skipped``). A build that
+    would remove or empty more than half of the published feed files, or every
+    topic's, raises ``RemovalError`` before writing anything, unless
+    ``allow_removal`` (``Removal``: a typo in a path must not unpublish a site).
     """
     cache = open_cache(settings)
     try:
@@ -314,7 +346,10 @@ def build_feeds(
         project = load_project(settings, cache=cache, files=files, progress=progress)
         selection = select(project, now, keep_rest=settings.archives.enabled)
         files_out = render_outputs(project, selection, read_archives(settings, project.topics))
-        report = write_tree(settings.output, files_out, owner="feeds")
+        taken = removal(settings.output, files_out, FEEDS_OWNER)
+        if taken.drastic and not allow_removal:
+            raise taken.error()
+        report = write_tree(settings.output, files_out, owner=FEEDS_OWNER)
         summary = summarize(project, selection, report)
         if cache is not None:
             rules = [settings.global_rules(), *settings.topic_rules().values()]
@@ -324,3 +359,12 @@ def build_feeds(
     finally:
         if cache is not None:
             cache.close()
+
+
+def removal_of(project: Project, now: datetime) -> Removal:
+    """What a build of ``project`` at ``now`` would remove or empty of the published
+    feeds (``check`` reports it without writing)."""
+    settings = project.settings
+    selection = select(project, now, keep_rest=settings.archives.enabled)
+    files = render_outputs(project, selection, read_archives(settings, project.topics))
+    return removal(settings.output, files, FEEDS_OWNER)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .model import Article, Related
-from .stories import Story, StoryIndex, group_stories
+from .similarity import NO_VOCABULARY, Vocabulary
+from .stories import Story, StoryIndex, group_stories, related_is_same_story
 from .topics import TopicSet
 from .urls import story_key
 
@@ -45,6 +46,9 @@ class Rules:
     # copies with the same (or a near-identical) title published this many days
     # apart (chaining) are one story; only the global value is used
     story_window_days: float = 7
+    # show the entries of a record's ``related`` list that are other stories, as
+    # "Related" (copies of the same story are always shown, as "Also covered by")
+    show_related: bool = True
 
     def admits(self, article: Article, now: datetime) -> bool:
         """Whether ``article`` passes these rules at time ``now``.
@@ -117,40 +121,63 @@ def newest_first(article: Article) -> tuple[float, str, str]:
     return (-article.published_at.timestamp(), article.key, article.path)
 
 
-def representatives(admitted: Iterable[Article], index: StoryIndex) -> list[Article]:
+def representatives(
+    admitted: Iterable[Article],
+    index: StoryIndex,
+    window_days: float = 7,
+    site: Vocabulary = NO_VOCABULARY,
+) -> list[Article]:
     """One article per story among ``admitted``: the best copy, as the story.
 
-    The best copy (``rank_key``) gets the story's key, its coverage, and the best
-    excerpt among the copies; a story with one admitted copy keeps it as it is,
-    with the story's key.
+    The best copy (``rank_key``) gets the story's key, the best excerpt among the
+    copies, and a ``related`` list in which the other copies come first, marked as
+    the same story, followed by the copies' own ``related`` entries, each marked
+    the same story only when the story rules say so
+    (``stories.related_is_same_story``); the rest are only related.
     """
     copies: dict[str, list[Article]] = {}
     story_of = index.story_of
     for article in admitted:
         copies.setdefault(story_of.get(article.path, article.key), []).append(article)
-    return [_represent(key, group) for key, group in copies.items()]
+    return [_represent(key, group, window_days, site) for key, group in copies.items()]
 
 
-def _represent(key: str, copies: list[Article]) -> Article:
-    if len(copies) == 1:
-        only = copies[0]
-        return only if only.key == key else replace(only, key=key)
+def _represent(key: str, copies: list[Article], window_days: float, site: Vocabulary) -> Article:
     copies.sort(key=rank_key)
     best, others = copies[0], copies[1:]
     excerpt = next((c.excerpt for c in copies if c.excerpt), "")
-    return replace(best, key=key, excerpt=excerpt, related=_coverage(best, others))
+    related = _related(best, others, window_days, site)
+    if not others and related == best.related and best.key == key:
+        return best
+    return replace(best, key=key, excerpt=excerpt, related=related)
 
 
-def _coverage(best: Article, others: Sequence[Article]) -> tuple[Related, ...]:
-    """The other copies as coverage, then ``best``'s own related links, without repeats."""
+def _related(
+    best: Article, others: Sequence[Article], window_days: float, site: Vocabulary
+) -> tuple[Related, ...]:
+    """The other copies (same story), then every copy's ``related`` entries, judged."""
+    keys = {story_key(c.url) for c in (best, *others)} | {c.key for c in (best, *others)}
     seen = {story_key(best.url)}
-    coverage: list[Related] = []
-    for item in [*(_as_related(o) for o in others), *best.related]:
+    found: list[Related] = []
+    for item in (_as_related(o) for o in others):
         item_key = story_key(item.url)
         if item_key not in seen:
             seen.add(item_key)
-            coverage.append(item)
-    return tuple(coverage)
+            found.append(item)
+    for copy in (best, *others):
+        for item in copy.related:
+            item_key = story_key(item.url)
+            if item_key in seen:
+                continue
+            seen.add(item_key)
+            same = item_key in keys or related_is_same_story(copy, item, window_days, site)
+            found.append(item if item.same_story == same else replace(item, same_story=same))
+    return tuple(found)
+
+
+def _without_see_also(article: Article) -> Article:
+    kept = tuple(item for item in article.related if item.same_story)
+    return article if kept == article.related else replace(article, related=kept)
 
 
 def _as_related(copy: Article) -> Related:
@@ -162,6 +189,8 @@ def _as_related(copy: Article) -> Related:
         provider=copy.provider,
         quality=copy.quality,
         images=copy.images,
+        signature=copy.signature,
+        same_story=True,
     )
 
 
@@ -227,11 +256,18 @@ def _select(
     since: datetime | None,
     index: StoryIndex,
     keep_rest: bool = False,
+    window_days: float = 7,
+    site: Vocabulary = NO_VOCABULARY,
 ) -> TopicSelection:
+    # a period is [since, now): an article at its very end belongs to the next one
     admitted = [
-        a for a in candidates if rules.admits(a, now) and (since is None or a.published_at > since)
+        a
+        for a in candidates
+        if rules.admits(a, now) and (since is None or since <= a.published_at < now)
     ]
-    stories = representatives(admitted, index)
+    stories = representatives(admitted, index, window_days, site)
+    if not rules.show_related:
+        stories = [_without_see_also(a) for a in stories]
     if keep_rest:
         stories.sort(key=newest_first)
         shown, rest = stories[: rules.max_items], stories[rules.max_items :]
@@ -249,18 +285,21 @@ def collect(
     overrides: Mapping[str, Rules] | None = None,
     since: datetime | None = None,
     keep_rest: bool = False,
+    site: Vocabulary = NO_VOCABULARY,
 ) -> Selection:
     """Select the stories of every topic and of the all-topics feed.
 
     ``rules`` apply everywhere unless ``overrides`` gives a topic its own
     (``story_window_days`` is always the global one). With ``since``, only
-    articles published after it (and not after ``now``) qualify: that is how the
-    digest asks for one period's articles under the same rules. With
-    ``keep_rest``, each selection also keeps the stories ``max_items`` cut (for
-    archive documents).
+    articles published in [``since``, ``now``) qualify: that is how the digest
+    asks for one period's articles under the same rules. With ``keep_rest``, each
+    selection also keeps the stories ``max_items`` cut (for archive documents).
+    ``site`` is the site's vocabulary (``similarity.vocabulary``), which the
+    content rule of the stories discounts.
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
-    index = group_stories(articles, rules.story_window_days)
+    window = rules.story_window_days
+    index = group_stories(articles, window, site)
     own, unknown = memberships(articles, topics, per_topic)
     membership = _story_memberships(articles, own, index, topics)
     by_topic: dict[str, list[Article]] = defaultdict(list)
@@ -268,11 +307,21 @@ def collect(
         for tid in membership[article.path]:
             by_topic[tid].append(article)
     selections = tuple(
-        _select(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since, index, keep_rest)
+        _select(
+            t.id,
+            by_topic.get(t.id, ()),
+            per_topic[t.id],
+            now,
+            since,
+            index,
+            keep_rest,
+            window,
+            site,
+        )
         for t in topics.topics
     )
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now, since, index, keep_rest)
+    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site)
     return Selection(
         now=now,
         topics=selections,

@@ -64,6 +64,7 @@ class RuleSettings(Section):
     max_items: int | None = Field(default=None, ge=1, le=10_000)
     match_keywords: bool | None = None
     story_window_days: float | None = Field(default=None, ge=0, le=366)
+    show_related: bool | None = None
 
     def over(self, base: Rules) -> Rules:
         """These settings applied on top of ``base``."""
@@ -82,9 +83,9 @@ class LimitSettings(Section):
     max_excerpt_chars: int = Field(default=5_000, ge=100, le=1_000_000)
     max_title_chars: int = Field(default=500, ge=20, le=10_000)
 
-    def limits(self) -> Limits:
-        """The parser's ``Limits`` value."""
-        return Limits(self.max_record_bytes, self.max_excerpt_chars, self.max_title_chars)
+    def limits(self, language: str = "en") -> Limits:
+        """The parser's ``Limits`` value (for records in ``language``)."""
+        return Limits(self.max_record_bytes, self.max_excerpt_chars, self.max_title_chars, language)
 
 
 class ArchiveSettings(Section):

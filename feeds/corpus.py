@@ -142,16 +142,19 @@ def load_corpus(
     files: list[FileStat] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     progress: Callable[[int, int], None] | None = None,
+    base: Path | None = None,
 ) -> Corpus:
     """Parse every record under ``folder``, reusing ``cache`` for unchanged files.
 
-    Labels in messages are paths relative to ``folder``'s parent (``news/x.md``).
+    Labels in messages are paths relative to ``base`` (the project folder, where the
+    config is, so they open from there: ``content/news/x.md``), default ``folder``'s
+    parent; a record outside it is labelled with its absolute path.
     ``workers`` caps the worker processes (default: one per core); ``files`` is a
     scan of ``folder`` the caller already made; ``progress(done, total)`` is
     called as files are parsed.
     """
     files = scan(folder) if files is None else files
-    base = str(folder.resolve().parent)
+    root = str((base or folder.resolve().parent).resolve())
     entries = cache.entries() if cache is not None else {}
     results: dict[str, Entry] = {}
     jobs: list[Job] = []
@@ -161,7 +164,7 @@ def load_corpus(
             results[item.path] = entry
         else:
             known = entry.sha256 if entry else None
-            jobs.append((item.path, _label(item.path, base), known, limits))
+            jobs.append((item.path, _label(item.path, root), known, limits))
     changed: list[tuple[str, Entry]] = []
     fresh: dict[str, Article | str] = {}  # parsed here: no need to unpickle
     parsed = 0
@@ -184,7 +187,7 @@ def load_corpus(
     articles: list[Article] = []
     rejected: list[RecordError] = []
     for item in files:
-        label = _label(item.path, base)
+        label = _label(item.path, root)
         value = fresh.get(item.path) or results[item.path].value()
         if isinstance(value, str):
             rejected.append(RecordError(label, value))

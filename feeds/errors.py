@@ -77,3 +77,24 @@ class OutputError(FeedletterError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason} (previous outputs were left in place)")
+
+
+class RemovalError(FeedletterError):
+    """A build would take down much of what is published; nothing was written."""
+
+    message = "the build would remove published feeds"
+
+    def __init__(self, removed: tuple[str, ...], emptied: tuple[str, ...], published: int) -> None:
+        # feed files the build would delete, and feeds it would leave without items
+        self.removed = removed
+        self.emptied = emptied
+        # how many feed files are published now
+        self.published = published
+        names = [*removed, *(f"{path} (emptied)" for path in emptied)]
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        super().__init__(
+            f"this build would remove {len(removed)} and empty {len(emptied)} of the "
+            f"{published} published feed files ({shown}); nothing was written. Check "
+            "content.news, content.topics and the topics in the config; if the removal "
+            "is intended, build again with --allow-removal"
+        )

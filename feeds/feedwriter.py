@@ -15,12 +15,16 @@ Record strings are plain text, and each is escaped for the context it lands in:
 - RSS ``<description>`` and ``content:encoded``, Atom ``type="html"`` text and
   JSON Feed ``content_html`` are HTML, so plain text is HTML-escaped before
   feedgen XML-escapes it again: a reader shows "<img onerror=…>", never runs it;
-- titles and subtitles are HTML-escaped text too: Atom marks them
-  ``type="html"`` (as jekyll-feed does), and RSS, where readers differ, gets
-  what WordPress writes: escaped text with "&" and "<" as hexadecimal character
-  references, the RSS Best Practices Profile's mark of text that is not markup
-  (categories and ``dc:creator`` get the same references). A title such as
-  "<script> & co" then shows as written in every reader and runs in none.
+- titles and subtitles are plain text, escaped once, for XML: Atom text
+  constructs (``type="text"``, the default), and in RSS, where readers differ,
+  "&" as a hexadecimal character reference, the RSS Best Practices Profile's mark
+  of text that is not markup (categories and ``dc:creator`` the same).
+  feedparser, and the readers built on it, then read "IBM & Fenergo" from Atom,
+  RSS and JSON Feed alike, typed as plain text. A title with a "<" in it ("<b>
+  team up</b>", "<script>") would read as markup to readers that take RSS titles
+  for HTML (and the feed validator warns of it): such a title is carried as
+  escaped HTML instead, ``type="html"`` in Atom, so it shows as written and runs
+  nowhere.
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ def image_type(image: Image) -> str | None:
 
 
 def entry_html(article: Article) -> str:
-    """The entry's HTML content: image, excerpt, "via Provider", related coverage.
+    """The entry's HTML content: image, excerpt, "via Provider", other copies of the
+    story ("Also covered by") and other stories the record lists ("Related").
 
     Every string from the record is escaped here.
     """
@@ -126,6 +131,12 @@ def entry_html(article: Article) -> str:
             for r in article.coverage
         )
         parts.append(f"<p>Also covered by {links}</p>")
+    if article.see_also:
+        links = "; ".join(
+            f'<a href="{escape(r.url)}">{escape(r.title)}</a> ({escape(r.source)})'
+            for r in article.see_also
+        )
+        parts.append(f"<p>Related: {links}</p>")
     return str(Markup("\n".join(parts)))
 
 
@@ -153,10 +164,10 @@ def render_feed(
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
     for article in articles:
         _add_entry(fg, article, topics_of.get(article.path, ()))
-    # Titles and subtitles hold HTML-escaped text in both formats (see above)
-    fg.title(html_text(spec.title))
-    fg.subtitle(html_text(spec.subtitle))
-    atom = _ATOM_TEXT.sub(rb'<\1 type="html">', fg.atom_str(pretty=True))
+    # titles and subtitles are plain text, or escaped HTML when they hold a "<"
+    fg.title(title_text(spec.title))
+    fg.subtitle(title_text(spec.subtitle))
+    atom = _ATOM_HTML.sub(rb'<\1 type="html">\2</\1>', fg.atom_str(pretty=True))
     if spec.archive:
         atom = _mark_archive(atom)
     # Same generator, RSS's own self link (and no archive links: RFC 5005 for Atom only).
@@ -189,11 +200,16 @@ def html_text(value: str) -> str:
     return str(escape(value))
 
 
+def title_text(value: str) -> str:
+    """A title as feedgen gets it: the plain text, or, when it holds a "<" that readers
+    could take for markup, HTML that shows it (marked ``type="html"`` in Atom)."""
+    return html_text(value) if "<" in value else value
+
+
 # the RSS channel's self link as feedgen writes it, with the newline before it
 _RSS_SELF = re.compile(rb'(\n[ ]*)<atom:link href="[^"]*" rel="self"[^>]*/>')
-# feedgen writes Atom titles, subtitles and summaries without a type; each one
-# we give it holds escaped text (no markup inside, so a literal match is safe)
-_ATOM_TEXT = re.compile(rb"<(title|subtitle)>")
+# Atom titles that ``title_text`` made HTML: only they hold an escaped "<" ("&amp;lt;")
+_ATOM_HTML = re.compile(rb"<(title|subtitle)>([^<]*&amp;lt;[^<]*)</\1>")
 # RSS elements the RSS Best Practices Profile reads as plain text
 _RSS_TEXT = re.compile(rb"(<(title|description|category|dc:creator)\b[^>]*>)([^<]*)(</\2>)")
 
@@ -221,7 +237,7 @@ def _add_entry(fg: FeedGenerator, article: Article, topics: Sequence[EntryTopic]
     guid = story_guid(article.key)
     fe.id(guid)
     fe.guid(guid, permalink=False)
-    fe.title(html_text(article.title))
+    fe.title(title_text(article.title))
     fe.link(href=article.url, rel="alternate", type="text/html")
     fe.published(article.published_at)
     fe.updated(article.published_at)

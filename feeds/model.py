@@ -12,6 +12,8 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
+from .similarity import EMPTY, Signature
+
 
 def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
     # Pickle as "call the class with the field values": several times faster than
@@ -49,7 +51,13 @@ class Provider:
 
 @dataclass(frozen=True, slots=True)
 class Related:
-    """Another publication's coverage of the same story (``related[]``)."""
+    """An entry of a record's ``related`` list, or another copy of its story.
+
+    A crawler's "related articles" list mixes copies of the same story with other
+    stories (on some sites: the same provider's other articles). ``same_story``
+    says which this is, as the story rules decide (the collector sets it): only
+    those are shown as "Also covered by"; the rest are "Related".
+    """
 
     __reduce__ = _reduce
 
@@ -67,6 +75,11 @@ class Related:
     quality: int | None = None
     # pictures, lead image first
     images: tuple[Image, ...] = ()
+    # what it says, for the story rules (``similarity.signature``)
+    signature: Signature = EMPTY
+    # whether it is the same story as the article that lists it (the story
+    # rules decide, in the collector); every other entry is only "related"
+    same_story: bool = False
 
     @property
     def source(self) -> str:
@@ -112,14 +125,17 @@ class Article:
     topics: tuple[str, ...] = ()
     # pictures, lead image first
     images: tuple[Image, ...] = ()
-    # other publications' coverage of the same story (for a story's representative:
-    # its other copies first, then the record's own ``related``)
+    # the record's ``related`` list (for a story's representative: its other copies
+    # first, then its copies' lists), each entry marked whether it is the same story
     related: tuple[Related, ...] = field(default=())
     # what excerpt cleaning did: "" (nothing), "trimmed: ..." or "dropped: ..."
     excerpt_note: str = ""
     # the title as copies of a story are matched (``stories.title_key``), computed
     # once when the record is parsed
     story_title: str = ""
+    # what it says, for the story rules (``similarity.signature``), computed once
+    # when the record is parsed
+    signature: Signature = EMPTY
 
     @property
     def lead_image(self) -> Image | None:
@@ -133,14 +149,20 @@ class Article:
 
     @property
     def coverage(self) -> tuple[Related, ...]:
-        """``related`` with one link per source, never the article's own publisher."""
+        """Other publications' copies of this story ("Also covered by"): one link per
+        source, never the article's own publisher."""
         seen = {self.provider.name.casefold()} if self.provider else set()
         links = []
         for item in self.related:
-            if item.source.casefold() not in seen:
+            if item.same_story and item.source.casefold() not in seen:
                 seen.add(item.source.casefold())
                 links.append(item)
         return tuple(links)
+
+    @property
+    def see_also(self) -> tuple[Related, ...]:
+        """Other stories the record lists as related ("Related"), at most three."""
+        return tuple(item for item in self.related if not item.same_story)[:3]
 
 
 for _cls in (Image, Provider, Related, Article):

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import OutputError
+from .errors import OutputError, RemovalError
 
 # the names _stage gives its temporaries (tempfile adds 8 random characters)
 _TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
@@ -127,3 +127,58 @@ def _read_manifest(path: Path) -> set[str]:
     except (OSError, ValueError):
         return set()
     return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
+# the feed files of a build (archive documents never change, and are not counted)
+FEED_NAMES = ("atom.xml", "rss.xml", "feed.json")
+
+
+def _is_feed(name: str) -> bool:
+    return name.rsplit("/", 1)[-1] in FEED_NAMES and "/archive/" not in f"/{name}"
+
+
+def _has_items(data: bytes) -> bool:
+    return b"<entry>" in data or b"<item>" in data or b'"id":' in data.split(b'"items"', 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What a build would take down of the published feeds."""
+
+    # published feed files the build would no longer write
+    removed: tuple[str, ...]
+    # published feed files with items that the build would write with none
+    emptied: tuple[str, ...]
+    # how many feed files are published now (by this owner)
+    published: int
+    # whether every published topic feed goes or empties
+    every_topic: bool = False
+
+    @property
+    def drastic(self) -> bool:
+        """More than half of the published feed files go or empty, or every topic's."""
+        lost = len(self.removed) + len(self.emptied)
+        return self.published > 0 and (2 * lost > self.published or self.every_topic)
+
+    def error(self) -> RemovalError:
+        return RemovalError(self.removed, self.emptied, self.published)
+
+
+def removal(root: Path, files: Mapping[str, bytes], owner: str) -> Removal:
+    """What writing ``files`` for ``owner`` would remove or empty of its published feeds."""
+    previous = _read_manifest(root / f".{owner}-manifest.json")
+    published = sorted(name for name in previous if _is_feed(name))
+    removed = tuple(name for name in published if name not in files)
+    emptied = []
+    for name in published:
+        if name in files and not _has_items(files[name]):
+            try:
+                before = (root / safe_relative(name)).read_bytes()
+            except (OSError, OutputError):
+                continue
+            if _has_items(before):
+                emptied.append(name)
+    lost = set(removed) | set(emptied)
+    topics = [name for name in published if name.startswith("topics/")]
+    every_topic = bool(topics) and all(name in lost for name in topics)
+    return Removal(removed, tuple(emptied), len(published), every_topic)

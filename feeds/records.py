@@ -21,13 +21,14 @@ import yaml
 from .errors import RecordError
 from .excerpts import clean_excerpt
 from .model import Article, Image, Provider, Related
+from .similarity import signature
 from .stories import title_key
 from .text import clean_text, strip_xml_illegal, truncate
 from .urls import check_iri, check_url, story_key, to_uri
 from .yamlfast import FastYAMLHandler, node_start_indicators
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
-PARSER_VERSION = 5
+PARSER_VERSION = 6
 # Publication dates outside this range are errors (year 1 or 9999 are typos or
 # attacks, and would overflow date arithmetic downstream).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,6 +64,8 @@ class Limits:
     max_excerpt_chars: int = 5_000
     # longer titles are cut likewise
     max_title_chars: int = 500
+    # the records' language (``site.language``): how story signatures stem words
+    language: str = "en"
 
 
 DEFAULT_LIMITS = Limits()
@@ -152,10 +155,12 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
             raise RecordError(path, "no webUrl or originalUrl")
         raise RecordError(path, f"URL {str(given)[:200]!r} is not an absolute http(s) URL")
 
-    excerpt, excerpt_note = clean_excerpt(
-        truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars), title
-    )
     provider = _provider(meta.get("provider"))
+    excerpt, excerpt_note = clean_excerpt(
+        truncate(clean_text(_string(meta.get("excerpt"))), limits.max_excerpt_chars),
+        title,
+        _names(provider),
+    )
     key = story_key(iri)
     return Article(
         path=path,
@@ -174,7 +179,8 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
         provider=provider,
         topics=_topics(meta.get("topics"), path),
         images=_images(meta.get("images")),
-        related=_related(meta.get("related")),
+        related=_related(meta.get("related"), limits.language),
+        signature=signature(title, excerpt, limits.language, _publisher(provider)),
     )
 
 
@@ -182,6 +188,10 @@ def _front_matter(text: str, path: str) -> Mapping[str, Any]:
     handler = FastYAMLHandler(RECORD_KEYS)
     if not handler.detect(text):
         raise RecordError(path, "no YAML front matter (the file must start with ---)")
+    if len(handler.FM_BOUNDARY.findall(text, 0, len(text))) < 2:
+        raise RecordError(
+            path, "the front matter is not closed: add a line '---' after its last key"
+        )
     try:
         front, _body = handler.split(text)
         if {"&", "*"} & node_start_indicators(front) and _uses_aliases(front):
@@ -319,7 +329,22 @@ def _provider(value: object) -> Provider | None:
     return Provider(name=name, domain=domain, logo=logos[0] if logos else None)
 
 
-def _related(value: object) -> tuple[Related, ...]:
+def _names(provider: Provider | None) -> str:
+    """A provider's name and its domain's name, "\\0"-separated (for taglines)."""
+    if provider is None:
+        return ""
+    domain = (provider.domain or "").casefold().removeprefix("www.").rsplit(".", 1)[0]
+    return f"{provider.name}\0{domain}"
+
+
+def _publisher(provider: Provider | None) -> str:
+    """A provider's name and domain as text, for the story signature."""
+    if provider is None:
+        return ""
+    return f"{provider.name} {(provider.domain or '').rsplit('.', 1)[0]}"
+
+
+def _related(value: object, language: str) -> tuple[Related, ...]:
     if not isinstance(value, list):
         return ()
     found: list[Related] = []
@@ -331,17 +356,22 @@ def _related(value: object) -> tuple[Related, ...]:
         if not title or url is None:
             continue
         quality = item.get("quality")
+        provider = _provider(item.get("provider"))
+        excerpt = clean_excerpt(clean_text(_string(item.get("excerpt"))), title, _names(provider))[
+            0
+        ]
         found.append(
             Related(
                 title=title,
                 url=url,
-                excerpt=clean_excerpt(clean_text(_string(item.get("excerpt"))), title)[0],
+                excerpt=excerpt,
                 published_at=parse_datetime(item.get("publishedDateTime")),
-                provider=_provider(item.get("provider")),
+                provider=provider,
                 quality=quality
                 if isinstance(quality, int) and not isinstance(quality, bool)
                 else None,
                 images=_images(item.get("images")),
+                signature=signature(title, excerpt, language, _publisher(provider)),
             )
         )
     return tuple(found)

@@ -13,12 +13,18 @@ when
   ``NEAR_MIN_CHARS`` characters, with the same numbers: "wave 1" is not "wave 2"),
   and they were published within ``window_days`` of each other. Titles of fewer
   than ``MIN_WORDS`` words ("Weekly update", "Power Platform Stories") are too
-  generic to match by title at all.
+  generic to match by title at all; or
+- they tell one event under different titles, by what they say
+  (``similarity.same_event``: different publishers, each title covered by the
+  other record's words, shared names and numbers, the site's vocabulary
+  discounted), published within ``window_days`` of each other.
 
 The window **chains**: a record joins a story when it is within the window of any
 copy already in it, so the grouping depends only on the set of records, never on
 the order they arrived in. ``related`` links never merge records: on some sites
-they list the same provider's other articles.
+they list the same provider's other articles. Whether a ``related`` entry is
+the same story as the record listing it is the same rules' decision, pair by
+pair (``related_is_same_story``).
 
 A story's identity (``Story.key``, from which feed GUIDs are derived) is the
 normalised URL of its earliest copy (then the smallest key): a copy that arrives
@@ -29,12 +35,15 @@ far becomes the earliest, and the story's id moves to it.
 Candidates are found by exact keys (normalised title, and the title without
 spaces) and, for near-identical titles, by the title with one word left out, so
 the work stays near-linear in the number of records; edit distances are computed
-(rapidfuzz) only for those candidates.
+(rapidfuzz) only for those candidates. Content candidates are the later records
+of the window whose words include one of a record's title words outside the
+site's vocabulary (a word in more than ``CONTENT_POSTINGS`` records of one
+window is too common to look up by); only those pairs are compared.
 """
 
 from __future__ import annotations
 
-import gc
+import bisect
 import itertools
 import re
 import unicodedata
@@ -44,7 +53,9 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from .model import Article, Provider
+from .model import Article, Provider, Related
+from .similarity import NO_VOCABULARY, Vocabulary, same_event
+from .urls import story_key
 
 # titles with fewer words never match by title (too generic)
 MIN_WORDS = 4
@@ -52,6 +63,9 @@ MIN_WORDS = 4
 # at least this long
 NEAR_EDITS = 2
 NEAR_MIN_CHARS = 24
+# a title word in more records than this within one window is not used to find
+# content candidates (the pair still needs its other words)
+CONTENT_POSTINGS = 200
 
 # Leading tags that mark a repost of a story published elsewhere.
 _TAGS = (
@@ -161,20 +175,11 @@ def _near(a: str, b: str) -> bool:
     return _NUMBER.findall(a) == _NUMBER.findall(b)
 
 
-def group_stories(articles: Sequence[Article], window_days: float) -> StoryIndex:
-    """Group ``articles`` into stories (see the module docstring)."""
-    # Only acyclic lists, dicts and strings are made here: the cyclic garbage
-    # collector, scanning every article again and again, would add about a third.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return _group(articles, window_days)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _group(articles: Sequence[Article], window_days: float) -> StoryIndex:
+def group_stories(
+    articles: Sequence[Article], window_days: float, site: Vocabulary = NO_VOCABULARY
+) -> StoryIndex:
+    """Group ``articles`` into stories (see the module docstring); ``site`` is the
+    site's vocabulary (``similarity.vocabulary``)."""
     ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
     stamps = [a.published_at.timestamp() for a in ranked]
     window = window_days * 86_400
@@ -206,7 +211,91 @@ def _group(articles: Sequence[Article], window_days: float) -> StoryIndex:
     for members in by_part.values():
         if len(members) > 1:
             _join_near(members, stamps, keys, window, parts)
+    _join_content(ranked, stamps, window, site, parts)
     return _index(ranked, parts)
+
+
+def _join_content(
+    ranked: Sequence[Article],
+    stamps: Sequence[float],
+    window: float,
+    site: Vocabulary,
+    parts: _Components,
+) -> None:
+    """Join records that tell one event (``similarity.same_event``) within the window."""
+    common = site.common
+    postings: dict[str, list[int]] = defaultdict(list)  # word -> records, by date
+    for index, article in enumerate(ranked):
+        for word in article.signature.text - common:
+            postings[word].append(index)
+    for index, article in enumerate(ranked):
+        title = article.signature.title - common
+        if len(title) < 2:
+            continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
+        limit = stamps[index] + window
+        seen: set[int] = set()
+        for word in title:
+            found = postings[word]
+            start = bisect.bisect_right(found, index)
+            end = bisect.bisect_right(stamps, limit, lo=index)  # the window's last record
+            stop = bisect.bisect_right(found, end - 1, lo=start)
+            if stop - start > CONTENT_POSTINGS:
+                continue
+            seen.update(found[start:stop])
+        for other in sorted(seen):
+            if parts.find(other) == parts.find(index):
+                continue
+            candidate = ranked[other]
+            if same_event(
+                article.signature,
+                candidate.signature,
+                site,
+                same_publisher=same_publisher(article.provider, candidate.provider),
+            ):
+                parts.union(index, other)
+
+
+def same_publisher(a: Provider | None, b: Provider | None) -> bool:
+    """Whether two providers are one publisher (by name or domain); unknown is not."""
+    if a is None or b is None:
+        return False
+    if _fold(a.name) == _fold(b.name):
+        return True
+    return bool(a.domain and b.domain and _domain(a.domain) == _domain(b.domain))
+
+
+def _domain(domain: str) -> str:
+    return domain.casefold().removeprefix("www.")
+
+
+def related_is_same_story(
+    article: Article, item: Related, window_days: float, site: Vocabulary = NO_VOCABULARY
+) -> bool:
+    """Whether an entry of ``article``'s ``related`` list tells the same story, by the
+    rules that group records (its URL, its title, or what it says, within the window)."""
+    key = story_key(item.url)
+    if key == article.key:
+        return True
+    when = item.published_at
+    if when is not None and abs((when - article.published_at).total_seconds()) > (
+        window_days * 86_400
+    ):
+        return False
+    mine = story_title(article)
+    theirs = title_key(item.title, item.provider, key)
+    if mine.count(" ") + 1 >= MIN_WORDS and theirs.count(" ") + 1 >= MIN_WORDS:
+        if mine == theirs or mine.replace(" ", "") == theirs.replace(" ", ""):
+            return True
+        if min(len(mine), len(theirs)) >= NEAR_MIN_CHARS and _near(mine, theirs):
+            return True
+    if when is None:
+        return False  # what it says is compared only within the window
+    return same_event(
+        article.signature,
+        item.signature,
+        site,
+        same_publisher=same_publisher(article.provider, item.provider),
+    )
 
 
 def _near_keys(key: str) -> list[str]:

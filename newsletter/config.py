@@ -21,6 +21,7 @@ from feeds.urls import check_url
 
 DEFAULT_CONFIG = Path("config.yaml")
 SUBJECT_FIELDS = ("site", "date", "issue")
+FOOTER_FIELDS = ("site", "host")
 
 
 class UtmSettings(Section):
@@ -136,6 +137,20 @@ class NewsletterSettings(Section):
             fields = ", ".join(f"{{{name}}}" for name in SUBJECT_FIELDS)
             raise ValueError(f"may only use the fields {fields} (problem: {exc})") from None
         return value
+
+    @field_validator("footer")
+    @classmethod
+    def _footer_fields(cls, value: str) -> str:
+        try:
+            value.format(**{name: "" for name in FOOTER_FIELDS})
+        except (KeyError, IndexError, ValueError) as exc:
+            fields = ", ".join(f"{{{name}}}" for name in FOOTER_FIELDS)
+            raise ValueError(f"may only use the fields {fields} (problem: {exc})") from None
+        return value
+
+    def footer_for(self, site: str, host: str) -> str:
+        """The footer line with ``{site}`` (site.title) and ``{host}`` (base_url's host)."""
+        return self.footer.format(site=site, host=host)
 
     @model_validator(mode="after")
     def _verp_fits(self) -> NewsletterSettings:

@@ -29,11 +29,14 @@ RECENCY_WEIGHT = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """The time span one issue covers: (start, end], whole calendar days of ``zone``."""
+    """The time span one issue covers: [start, end), whole calendar days of ``zone``.
 
-    # exclusive start (aware UTC)
+    An article published at the very end (midnight after the last day) belongs to
+    the next issue, whose first day it is."""
+
+    # inclusive start: midnight at the start of the first day (aware UTC)
     start: datetime
-    # inclusive end (aware UTC)
+    # exclusive end: midnight after the last day (aware UTC)
     end: datetime
     # the time zone whose calendar the period follows (issue id, dates shown)
     zone: tzinfo = UTC
@@ -52,7 +55,7 @@ class Period:
     @property
     def first_day(self) -> date:
         """The first calendar day (in ``zone``) the period covers."""
-        return (self.start + timedelta(microseconds=1)).astimezone(self.zone).date()
+        return self.start.astimezone(self.zone).date()
 
 
 def period_ending(last_day: date, days: int, zone: tzinfo = UTC) -> Period:

@@ -17,6 +17,7 @@ import logging
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment
 from premailer import Premailer
@@ -53,10 +54,12 @@ class ImageView:
 
 @dataclass(frozen=True, slots=True)
 class LinkView:
-    """A labelled link (related coverage)."""
+    """A labelled link: another copy of the story (its source), or a related story
+    (its title and source)."""
 
     name: str
     url: str
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,10 @@ class StoryView:
     date: str
     excerpt: str
     image: ImageView | None
+    # other publications' copies of the story ("Also covered by")
     related: tuple[LinkView, ...]
+    # other stories the record lists ("Related"; rules.show_related)
+    see_also: tuple[LinkView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,7 @@ def story_view(item: DigestItem, lead: bool, utm: dict[str, str] | None) -> Stor
         return with_query(url, utm) if utm else url
 
     related = {r.source: LinkView(r.source, link(r.url)) for r in article.coverage}
+    see_also = tuple(LinkView(r.source, link(r.url), r.title) for r in article.see_also)
     return StoryView(
         title=article.title,
         url=link(article.url),
@@ -142,6 +149,7 @@ def story_view(item: DigestItem, lead: bool, utm: dict[str, str] | None) -> Stor
         excerpt=truncate(article.excerpt, EXCERPT_CHARS_LEAD if lead else EXCERPT_CHARS),
         image=_image(article.lead_image) if lead else None,
         related=tuple(related.values()),
+        see_also=see_also,
     )
 
 
@@ -205,7 +213,7 @@ def _context(
         "period_days": settings.period_days,
         "story_count": len(plan.items),
         "archive_url": archive_url,
-        "footer": settings.footer,
+        "footer": settings.footer_for(site.title, urlsplit(site.base_url).hostname or ""),
         "top": [story_view(i, True, utm) for i in plan.top.items],
         "sections": [
             SectionView(s.topic.name, tuple(story_view(i, False, utm) for i in s.items))

@@ -51,6 +51,7 @@ __all__ = [
     "stamp",
 ]
 
+
 def _check_not_suppressed(conn: Db, address: str, secret: bytes | None, reconsent: bool) -> None:
     """Refuse an address on the suppression list, unless the person consents again."""
     if state.suppression_count(conn) == 0:

@@ -31,7 +31,7 @@ Files: {written} written, {unchanged} unchanged, 0 removed in output{note}
 {digest}"""
 DIGEST = """\
 Digest 2021-W13 (2020-04-02 to 2021-04-02): 4 stories, 2 top, 2 topic sections
-  HTML 9,306 bytes (budget 90,000); text 2,935 chars
+  HTML 9,370 bytes (budget 90,000); text 2,986 chars
   web copy in output/newsletter/2021-W13/, message and sample in var/issues/2021-W13/
   7 files written, 0 unchanged
 """

@@ -46,7 +46,25 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose"})
+
+
+class Group(click.Group):
+    """The ``feedletter`` group: ``-q``/``-v`` work after the command too
+    (``feedletter check -v`` as ``feedletter -v check``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            end = args.index("--")
+            head, tail = args[:end], args[end:]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if a in GLOBAL_FLAGS]
+        rest = [a for a in head if a not in GLOBAL_FLAGS]
+        return super().parse_args(ctx, [*flags, *rest, *tail])
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feedletter")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Print more detail, and log to stderr.")

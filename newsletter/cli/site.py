@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from feeds.build import BuildResult, Project, build_feeds, load_topics
+from feeds.build import BuildResult, Project, build_feeds
 from feeds.errors import FeedletterError
 from feeds.text import truncate
 
@@ -43,15 +43,28 @@ if TYPE_CHECKING:
 @date_option
 @force_option
 @click.option("--no-digest", is_flag=True, help="Build the feeds and pages only, not the digest.")
+@click.option(
+    "--allow-removal",
+    is_flag=True,
+    help="Write even if more than half of the published feed files (or every topic's) "
+    "would be removed or emptied.",
+)
 def build(
-    config_path: Path, strict: bool, end_date: datetime | None, force: bool, no_digest: bool
+    config_path: Path,
+    strict: bool,
+    end_date: datetime | None,
+    force: bool,
+    no_digest: bool,
+    allow_removal: bool,
 ) -> None:
     """Write every feed and page, then this period's digest, to output/."""
     config = configure(config_path)
     with locked(config, "feedletter build"):
         try:
             with progress_bar("Parsing records") as advance:
-                result = build_feeds(config, now=datetime.now(UTC), progress=advance)
+                result = build_feeds(
+                    config, now=datetime.now(UTC), progress=advance, allow_removal=allow_removal
+                )
         except FeedletterError as exc:
             fail(exc)
         print_build_summary(result, config)
@@ -168,17 +181,16 @@ def init(directory: Path) -> None:
 @config_option
 def check(config_path: Path) -> None:
     """Check the config and every record without writing anything; exit 3 on problems."""
-    from feeds.build import Project, select
+    from feeds.build import load_project, removal_of, select
     from feeds.collector import rank_key
-    from feeds.corpus import load_corpus
 
     config = configure(config_path)
     try:
-        topics = load_topics(config)
-        corpus = load_corpus(config.content.news, limits=config.limits.limits())
+        project = load_project(config)  # as build loads it, without the cache
     except FeedletterError as exc:
         fail(exc)
-    selection = select(Project(config, corpus, topics), datetime.now(UTC))
+    topics, corpus = project.topics, project.corpus
+    selection = select(project, datetime.now(UTC))
     say(
         f"Config {shown_path(config_path)}: valid; {len(topics.topics)} topics, "
         f"{corpus.read} records"
@@ -202,6 +214,21 @@ def check(config_path: Path) -> None:
         for copy in sorted(story.copies, key=rank_key):
             provider = copy.provider_name or "no provider"
             say(f"    {copy.path} ({provider}, quality {copy.quality})")
+    taken = removal_of(project, datetime.now(UTC))
+    if taken.removed or taken.emptied:
+        say(
+            f"A build would remove {len(taken.removed)} and empty {len(taken.emptied)} of the "
+            f"{taken.published} published feed files"
+            + (
+                " (it stops: more than half, or every topic; --allow-removal)"
+                if taken.drastic
+                else ""
+            )
+        )
+        for name in taken.removed:
+            say(f"  removed: {name}", VERBOSE)
+        for name in taken.emptied:
+            say(f"  emptied: {name}", VERBOSE)
     notes = [(a.path, a.excerpt_note) for a in corpus.articles if a.excerpt_note]
     trimmed = sum(note.startswith("trimmed") for _, note in notes)
     say(
@@ -212,6 +239,9 @@ def check(config_path: Path) -> None:
         say(f"  {path}: {truncate(note, 160)}", VERBOSE)
     if corpus.rejected:
         click.echo(f"error: {len(corpus.rejected)} record(s) rejected", err=True)
+        sys.exit(EXIT_REJECTED)
+    if taken.drastic:
+        click.echo(f"error: {taken.error()}", err=True)
         sys.exit(EXIT_REJECTED)
     say("OK")
 
