@@ -125,6 +125,8 @@ _NOTHING = frozenset(
     }
 )  # fmt: skip
 _WORDS = re.compile(r"\w+")
+# a person's name before "does not work for, consult, …" (the disclosure is all there is)
+_NAME = re.compile(r"(?:[A-Z][\w.'’-]*\s*){1,4}")
 
 
 def _words(text: str) -> list[str]:
@@ -176,7 +178,9 @@ def clean_excerpt(excerpt: str, title: str, publisher: str = "") -> tuple[str, s
             match = pattern.search(text)
             if match is None:
                 continue
-            if match.start() == 0:
+            if match.start() == 0 or (
+                kind == "disclosure" and _NAME.fullmatch(text[: match.start()])
+            ):
                 notice = kind
                 removed.append(text.strip())
                 text = ""

@@ -183,8 +183,13 @@ def _tokens(text: str, language: str, limit: int | None = None) -> list[tuple[st
             continue  # no stop list for this language: short words say little
         else:
             base = lower.removesuffix("'s").strip("'.&-")
-            if base:
-                found.append((stemmer.stemWord(base) if stemmer else base, word))
+            # a compound is its words ("privacy-preserving"), unless a part is a number
+            # ("GPT-3", "COVID-19"), which makes it a name of its own
+            parts = [base] if any(c.isdigit() for c in base) else base.split("-")
+            for part in parts:
+                part = part.strip("'.&")
+                if part and not (english and part in _STOP):
+                    found.append((stemmer.stemWord(part) if stemmer else part, word))
         if limit is not None and len(found) >= limit:
             break
     return found

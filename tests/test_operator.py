@@ -40,6 +40,15 @@ def test_init_makes_a_project_that_builds_checks_and_serves(
     again = runner.invoke(cli, ["init", str(project)])
     assert again.exit_code == 1
     assert again.stderr == f"error: {project} exists and is not an empty folder; choose a new one\n"
+    # the user names the site and its address: the digest's sender and footer follow
+    config = project / "config.yaml"
+    text = config.read_text().replace("title: My News", "title: Acme Briefing")
+    config.write_text(text.replace("https://news.example.org", "https://briefing.acme.example"))
+    assert runner.invoke(cli, ["build", "--date", "2021-11-07"]).exit_code == 0
+    sample = (project / "var" / "issues" / "2021-W44" / "sample.eml").read_text()
+    assert "From: Acme Briefing <digest@briefing.acme.example>" in sample
+    assert "You receive Acme Briefing because you subscribed at briefing.acme.example." in sample
+    assert "news.example.org" not in sample
 
 
 def test_check_reports_every_kind_of_problem_and_exits_3(

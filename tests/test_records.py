@@ -92,6 +92,7 @@ def test_every_bundled_record_parses() -> None:
         ("no front matter at all\n", "no YAML front matter"),
         ("", "no YAML front matter"),
         ("---\ntitle: [unclosed\n---\n", "front matter is not valid YAML"),
+        (record().replace("\n---\n", "\n"), "the front matter is not closed: add a line '---'"),
         ("---\n- a\n- b\n---\n", "front matter is empty or not a YAML mapping"),
         ("---\ntitle: !!python/object/apply:os.system ['true']\n---\n", "not valid YAML"),
     ],

@@ -186,6 +186,11 @@ SAMPLE_GROUPS = {
     ("2021-08-23", 30, "Microsoft Power Apps misconfiguration exposes"),
     ("2021-11-02", 2, "Power Apps sees updates from"),  # VentureBeat, Business Insider
     ("2021-11-08", 2, "Master Microsoft Power BI and"),  # press release on two wires
+    (
+        "2022-03-08",
+        2,
+        "Announcing the general availability of pay-as-you-go",
+    ),  # Microsoft, The Register
     ("2022-03-21", 2, "Microsoft makes some changes to"),  # TechRadar and TechRadar /sg/
     ("2022-04-20", 2, "emfluence Marketing Platform Announces"),  # press release on two sites
     ("2022-05-09", 3, "Microsoft to rechristen Power Apps"),  # ZDNet, enterprisetalk, techzine
