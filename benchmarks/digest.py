@@ -41,10 +41,10 @@ def run() -> None:
     from feeds.build import load_cached_project
     from newsletter import state
     from newsletter.config import load_config
-    from newsletter.delivery import find_issue, render_variants, send_issue
-    from newsletter.digest import Period
-    from newsletter.message import PreparedMessage
-    from newsletter.pipeline import issue_period, make_issue, write_issue
+    from newsletter.issue.message import PreparedMessage
+    from newsletter.issue.pipeline import issue_period, make_issue, write_issue
+    from newsletter.issue.plan import Period
+    from newsletter.sending.delivery import find_issue, render_variants, send_issue
 
     from .corpus import ROOT
 

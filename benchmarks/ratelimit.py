@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from newsletter.ratelimit import MemoryWindows, client_key
+from newsletter.web.ratelimit import MemoryWindows, client_key
 
 
 def per_hit(clients: int, hits: int = 50_000) -> float:

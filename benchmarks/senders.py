@@ -31,8 +31,8 @@ def main() -> None:
     from feeds.build import load_cached_project
     from newsletter import state
     from newsletter.config import load_config
-    from newsletter.delivery import find_issue, send_issue
-    from newsletter.pipeline import issue_period, make_issue, write_issue
+    from newsletter.issue.pipeline import issue_period, make_issue, write_issue
+    from newsletter.sending.delivery import find_issue, send_issue
 
     from .corpus import ROOT
 

@@ -17,9 +17,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feeds.corpus import load_corpus
 from feeds.model import Article, Provider
-from feeds.stories import group_stories, title_key
+from feeds.reading.corpus import load_corpus
+from feeds.reading.signature import title_key
+from feeds.selection.stories import group_stories
 from feeds.urls import story_key
 
 ROOT = Path(__file__).resolve().parent.parent

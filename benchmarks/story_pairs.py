@@ -29,7 +29,7 @@ from pathlib import Path
 
 from feeds.build import load_project, site_vocabulary
 from feeds.model import Article
-from feeds.stories import group_stories
+from feeds.selection.stories import group_stories
 from newsletter.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent

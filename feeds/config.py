@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .collector import Rules
-from .errors import ConfigError, yaml_problem
-from .records import Limits
-from .topics import TOPIC_ID
-from .urls import check_url
+from feeds.errors import ConfigError, yaml_problem
+from feeds.reading.records import Limits
+from feeds.reading.topics import TOPIC_ID
+from feeds.selection.collector import Rules
+from feeds.urls import check_url
 
 
 class Section(BaseModel):

@@ -12,13 +12,59 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
-from .similarity import EMPTY, Signature
-
 
 def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
     # Pickle as "call the class with the field values": several times faster than
     # dataclasses' generic __getstate__/__setstate__ (the parse cache pickles a lot).
     return type(self), type(self)._values(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What one record says, for the content rule (stemmed, case-folded tokens)."""
+
+    # content words of the title
+    title: frozenset[str]
+    # content words of the title and of the excerpt's lede
+    text: frozenset[str]
+    # the words of ``text`` that are names (capitalised in running text, acronyms)
+    names: frozenset[str]
+    # numbers the title names, normalised
+    numbers: frozenset[str]
+    # initials of runs of capitalised words, each with the words it stands for
+    initials: tuple[tuple[str, frozenset[str]], ...]
+    # the publisher's name and domain as words (a publisher's own post need not
+    # name it: "Microsoft" in another title is covered by Microsoft's blog)
+    publisher: frozenset[str] = frozenset()
+    # the title's content words in order (to find the topics' names in it)
+    sequence: tuple[str, ...] = ()
+
+    def encode(self) -> str:
+        """The signature as one line of text (for caches)."""
+        runs = ";".join(f"{k}={','.join(sorted(v))}" for k, v in self.initials)
+        parts = (self.title, self.text, self.names, self.numbers, self.publisher)
+        sets = "|".join(" ".join(sorted(p)) for p in parts)
+        return f"{sets}|{' '.join(self.sequence)}|{runs}"
+
+    @classmethod
+    def decode(cls, text: str) -> Signature:
+        title, body, names, numbers, publisher, sequence, runs = text.split("|")
+        initials = tuple(
+            (key, frozenset(words.split(",")))
+            for key, _, words in (run.partition("=") for run in runs.split(";") if run)
+        )
+        return cls(
+            frozenset(title.split()),
+            frozenset(body.split()),
+            frozenset(names.split()),
+            frozenset(numbers.split()),
+            initials,
+            frozenset(publisher.split()),
+            tuple(sequence.split()),
+        )
+
+
+EMPTY = Signature(frozenset(), frozenset(), frozenset(), frozenset(), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +121,7 @@ class Related:
     quality: int | None = None
     # pictures, lead image first
     images: tuple[Image, ...] = ()
-    # what it says, for the story rules (``similarity.signature``)
+    # what it says, for the story rules (``feeds.reading.signature``)
     signature: Signature = EMPTY
     # whether it is the same story as the article that lists it (the story
     # rules decide, in the collector); every other entry is only "related"
@@ -130,10 +176,10 @@ class Article:
     related: tuple[Related, ...] = field(default=())
     # what excerpt cleaning did: "" (nothing), "trimmed: ..." or "dropped: ..."
     excerpt_note: str = ""
-    # the title as copies of a story are matched (``stories.title_key``), computed
+    # the title as copies of a story are matched (``feeds.reading.signature.title_key``), computed
     # once when the record is parsed
     story_title: str = ""
-    # what it says, for the story rules (``similarity.signature``), computed once
+    # what it says, for the story rules (``feeds.reading.signature``), computed once
     # when the record is parsed
     signature: Signature = EMPTY
 

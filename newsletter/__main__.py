@@ -1,6 +1,6 @@
 """``python -m newsletter`` runs the feedletter CLI."""
 
-from .cli import main
+from newsletter.cli import main
 
 if __name__ == "__main__":  # worker processes (forkserver) import this module again
     main()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from feeds.config import FeedSettings, Section, load_settings
-from feeds.topics import TOPIC_ID
+from feeds.reading.topics import TOPIC_ID
 from feeds.urls import check_url
 
 DEFAULT_CONFIG = Path("config.yaml")
@@ -156,7 +156,7 @@ class NewsletterSettings(Section):
     def _verp_fits(self) -> NewsletterSettings:
         from email.utils import parseaddr
 
-        from .returnpath import MAX_BASE_LOCAL
+        from newsletter.mail.returnpath import MAX_BASE_LOCAL
 
         base = self.bounces.return_path or parseaddr(self.sender)[1]
         local = base.rpartition("@")[0]

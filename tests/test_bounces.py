@@ -20,11 +20,11 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.build import build_feeds, load_project
-from newsletter import subscribers as subs
-from newsletter.bounces import judge, parse, proofs_of
+from newsletter.audience import lifecycle as subs
+from newsletter.audience.bounces import judge, parse, proofs_of
 from newsletter.cli import cli
 from newsletter.config import Config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
 
 from .conftest import DATA, NOW

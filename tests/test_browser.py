@@ -18,8 +18,8 @@ from PIL import Image
 
 from feeds.build import load_project
 from newsletter.config import load_config
-from newsletter.pipeline import issue_period, make_issue
-from newsletter.render import RenderedIssue
+from newsletter.issue.pipeline import issue_period, make_issue
+from newsletter.issue.render import RenderedIssue
 
 from .conftest import ROOT
 

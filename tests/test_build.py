@@ -11,7 +11,7 @@ import pytest
 
 from feeds.build import build_feeds
 from feeds.errors import OutputError
-from feeds.output import write_tree
+from feeds.publishing.output import write_tree
 from newsletter.config import Config
 
 from .conftest import NOW, read_tree

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from feeds.collector import Rules, collect
 from feeds.errors import TopicError
 from feeds.model import Article
-from feeds.topics import Topic, TopicSet, merge_topics, topic_from_mapping
+from feeds.reading.topics import Topic, TopicSet, merge_topics, topic_from_mapping
+from feeds.selection.collector import Rules, collect
 from feeds.urls import story_key
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

@@ -14,14 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.build import load_project
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
+from newsletter.audience.tokens import token_subscriber, verify_token
 from newsletter.cli import cli
 from newsletter.config import Config, load_config
-from newsletter.delivery import SendReport, find_issue, send_issue
 from newsletter.errors import DeliveryError
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
+from newsletter.sending.delivery import SendReport, find_issue, send_issue
 from newsletter.state import connect
-from newsletter.tokens import token_subscriber, verify_token
 
 from .smtp_server import Faults, SmtpServer, free_port, refuse_all
 

@@ -17,11 +17,11 @@ from markupsafe import escape
 
 from feeds.build import Project, load_project, select
 from newsletter.config import Config, load_config
-from newsletter.digest import period_ending, plan_issue, score
 from newsletter.errors import EmptyIssueError
-from newsletter.message import compose
-from newsletter.pipeline import current_period, issue_period, make_issue, write_issue
-from newsletter.render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
+from newsletter.issue.message import compose
+from newsletter.issue.pipeline import current_period, issue_period, make_issue, write_issue
+from newsletter.issue.plan import period_ending, plan_issue, score
+from newsletter.issue.render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
 
 from .conftest import ROOT, in_folder
 
@@ -448,7 +448,7 @@ def test_prepared_messages_equal_composed_ones(
     busy_issue: RenderedIssue, mailto: str | None
 ) -> None:
     """The fast per-recipient path gives the same headers and parts as ``compose``."""
-    from newsletter.message import PreparedMessage
+    from newsletter.issue.message import PreparedMessage
 
     config = load_config(ROOT / "config.yaml")
     settings = config.newsletter.model_copy(

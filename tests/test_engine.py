@@ -15,12 +15,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import feeds.cache
-import feeds.corpus
+import feeds.reading.cache
+import feeds.reading.corpus
 from feeds.build import build_feeds
-from feeds.corpus import load_corpus
-from feeds.records import parse_record
-from feeds.yamlfast import fast_load
+from feeds.reading.corpus import load_corpus
+from feeds.reading.records import parse_record
+from feeds.reading.yamlfast import fast_load
 from newsletter.config import Config
 
 from .conftest import NOW, ROOT, read_tree
@@ -145,7 +145,7 @@ def test_parser_version_change_invalidates_the_cache(
 ) -> None:
     config = load_fixture_config()
     build_feeds(config, NOW)
-    monkeypatch.setattr(feeds.cache, "PARSER_VERSION", 999)
+    monkeypatch.setattr(feeds.reading.cache, "PARSER_VERSION", 999)
     result = build_feeds(config, NOW)
     assert result.summary.parsed == 19
     assert any("reparsing everything" in w for w in result.summary.warnings)
@@ -171,7 +171,7 @@ def test_a_corrupted_cache_is_set_aside_and_rebuilt_with_a_warning(
 def test_parallel_parsing_gives_the_same_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
     folder = ROOT / "content" / "news"
     serial = load_corpus(folder, workers=1)
-    monkeypatch.setattr(feeds.corpus, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
     parallel = load_corpus(folder, workers=2)
     assert parallel.articles == serial.articles
     assert parallel.parsed == serial.parsed == 674
@@ -192,7 +192,7 @@ def test_fast_yaml_gives_identical_records_on_the_whole_real_corpus(
     fast = [_parsed(text, path) for path, text in texts]
     used = sum(fast_load(text.split("---")[1]) is not None for _, text in texts[:674])
     assert used > 600  # yaml-rs really is doing the work
-    monkeypatch.setattr("feeds.yamlfast.yaml_rs", None)
+    monkeypatch.setattr("feeds.reading.yamlfast.yaml_rs", None)
     reference = [_parsed(text, path) for path, text in texts]
     assert fast == reference
 

@@ -8,10 +8,10 @@ import frontmatter
 import pytest
 from click.testing import CliRunner
 
-from feeds.boilerplate import scrub_all
-from feeds.excerpts import clean_excerpt
 from feeds.model import Article
-from feeds.records import parse_bytes, parse_record
+from feeds.reading.boilerplate import scrub_all
+from feeds.reading.excerpts import clean_excerpt
+from feeds.reading.records import parse_bytes, parse_record
 from feeds.text import clean_text, truncate
 from newsletter.cli import cli
 
@@ -196,7 +196,7 @@ def test_copies_of_one_story_teach_nothing() -> None:
 
 
 def test_every_bundled_record_after_learning_keeps_a_piece_of_its_own_text() -> None:
-    from feeds.corpus import load_corpus
+    from feeds.reading.corpus import load_corpus
 
     corpus = load_corpus(ROOT / "content" / "news")
     cleaned = scrub_all(corpus.articles)

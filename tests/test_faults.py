@@ -129,7 +129,7 @@ def test_a_damaged_state_database_stops_send_with_recovery_advice(
 
 
 def test_a_locked_state_database_is_waited_for(fixture_project: Path) -> None:
-    from newsletter import subscribers as subs
+    from newsletter.audience import lifecycle as subs
     from newsletter.state import connect
 
     database = fixture_project / "var" / "state.sqlite3"

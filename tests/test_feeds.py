@@ -9,7 +9,7 @@ import feedparser
 from lxml import etree
 
 from feeds.build import BuildResult, build_feeds
-from feeds.layout import locate
+from feeds.rendering.layout import locate
 from feeds.urls import story_guid
 
 from .conftest import NOW, read_tree

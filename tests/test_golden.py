@@ -21,7 +21,7 @@ from pathlib import Path
 
 from feeds.build import build_feeds
 from newsletter.config import Config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 
 from .conftest import FIXTURE, NOW, read_tree
 

@@ -21,7 +21,7 @@ from feeds.build import build_feeds, load_project
 from feeds.model import Article
 from feeds.urls import story_key
 from newsletter.config import Config, load_config
-from newsletter.pipeline import issue_period, make_issue
+from newsletter.issue.pipeline import issue_period, make_issue
 
 from .conftest import DATA, NOW, ROOT
 

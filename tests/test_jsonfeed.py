@@ -9,7 +9,7 @@ from datetime import datetime
 import feedparser
 
 from feeds.build import BuildResult
-from feeds.layout import locate
+from feeds.rendering.layout import locate
 
 
 def rfc3339(value: str) -> datetime:

@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.build import build_feeds, load_project
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
 from newsletter.cli import cli
 from newsletter.config import Config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
 
 from .conftest import NOW

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
 from newsletter.cli import cli
 from newsletter.config import Database, load_config
 from newsletter.state import SCHEMA_VERSION, connect, engine_for, migrate

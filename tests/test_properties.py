@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.errors import RecordError
-from feeds.feedwriter import EntryTopic, FeedSpec, render_feed
-from feeds.records import parse_record
+from feeds.reading.records import parse_record
+from feeds.rendering.feed import EntryTopic, FeedSpec, render_feed
 from feeds.text import clean_text
 
 # any Unicode, controls and surrogates included

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.build import build_feeds, load_project, removal_of
-from feeds.output import removal
+from feeds.publishing.output import removal
 from newsletter.cli import cli
 from newsletter.config import load_config
-from newsletter.pipeline import issue_period, make_issue
+from newsletter.issue.pipeline import issue_period, make_issue
 
 from .conftest import NOW, read_tree
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from newsletter.httpguard import QuietRepeats
-from newsletter.ratelimit import DatabaseWindows, MemoryWindows, client_key
 from newsletter.state import connect
+from newsletter.web.guard import QuietRepeats
+from newsletter.web.ratelimit import DatabaseWindows, MemoryWindows, client_key
 
 
 class Clock:

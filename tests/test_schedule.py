@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.config import Config, load_config
 from newsletter.errors import BusyError
-from newsletter.jobs import FEEDS_JOB
-from newsletter.locks import scheduler_lock, work_lock
-from newsletter.schedule import make_scheduler, run_scheduler, sync_jobs
+from newsletter.runtime.jobs import FEEDS_JOB
+from newsletter.runtime.locks import scheduler_lock, work_lock
+from newsletter.runtime.scheduler import make_scheduler, run_scheduler, sync_jobs
 from newsletter.state import connect, job_runs
 
 from .postgres import PostgresServer

@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.build import build_feeds, load_project
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
 from newsletter.cli import cli
 from newsletter.config import Config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
 
 from .conftest import NOW
@@ -131,7 +131,7 @@ def test_sender_processes_killed_mid_send_leave_no_one_twice_or_missing(
 def test_a_claim_held_elsewhere_is_skipped_until_its_lease_ends(
     env: Path, state_database: str
 ) -> None:
-    from newsletter import claims
+    from newsletter.sending import claims
 
     with SmtpServer() as smtp:
         config = configure(env, smtp.port, state_database)

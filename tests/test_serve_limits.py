@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from feeds.build import build_feeds
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
+from newsletter.audience.tokens import make_expiring_token, make_token
 from newsletter.config import Config, load_config
 from newsletter.state import connect
-from newsletter.tokens import make_expiring_token, make_token
 
 from .conftest import NOW
 from .serving import ServeProcess, read_to_end, wait_until

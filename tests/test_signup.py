@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from feeds.build import build_feeds, load_project
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
 from newsletter.config import Config, load_config
-from newsletter.delivery import find_issue, send_issue
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
+from newsletter.sending.delivery import find_issue, send_issue
 from newsletter.state import connect
 
 from .conftest import NOW
@@ -208,7 +208,7 @@ def test_per_client_window_gives_429_with_retry_after(
 
 
 def test_forged_expired_and_wrong_purpose_tokens_get_400(site: Served, smtp: SmtpServer) -> None:
-    from newsletter.tokens import make_expiring_token, make_token
+    from newsletter.audience.tokens import make_expiring_token, make_token
 
     conn = connect(site.config.database)
     ada, _ = subs.add(conn, "ada@example.com")

@@ -17,7 +17,7 @@ import pytest
 
 from feeds.build import load_project
 from newsletter.config import load_config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 
 from .conftest import ROOT, in_folder
 

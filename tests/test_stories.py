@@ -18,12 +18,12 @@ import feedparser
 import pytest
 
 from feeds.build import BuildResult, build_feeds, load_project
-from feeds.collector import Rules, collect
 from feeds.model import Article, Provider
-from feeds.stories import group_stories, story_title
+from feeds.selection.collector import Rules, collect
+from feeds.selection.stories import group_stories, story_title
 from feeds.urls import story_guid, story_key
 from newsletter.config import Config, load_config
-from newsletter.pipeline import issue_period, make_issue
+from newsletter.issue.pipeline import issue_period, make_issue
 
 from .conftest import NOW, ROOT
 from .test_collector import topics

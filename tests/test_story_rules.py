@@ -18,12 +18,12 @@ import yaml
 
 from benchmarks import story_pairs
 from feeds.build import BuildResult, build_feeds, load_project
-from feeds.collector import Rules, collect
-from feeds.records import parse_record
-from feeds.similarity import vocabulary
-from feeds.topics import Topic, TopicSet
+from feeds.reading.records import parse_record
+from feeds.reading.topics import Topic, TopicSet
+from feeds.selection.collector import Rules, collect
+from feeds.selection.similarity import vocabulary
 from newsletter.config import load_config
-from newsletter.pipeline import issue_period, make_issue
+from newsletter.issue.pipeline import issue_period, make_issue
 
 from .conftest import DATA, NOW
 

@@ -18,7 +18,7 @@ from reader import make_reader
 
 from feeds.build import build_feeds, load_project
 from newsletter.config import load_config
-from newsletter.pipeline import issue_period, make_issue
+from newsletter.issue.pipeline import issue_period, make_issue
 
 from .conftest import NOW
 

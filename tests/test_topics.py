@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from feeds.build import build_feeds
 from feeds.errors import TopicError
-from feeds.topics import load_topic_files
+from feeds.reading.topics import load_topic_files
 from newsletter.cli import cli
 from newsletter.config import load_config
 

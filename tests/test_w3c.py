@@ -15,7 +15,7 @@ import pytest
 
 from feeds.build import BuildResult, build_feeds
 from newsletter.config import Config, load_config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 
 from .conftest import FIXTURE, NOW, ROOT, in_folder
 from .test_hostile import hostile_project  # noqa: F401  (the module-scoped fixture)

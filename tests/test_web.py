@@ -16,13 +16,13 @@ import pytest
 import uvicorn
 
 from feeds.build import build_feeds, load_project, load_topics
-from newsletter import subscribers as subs
+from newsletter.audience import lifecycle as subs
+from newsletter.audience.tokens import make_token
 from newsletter.config import Config, load_config
-from newsletter.httpguard import server_config
-from newsletter.pipeline import issue_period, make_issue, write_issue
+from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
-from newsletter.tokens import make_token
-from newsletter.web import ServeSettings, create_app
+from newsletter.web.app import ServeSettings, create_app
+from newsletter.web.guard import server_config
 
 from .conftest import NOW
 from .smtp_server import free_port
@@ -228,9 +228,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def test_the_list_unsubscribe_url_of_a_real_message_works(served: Served) -> None:
     """A mailbox provider POSTs to the message's own List-Unsubscribe URL (RFC 8058)."""
-    from newsletter.archive import read_issues
-    from newsletter.message import PreparedMessage
-    from newsletter.tokens import signed_link
+    from newsletter.audience.tokens import signed_link
+    from newsletter.issue.archive import read_issues
+    from newsletter.issue.message import PreparedMessage
 
     config = served.config
     ada = subscriber(config, "ada@example.com")

@@ -9,7 +9,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from feeds.websub import FEED_FILES
+from feeds.publishing.websub import FEED_FILES
 from newsletter.cli import cli
 
 from .conftest import read_tree
@@ -168,7 +168,7 @@ def test_pending_pings_merge_with_new_ones_and_are_dropped_after_twenty_failed_b
     tmp_path: Path,
 ) -> None:
     from feeds.config import WebSubSettings
-    from feeds.websub import GIVE_UP_AFTER, Ping, load_pending, pings_due, publish
+    from feeds.publishing.websub import GIVE_UP_AFTER, Ping, load_pending, pings_due, publish
 
     hub, gone = "https://hub.example.net/", "https://old-hub.example.net/"
     pending = [Ping(hub, f"{BASE}/atom.xml", 3), Ping(gone, f"{BASE}/atom.xml", 1)]

@@ -1,11 +1,12 @@
-"""The ``feedletter`` command line: see ``common`` for the group and exit codes.
+"""The ``feedletter`` command line: see ``group`` for the group and exit codes.
 
-Importing the command modules registers their commands on ``cli``.
+One module per command group, named after it; importing them registers their
+commands on ``cli``. Each command is a thin wrapper over a library call.
 """
 
 from __future__ import annotations
 
-from . import audience, returned, send, server, site
-from .common import cli, main
+from newsletter.cli import bounces, build, send, serve, subscribers
+from newsletter.cli.group import cli, main
 
-__all__ = ["audience", "cli", "main", "returned", "send", "server", "site"]
+__all__ = ["bounces", "build", "cli", "main", "send", "serve", "subscribers"]

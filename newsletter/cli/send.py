@@ -11,13 +11,20 @@ import click
 
 from feeds.build import load_cached_project
 from feeds.errors import FeedletterError
-
-from ..config import Config
-from .audience import open_state
-from .common import EXIT_UNDELIVERED, cli, config_option, configure, fail, progress_bar, say
+from newsletter.cli.group import (
+    EXIT_UNDELIVERED,
+    cli,
+    config_option,
+    configure,
+    fail,
+    progress_bar,
+    say,
+)
+from newsletter.cli.subscribers import open_state
+from newsletter.config import Config
 
 if TYPE_CHECKING:
-    from ..delivery import SendReport
+    from newsletter.sending.delivery import SendReport
 
 
 @cli.command()
@@ -57,7 +64,7 @@ def send(
     test_addresses: tuple[str, ...],
 ) -> None:
     """Send a digest issue to every active subscriber who has not received it yet."""
-    from .. import delivery
+    from newsletter.sending import delivery
 
     config = configure(config_path)
     if test_addresses:
@@ -92,8 +99,8 @@ def send(
 
 def send_tests(config: Config, issue_id: str | None, addresses: tuple[str, ...]) -> None:
     """``send --test``: the issue to a few addresses, outside the send log."""
-    from .. import delivery
-    from ..testsend import send_test
+    from newsletter.sending import delivery
+    from newsletter.sending.testsend import send_test
 
     try:
         info = delivery.find_issue(config, issue_id)

@@ -11,12 +11,12 @@ statements, ``locks`` the database advisory locks used with PostgreSQL.
 
 from __future__ import annotations
 
-from .engine import Db as Db
-from .engine import Row as Row
-from .engine import describe as describe
-from .engine import engine_for as engine_for
-from .engine import transaction as transaction
-from .queries import *  # noqa: F403  (every statement, as listed in queries.__all__)
-from .schema import SCHEMA_VERSION as SCHEMA_VERSION
-from .schema import connect as connect
-from .schema import migrate as migrate
+from newsletter.state.engine import Db as Db
+from newsletter.state.engine import Row as Row
+from newsletter.state.engine import describe as describe
+from newsletter.state.engine import engine_for as engine_for
+from newsletter.state.engine import transaction as transaction
+from newsletter.state.queries import *  # noqa: F403  (every statement, as listed in queries.__all__)
+from newsletter.state.schema import SCHEMA_VERSION as SCHEMA_VERSION
+from newsletter.state.schema import connect as connect
+from newsletter.state.schema import migrate as migrate

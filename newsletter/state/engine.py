@@ -28,8 +28,8 @@ from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from ..config import Database
-from ..errors import StateError
+from newsletter.config import Database
+from newsletter.errors import StateError
 
 # a result row: columns by name
 Row = RowMapping

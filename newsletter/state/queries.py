@@ -9,7 +9,7 @@ they differ (row locks), the function asks ``db.dialect``.
 
 from __future__ import annotations
 
-from .engine import Db, Row
+from newsletter.state.engine import Db, Row
 
 __all__ = [
     "claim_holder",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import Database
-from ..errors import StateError
-from .engine import Db, describe, open_db, run_script, transaction
+from newsletter.config import Database
+from newsletter.errors import StateError
+from newsletter.state.engine import Db, describe, open_db, run_script, transaction
 
 # the key of the advisory lock migrations take on PostgreSQL (pg_advisory_xact_lock)
 MIGRATION_LOCK = (0x66656564, 0)  # 'feed', 0

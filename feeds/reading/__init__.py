@@ -1,0 +1,13 @@
+"""Reading: article records and topic definitions into values, bad input reported.
+
+``records`` parses one record (Markdown with YAML front matter, through
+``yamlfast``) into an ``Article`` or a ``RecordError``; ``excerpts`` and
+``boilerplate`` take crawled junk out of the summaries; ``signature`` computes
+what the story rules compare, once, at parse time; ``corpus`` reads a folder
+(in parallel when large) and keeps going past bad records; ``cache`` keeps
+parsed records between builds; ``topics`` loads topic definitions and decides
+which topics an article names.
+
+Who may import it: ``selection``, ``config``, ``rendering``, ``build`` and the
+newsletter. It imports only ``feeds.model``, ``errors``, ``text`` and ``urls``.
+"""

@@ -1,0 +1,222 @@
+"""Load a folder of article records, keeping going past bad ones.
+
+Each record is parsed by ``feeds.reading.records``; a record that cannot be used is
+reported (path and reason) in ``Corpus.rejected`` and skipped. Records are read in
+sorted path order, so every later stage sees the same order on every machine.
+
+With a ``ParseCache`` only new or changed files are parsed (see ``feeds.reading.cache``);
+when many files need parsing, they are parsed in parallel across the machine's
+cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from feeds.errors import ConfigError, RecordError
+from feeds.model import Article
+from feeds.reading.cache import Entry, ParseCache, encode
+from feeds.reading.records import DEFAULT_LIMITS, Limits, check_size, parse_bytes, size_problem
+
+RECORD_SUFFIXES = (".md", ".markdown")
+# parse in worker processes when at least this many files need parsing
+PARALLEL_THRESHOLD = 2000
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The result of loading a folder of records."""
+
+    # the usable records, in path order
+    articles: tuple[Article, ...]
+    # the unusable ones, each with its path and reason, in path order
+    rejected: tuple[RecordError, ...]
+    # how many files were parsed in this load (the others came from the cache)
+    parsed: int = 0
+    # cache problems worth a warning (the build went on without the cache)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def read(self) -> int:
+        """How many record files were read."""
+        return len(self.articles) + len(self.rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """A record file as the directory scan saw it."""
+
+    # absolute path
+    path: str
+    # size in bytes
+    size: int
+    # modification time in nanoseconds
+    mtime_ns: int
+
+
+def scan(folder: Path) -> list[FileStat]:
+    """Record files under ``folder`` (recursively, hidden ones skipped), sorted by path."""
+    if not folder.is_dir():
+        raise ConfigError("content.news", f"{folder} is not a folder of records")
+    found: list[FileStat] = []
+    pending = [str(folder.resolve())]
+    while pending:
+        pending.extend(_scan_folder(pending.pop(), found))
+    found.sort(key=lambda f: f.path)
+    return found
+
+
+def _scan_folder(top: str, found: list[FileStat]) -> list[str]:
+    """Add ``top``'s record files to ``found``; return its sub-folders."""
+    folders = []
+    with os.scandir(top) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            elif entry.name.lower().endswith(RECORD_SUFFIXES) and entry.is_file():
+                stat = entry.stat()
+                found.append(FileStat(entry.path, stat.st_size, stat.st_mtime_ns))
+    return folders
+
+
+def _label(path: str, base: str) -> str:
+    prefix = base + os.sep
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+Job = tuple[str, str, bytes | None, Limits]
+# (path, size, mtime_ns, sha256, result): the result is an Article, a rejection
+# reason, its pickle (from a worker process), or None when the content is unchanged
+Parsed = tuple[str, int, int, bytes, "Article | str | bytes | None"]
+
+
+def _parse_file(job: Job) -> tuple[str, int, int, bytes, Article | str | None]:
+    """Read, hash and (unless the hash matches ``known``) parse one file.
+
+    A file over ``limits.max_record_bytes`` is rejected without being read.
+    """
+    path, label, known, limits = job
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            problem = size_problem(stat.st_size, limits)
+            if problem:  # never read: the stat stands in for the content hash
+                digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).digest()
+                return path, stat.st_size, stat.st_mtime_ns, digest, problem
+            # ask for the file's size (+1 to notice growth), not the limit: a 1 MiB
+            # read buffer per file costs more than parsing it
+            raw = handle.read(min(stat.st_size, limits.max_record_bytes) + 1)
+    except OSError as exc:
+        return path, -1, -1, b"", f"cannot read the file: {exc.strerror or exc}"
+    digest = hashlib.sha256(raw).digest()
+    if known is not None and digest == known:
+        return path, stat.st_size, stat.st_mtime_ns, digest, None
+    try:
+        check_size(len(raw), label, limits)
+        result: Article | str = parse_bytes(raw, label, limits)
+    except RecordError as exc:
+        result = exc.reason
+    return path, stat.st_size, stat.st_mtime_ns, digest, result
+
+
+def _parse_file_pickled(job: Job) -> Parsed:
+    """``_parse_file`` in a worker process: the result travels back pickled once, as
+    the bytes the cache stores, and is unpickled only where it is used."""
+    path, size, mtime_ns, digest, result = _parse_file(job)
+    return path, size, mtime_ns, digest, None if result is None else encode(result)
+
+
+def load_corpus(
+    folder: Path,
+    cache: ParseCache | None = None,
+    workers: int | None = None,
+    files: list[FileStat] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Callable[[int, int], None] | None = None,
+    base: Path | None = None,
+) -> Corpus:
+    """Parse every record under ``folder``, reusing ``cache`` for unchanged files.
+
+    Labels in messages are paths relative to ``base`` (the project folder, where the
+    config is, so they open from there: ``content/news/x.md``), default ``folder``'s
+    parent; a record outside it is labelled with its absolute path.
+    ``workers`` caps the worker processes (default: one per core); ``files`` is a
+    scan of ``folder`` the caller already made; ``progress(done, total)`` is
+    called as files are parsed.
+    """
+    files = scan(folder) if files is None else files
+    root = str((base or folder.resolve().parent).resolve())
+    entries = cache.entries() if cache is not None else {}
+    results: dict[str, Entry] = {}
+    jobs: list[Job] = []
+    for item in files:
+        entry = entries.get(item.path)
+        if entry is not None and entry.size == item.size and entry.mtime_ns == item.mtime_ns:
+            results[item.path] = entry
+        else:
+            known = entry.sha256 if entry else None
+            jobs.append((item.path, _label(item.path, root), known, limits))
+    changed: list[tuple[str, Entry]] = []
+    fresh: dict[str, Article | str] = {}  # parsed here: no need to unpickle
+    parsed = 0
+    for done, (path, size, mtime_ns, digest, result) in enumerate(_run(jobs, workers), 1):
+        if progress is not None and (done % 200 == 0 or done == len(jobs)):
+            progress(done, len(jobs))
+        if result is None:  # content unchanged: keep the cached result, refresh the stat
+            payload = entries[path].payload
+        else:
+            parsed += 1
+            if isinstance(result, bytes):
+                payload = result
+            else:
+                fresh[path] = result
+                payload = encode(result) if cache is not None else b""
+        entry = Entry(size, mtime_ns, digest, payload)
+        results[path] = entry
+        if size >= 0:
+            changed.append((path, entry))
+    articles: list[Article] = []
+    rejected: list[RecordError] = []
+    for item in files:
+        label = _label(item.path, root)
+        value = fresh.get(item.path) or results[item.path].value()
+        if isinstance(value, str):
+            rejected.append(RecordError(label, value))
+        else:
+            articles.append(value if value.path == label else replace(value, path=label))
+    warnings: list[str] = []
+    if cache is not None:
+        present = {f.path for f in files}
+        cache.update(changed, [p for p in entries if p not in present])
+        warnings = list(cache.warnings)
+    return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings))
+
+
+def _run(jobs: list[Job], workers: int | None) -> Iterator[Parsed]:
+    cores = workers or os.cpu_count() or 1
+    if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
+        yield from map(_parse_file, jobs)
+        return
+    # forkserver, not fork: the scheduler runs builds from a thread, and forking a
+    # threaded process can deadlock the child
+    context = multiprocessing.get_context("forkserver")
+    chunk = max(1, min(500, len(jobs) // (cores * 8)))
+    done: set[str] = set()
+    try:
+        with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
+            # results are handled as they arrive, overlapping with the workers
+            for result in pool.map(_parse_file_pickled, jobs, chunksize=chunk):
+                done.add(result[0])
+                yield result
+    except (BrokenProcessPool, OSError):
+        # no worker processes here (a restricted sandbox, say): parse the rest here
+        yield from (_parse_file(job) for job in jobs if job[0] not in done)

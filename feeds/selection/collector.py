@@ -1,0 +1,374 @@
+"""The collector: which stories each topic's feed (and the digest) shows.
+
+Pure decision logic: it takes articles, topics, rules and "now" and returns a
+``Selection``. It does not read files, write files or look at the clock, so the
+feeds and the digest get the very same answer for the same inputs.
+
+Records are first grouped into stories (``stories.group_stories``). A story
+belongs to every topic any of its copies names; in each topic, the best copy
+that passes the topic's rules represents it (highest quality, then newest, then
+path), carrying the story's key (so its GUID) and, as its ``related`` coverage,
+the other copies that pass the rules followed by its own ``related`` links,
+without repeats. Its excerpt is the best such copy's that says something.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from feeds.model import Article, Related
+from feeds.reading.topics import TopicSet
+from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
+from feeds.selection.stories import Story, StoryIndex, group_stories, related_is_same_story
+from feeds.urls import story_key
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What qualifies an article for a topic; global, with per-topic overrides."""
+
+    # only records with ``published: true`` (or no flag) qualify
+    published_only: bool = True
+    # records with a lower quality score are left out; None = no minimum
+    min_quality: int | None = None
+    # records older than this many days before "now" are left out; None = no limit
+    max_age_days: float | None = None
+    # at most this many articles per topic, newest first
+    max_items: int = 50
+    # also assign an article to the topic when a keyword appears as a whole word
+    # in its title or excerpt
+    match_keywords: bool = False
+    # copies with the same (or a near-identical) title published this many days
+    # apart (chaining) are one story; only the global value is used
+    story_window_days: float = 7
+    # show the entries of a record's ``related`` list that are other stories, as
+    # "Related" (copies of the same story are always shown, as "Also covered by")
+    show_related: bool = True
+
+    def admits(self, article: Article, now: datetime) -> bool:
+        """Whether ``article`` passes these rules at time ``now``.
+
+        An article dated after ``now`` never qualifies: it appears once its time comes.
+        """
+        if article.published_at > now:
+            return False
+        if self.published_only and not article.published:
+            return False
+        if self.min_quality is not None and article.quality < self.min_quality:
+            return False
+        return not (
+            self.max_age_days is not None
+            and article.published_at < now - timedelta(days=self.max_age_days)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSelection:
+    """The articles one feed shows."""
+
+    # the topic's id, or None for the all-topics feed
+    topic_id: str | None
+    # the selected articles, newest first, at most ``max_items``
+    articles: tuple[Article, ...]
+    # how many distinct stories qualified before ``max_items`` cut the list
+    qualified: int
+    # the qualified stories ``max_items`` cut, newest first (only with keep_rest)
+    rest: tuple[Article, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything the collector decided, for the feeds, the digest and ``check``."""
+
+    # the time the rules were evaluated against
+    now: datetime
+    # one selection per topic, in topic order
+    topics: tuple[TopicSelection, ...]
+    # the all-topics feed: articles that belong to at least one topic
+    everything: TopicSelection
+    # article path -> ids of the topics its story belongs to, in topic order
+    membership: Mapping[str, tuple[str, ...]]
+    # stories told by more than one record, in order of their earliest copy
+    stories: tuple[Story, ...]
+    # topic references used by records that no topic defines, sorted
+    unknown_topics: tuple[str, ...]
+
+    @property
+    def copies_folded(self) -> int:
+        """Records that are extra copies of a story told by another record."""
+        return sum(len(story.copies) - 1 for story in self.stories)
+
+    def for_topic(self, topic_id: str) -> TopicSelection:
+        """The selection of one topic by id."""
+        for item in self.topics:
+            if item.topic_id == topic_id:
+                return item
+        raise KeyError(topic_id)
+
+
+def rank_key(article: Article) -> tuple[int, float, str]:
+    """Sort key that puts the record that should represent a story first."""
+    return (-article.quality, -article.published_at.timestamp(), article.path)
+
+
+def newest_first(article: Article) -> tuple[float, str, str]:
+    """Sort key for feeds: newest first; ties broken by story key, then path."""
+    return (-article.published_at.timestamp(), article.key, article.path)
+
+
+def representatives(
+    admitted: Iterable[Article],
+    index: StoryIndex,
+    window_days: float = 7,
+    site: Vocabulary = NO_VOCABULARY,
+) -> list[Article]:
+    """One article per story among ``admitted``: the best copy, as the story.
+
+    The best copy (``rank_key``) gets the story's key, the best excerpt among the
+    copies, and a ``related`` list in which the other copies come first, marked as
+    the same story, followed by the copies' own ``related`` entries, each marked
+    the same story only when the story rules say so
+    (``stories.related_is_same_story``); the rest are only related.
+    """
+    copies: dict[str, list[Article]] = {}
+    story_of = index.story_of
+    for article in admitted:
+        copies.setdefault(story_of.get(article.path, article.key), []).append(article)
+    return [_represent(key, group, window_days, site) for key, group in copies.items()]
+
+
+def _represent(key: str, copies: list[Article], window_days: float, site: Vocabulary) -> Article:
+    copies.sort(key=rank_key)
+    best, others = copies[0], copies[1:]
+    excerpt = next((c.excerpt for c in copies if c.excerpt), "")
+    related = _related(best, others, window_days, site)
+    if not others and related == best.related and best.key == key:
+        return best
+    return replace(best, key=key, excerpt=excerpt, related=related)
+
+
+def _related(
+    best: Article, others: Sequence[Article], window_days: float, site: Vocabulary
+) -> tuple[Related, ...]:
+    """The other copies (same story), then every copy's ``related`` entries, judged."""
+    keys = {story_key(c.url) for c in (best, *others)} | {c.key for c in (best, *others)}
+    seen = {story_key(best.url)}
+    found: list[Related] = []
+    for item in (_as_related(o) for o in others):
+        item_key = story_key(item.url)
+        if item_key not in seen:
+            seen.add(item_key)
+            found.append(item)
+    for copy in (best, *others):
+        for item in copy.related:
+            item_key = story_key(item.url)
+            if item_key in seen:
+                continue
+            seen.add(item_key)
+            same = item_key in keys or related_is_same_story(copy, item, window_days, site)
+            found.append(item if item.same_story == same else replace(item, same_story=same))
+    return tuple(found)
+
+
+def _without_see_also(article: Article) -> Article:
+    kept = tuple(item for item in article.related if item.same_story)
+    return article if kept == article.related else replace(article, related=kept)
+
+
+def _as_related(copy: Article) -> Related:
+    return Related(
+        title=copy.title,
+        url=copy.url,
+        excerpt=copy.excerpt,
+        published_at=copy.published_at,
+        provider=copy.provider,
+        quality=copy.quality,
+        images=copy.images,
+        signature=copy.signature,
+        same_story=True,
+    )
+
+
+def _keyword_patterns(topics: TopicSet) -> dict[str, re.Pattern[str]]:
+    patterns = {}
+    for topic in topics.topics:
+        if topic.keywords:
+            words = "|".join(re.escape(k) for k in sorted(topic.keywords, key=len, reverse=True))
+            patterns[topic.id] = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+    return patterns
+
+
+def memberships(
+    articles: Sequence[Article], topics: TopicSet, rules: Mapping[str, Rules]
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """Topic ids each article belongs to, and the topic references nobody defines.
+
+    An article belongs to the topics its record names, to topics whose keywords
+    match (where that topic's rules say so), and to every ancestor of those.
+    """
+    order = {t.id: i for i, t in enumerate(topics.topics)}
+    patterns = {tid: p for tid, p in _keyword_patterns(topics).items() if rules[tid].match_keywords}
+    unknown: set[str] = set()
+    # records name the same few topic lists over and over: resolve each list once
+    resolved: dict[tuple[str, ...], frozenset[str]] = {}
+    closures: dict[frozenset[str], tuple[str, ...]] = {}
+    result: dict[str, tuple[str, ...]] = {}
+    for article in articles:
+        direct = resolved.get(article.topics)
+        if direct is None:
+            ids = set()
+            for ref in article.topics:
+                tid = topics.resolve(ref)
+                if tid is None:
+                    unknown.add(ref)
+                else:
+                    ids.add(tid)
+            direct = resolved[article.topics] = frozenset(ids)
+        if patterns:
+            matched = {
+                tid
+                for tid, pattern in patterns.items()
+                if tid not in direct
+                and (pattern.search(article.title) or pattern.search(article.excerpt))
+            }
+            if matched:
+                direct = direct | matched
+        every = closures.get(direct)
+        if every is None:
+            members = set(direct)
+            for tid in direct:
+                members.update(topics.ancestors(tid))
+            every = closures[direct] = tuple(sorted(members, key=order.__getitem__))
+        result[article.path] = every
+    return result, tuple(sorted(unknown, key=str.casefold))
+
+
+def _select(
+    topic_id: str | None,
+    candidates: Iterable[Article],
+    rules: Rules,
+    now: datetime,
+    since: datetime | None,
+    index: StoryIndex,
+    keep_rest: bool = False,
+    window_days: float = 7,
+    site: Vocabulary = NO_VOCABULARY,
+) -> TopicSelection:
+    # a period is [since, now): an article at its very end belongs to the next one
+    admitted = [
+        a
+        for a in candidates
+        if rules.admits(a, now) and (since is None or since <= a.published_at < now)
+    ]
+    stories = representatives(admitted, index, window_days, site)
+    if not rules.show_related:
+        stories = [_without_see_also(a) for a in stories]
+    if keep_rest:
+        stories.sort(key=newest_first)
+        shown, rest = stories[: rules.max_items], stories[rules.max_items :]
+        return TopicSelection(topic_id, tuple(shown), len(stories), tuple(rest))
+    # only the newest max_items are shown: a heap beats sorting everything
+    shown = heapq.nsmallest(rules.max_items, stories, key=newest_first)
+    return TopicSelection(topic_id, tuple(shown), len(stories))
+
+
+def collect(
+    articles: Sequence[Article],
+    topics: TopicSet,
+    rules: Rules,
+    now: datetime,
+    overrides: Mapping[str, Rules] | None = None,
+    since: datetime | None = None,
+    keep_rest: bool = False,
+    site: Vocabulary = NO_VOCABULARY,
+) -> Selection:
+    """Select the stories of every topic and of the all-topics feed.
+
+    ``rules`` apply everywhere unless ``overrides`` gives a topic its own
+    (``story_window_days`` is always the global one). With ``since``, only
+    articles published in [``since``, ``now``) qualify: that is how the digest
+    asks for one period's articles under the same rules. With ``keep_rest``, each
+    selection also keeps the stories ``max_items`` cut (for archive documents).
+    ``site`` is the site's vocabulary (``similarity.vocabulary``), which the
+    content rule of the stories discounts.
+    """
+    per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
+    window = rules.story_window_days
+    index = group_stories(articles, window, site)
+    own, unknown = memberships(articles, topics, per_topic)
+    membership = _story_memberships(articles, own, index, topics)
+    by_topic: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        for tid in membership[article.path]:
+            by_topic[tid].append(article)
+    selections = tuple(
+        _select(
+            t.id,
+            by_topic.get(t.id, ()),
+            per_topic[t.id],
+            now,
+            since,
+            index,
+            keep_rest,
+            window,
+            site,
+        )
+        for t in topics.topics
+    )
+    in_any = [a for a in articles if membership[a.path]]
+    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site)
+    return Selection(
+        now=now,
+        topics=selections,
+        everything=everything,
+        membership=membership,
+        stories=index.groups,
+        unknown_topics=unknown,
+    )
+
+
+def _story_memberships(
+    articles: Sequence[Article],
+    own: Mapping[str, tuple[str, ...]],
+    index: StoryIndex,
+    topics: TopicSet,
+) -> dict[str, tuple[str, ...]]:
+    """Every copy of a story belongs to the topics of all its copies."""
+    if not index.groups:
+        return dict(own)
+    order = {t.id: i for i, t in enumerate(topics.topics)}
+    union: dict[str, set[str]] = defaultdict(set)
+    for story in index.groups:
+        for copy in story.copies:
+            union[story.key].update(own[copy.path])
+    result = dict(own)
+    for story in index.groups:
+        ids = tuple(sorted(union[story.key], key=order.__getitem__))
+        for copy in story.copies:
+            result[copy.path] = ids
+    return result
+
+
+def valid_until(
+    articles: Iterable[Article], rules: Iterable[Rules], now: datetime
+) -> datetime | None:
+    """Until when ``collect`` gives the same answer for these inputs as at ``now``.
+
+    Only the passage of time can change it: an article dated in the future comes
+    due, or one ages past a ``max_age_days`` limit. None means never.
+    """
+    ages = {timedelta(days=r.max_age_days) for r in rules if r.max_age_days is not None}
+    moments: list[datetime] = []
+    for article in articles:
+        if article.published_at > now:
+            moments.append(article.published_at)
+            continue
+        for age in ages:
+            if article.published_at + age > now:
+                moments.append(article.published_at + age)
+    return min(moments, default=None)

@@ -1,0 +1,460 @@
+"""The subscriber lifecycle: the one place that decides a subscriber's status.
+
+Statuses::
+
+    pending ──confirm──▶ active ◀──resume── paused
+       │                   │ ▲                  ▲
+       │ (expires)         │ └────── pause ─────┘
+       ▼                   ├──unsubscribe / complaint──▶ unsubscribed
+    (purged)               └──hard bounces / soft-bounce issues──▶ bounced
+
+Readers sign up from the site (``sign_up``: pending, double opt-in) and confirm
+(``confirm``); operators add or import readers who are active at once (consent
+source "operator"). Only ``active`` readers get issues. Consent — when, how and
+from where — is recorded. ``forget`` erases a person and keeps only a keyed hash
+on the suppression list. Addresses are validated and normalised with
+email-validator (syntax only, no DNS); topics are checked against the known ids,
+an empty list meaning all topics. SQL lives in ``state``; mail in ``delivery``
+and ``notices``; this module raises ``SubscriberError`` and prints nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from newsletter import state
+from newsletter.audience.subscriber import (
+    STATUSES,
+    Subscriber,
+    by_id,
+    clean_name,
+    get,
+    listing,
+    parse_topics,
+    stamp,
+)
+from newsletter.audience.tokens import address_hash
+from newsletter.errors import SubscriberError
+from newsletter.mail.addresses import normalise_address
+from newsletter.state import Db, transaction
+
+__all__ = [
+    "STATUSES",
+    "Subscriber",
+    "by_id",
+    "get",
+    "listing",
+    "normalise_address",
+    "parse_topics",
+    "stamp",
+]
+
+
+def _check_not_suppressed(conn: Db, address: str, secret: bytes | None, reconsent: bool) -> None:
+    """Refuse an address on the suppression list, unless the person consents again."""
+    if state.suppression_count(conn) == 0:
+        return
+    if secret is None:
+        raise SubscriberError(
+            "the suppression list can only be checked with the secret: set the environment "
+            "variable named by state.secret_env"
+        )
+    digest = address_hash(secret, address)
+    if not state.is_suppressed(conn, digest):
+        return
+    if not reconsent:
+        raise SubscriberError(
+            f"{address} asked to be forgotten; add it again only with their new consent "
+            "(--reconsent)"
+        )
+    state.unsuppress(conn, digest)
+
+
+def add(
+    conn: Db,
+    email: str,
+    *,
+    name: str = "",
+    topics: Sequence[str] = (),
+    source: str = "operator",
+    secret: bytes | None = None,
+    reconsent: bool = False,
+    now: datetime | None = None,
+) -> tuple[Subscriber, bool]:
+    """Add (or re-activate and update) an active subscriber; returns it and whether it is new.
+
+    An operator action: the reader is active at once, consent source ``source``.
+    """
+    address = normalise_address(email)
+    when = stamp(now)
+    with transaction(conn):
+        _check_not_suppressed(conn, address, secret, reconsent)
+        row = state.subscriber_by_email(conn, address)
+        if row is None:
+            state.insert_subscriber(
+                conn,
+                email=address,
+                name=clean_name(name),
+                topics=",".join(topics),
+                status="active",
+                created_at=when,
+                status_at=when,
+                consent_source=source,
+                consent_at=when,
+                confirmed_at=when,
+            )
+            created = True
+        else:
+            state.update_subscriber(
+                conn,
+                row["id"],
+                name=clean_name(name) or row["name"],
+                topics=",".join(topics),
+                status="active",
+                unsubscribed_at=None,
+                status_at=when,
+                status_reason="",
+                hard_bounces=0,
+                soft_bounce_issues=0,
+                consent_source=source,
+                consent_at=when,
+                confirmed_at=when,
+            )
+            created = False
+    found = get(conn, address)
+    assert found is not None
+    return found, created
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """What a sign-up decided: which mail (if any) goes out. The web reply never says."""
+
+    # "confirm" (a confirmation link), "already" (a manage-your-topics note), or ""
+    notice: str
+    # the subscriber the notice goes to (None when nothing is sent)
+    subscriber: Subscriber | None
+    # the sign-up request the confirmation link applies (0 for other notices)
+    request_id: int = 0
+    # the notice reserved against the mail limits; ``notice_sent`` settles it
+    notice_id: int = 0
+    # why nothing is sent, for logs only ("limit", "suppressed")
+    reason: str = ""
+
+
+# a reserved notice counts against the mail limits for this long even if its
+# sender died before settling it (then it is as if it had not been sent)
+RESERVATION_SECONDS = 15 * 60
+
+
+def sign_up(
+    conn: Db,
+    email: str,
+    *,
+    topics: Sequence[str],
+    name: str,
+    client: str,
+    now: datetime,
+    secret: bytes,
+    per_address_minutes: float,
+    per_address_per_day: int,
+) -> SignUp:
+    """A sign-up from the form: decide which mail goes out, changing no reader.
+
+    A new address becomes a pending reader with a confirmation link. For every
+    other address nothing about the reader changes here (an outsider can sign up
+    anyone): pending, unsubscribed or bounced readers get a confirmation link
+    whose sign-up request (topics, name) applies only when it is confirmed; active
+    or paused readers get a "you are already subscribed" note. Either mail at most
+    once per ``per_address_minutes`` and ``per_address_per_day`` times a day,
+    counting only mail that went out (``notice_sent``). ``SubscriberError`` only
+    for an address that is not one (the form says so, as it would for any typo).
+    """
+    address = normalise_address(email)
+    when = stamp(now)
+    wanted = ",".join(topics)
+    with transaction(conn):
+        if state.suppression_count(conn) and state.is_suppressed(
+            conn, address_hash(secret, address)
+        ):
+            # forgotten on request: a form submission is no new consent we can verify
+            return SignUp("", None, reason="suppressed")
+        row = state.subscriber_by_email(conn, address)
+        if row is None:
+            subscriber_id = state.insert_subscriber(
+                conn,
+                email=address,
+                name=clean_name(name),
+                topics=wanted,
+                status="pending",
+                created_at=when,
+                status_at=when,
+                consent_source="form",
+                consent_ip=client[:64],
+            )
+        else:
+            subscriber_id = row["id"]
+        active = row is not None and row["status"] in ("active", "paused")
+        notice = "already" if active else "confirm"
+        day_ago = stamp(now - timedelta(days=1))
+        reserved = stamp(now - timedelta(seconds=RESERVATION_SECONDS))
+        sent = state.notices_since(conn, subscriber_id, day_ago, reserved)
+        recent = stamp(now - timedelta(minutes=per_address_minutes))
+        if len(sent) >= per_address_per_day or (sent and sent[0] > recent):
+            return SignUp("", None, reason="limit")
+        request_id = 0
+        if notice == "confirm":
+            request_id = state.insert_signup_request(
+                conn, subscriber_id, wanted, clean_name(name), client[:64], when
+            )
+        notice_id = state.reserve_notice(conn, subscriber_id, notice, when)
+    found = by_id(conn, subscriber_id)
+    assert found is not None
+    return SignUp(notice, found, request_id, notice_id)
+
+
+def notice_sent(conn: Db, decision: SignUp, sent: bool) -> None:
+    """Settle a sign-up's reserved notice: it went out (and counts) or it did not."""
+    if decision.notice_id:
+        with transaction(conn):
+            state.finish_notice(conn, decision.notice_id, sent)
+
+
+def confirm(
+    conn: Db, subscriber_id: int, *, request_id: int = 0, client: str, now: datetime
+) -> bool:
+    """Make a reader active by their confirmation link, recording consent.
+
+    The link's sign-up request (``request_id``) decides the topics and name; a
+    link without one (mailed before requests existed) confirms a pending reader
+    as they are. False if the request is gone (expired, or confirmed already) or
+    the reader is no longer waiting for it.
+    """
+    when = stamp(now)
+    with transaction(conn):
+        row = state.subscriber_by_id(conn, subscriber_id)
+        if row is None:
+            return False
+        values: dict[str, object] = {}
+        if request_id:
+            request = state.signup_request(conn, request_id, subscriber_id)
+            if request is None:
+                return False
+            values = {"topics": request["topics"], "name": request["name"] or row["name"]}
+            waiting: tuple[str, ...] = ("pending", "unsubscribed", "bounced")
+        else:
+            waiting = ("pending",)
+        changed = state.update_subscriber(
+            conn,
+            subscriber_id,
+            only_status=waiting,
+            status="active",
+            confirmed_at=when,
+            consent_source="form",
+            consent_at=when,
+            consent_ip=client[:64],
+            status_at=when,
+            status_reason="confirmed",
+            unsubscribed_at=None,
+            hard_bounces=0,
+            soft_bounce_issues=0,
+            last_soft_bounce_issue="",
+            **values,
+        )
+        if changed:
+            state.purge_signup_requests(conn, "9999", subscriber_id)  # all of them: done
+        return changed
+
+
+def set_preferences(
+    conn: Db,
+    subscriber_id: int,
+    *,
+    topics: Sequence[str],
+    paused: bool,
+    now: datetime,
+) -> bool:
+    """Change an active or paused reader's topics and pause; False if they are neither."""
+    with transaction(conn):
+        return state.update_subscriber(
+            conn,
+            subscriber_id,
+            only_status=("active", "paused"),
+            topics=",".join(topics),
+            status="paused" if paused else "active",
+            status_at=stamp(now),
+            status_reason="preferences",
+        )
+
+
+def unsubscribe(
+    conn: Db,
+    subscriber_id: int,
+    *,
+    reason: str = "unsubscribed",
+    now: datetime | None = None,
+) -> bool:
+    """Mark a subscriber unsubscribed; returns False if they already were (or are gone)."""
+    when = stamp(now)
+    with transaction(conn):
+        return state.update_subscriber(
+            conn,
+            subscriber_id,
+            only_status=("active", "paused", "pending"),
+            status="unsubscribed",
+            unsubscribed_at=when,
+            status_at=when,
+            status_reason=reason[:300],
+        )
+
+
+def record_delivery_outcome(
+    conn: Db,
+    subscriber_id: int,
+    issue_id: str,
+    outcome: str,
+    reply: str,
+    *,
+    hard_limit: int,
+    soft_issue_limit: int,
+    now: datetime,
+) -> bool:
+    """Count a send's outcome ("sent", "failed" = 5xx, "deferred"); True if now bounced.
+
+    A 5xx is a hard bounce; ``hard_limit`` of them mark the reader bounced. A
+    temporary failure that outlasted the retries is a soft bounce for that issue;
+    ``soft_issue_limit`` consecutive issues with one mark the reader bounced. A
+    delivered issue ends a run of soft bounces.
+    """
+    with transaction(conn):
+        row = state.subscriber_by_id(conn, subscriber_id)
+        if row is None:
+            return False
+        if outcome == "sent":
+            if row["soft_bounce_issues"]:
+                state.update_subscriber(
+                    conn, subscriber_id, soft_bounce_issues=0, last_soft_bounce_issue=""
+                )
+            return False
+        if outcome == "failed":
+            count = row["hard_bounces"] + 1
+            state.update_subscriber(conn, subscriber_id, hard_bounces=count)
+            kind, over = "hard", count >= hard_limit
+        else:
+            if row["last_soft_bounce_issue"] == issue_id:
+                return False  # one soft bounce per issue, however many runs retry it
+            count = row["soft_bounce_issues"] + 1
+            state.update_subscriber(
+                conn, subscriber_id, soft_bounce_issues=count, last_soft_bounce_issue=issue_id
+            )
+            kind, over = "soft", count >= soft_issue_limit
+        state.record_bounce_event(conn, subscriber_id, kind, f"send {issue_id}", reply, stamp(now))
+        if over:
+            return _mark_bounced(conn, subscriber_id, f"{kind} bounce: {reply}", now)
+    return False
+
+
+def _mark_bounced(conn: Db, subscriber_id: int, reason: str, now: datetime) -> bool:
+    return state.update_subscriber(
+        conn,
+        subscriber_id,
+        only_status=("active", "paused", "pending"),
+        status="bounced",
+        status_at=stamp(now),
+        status_reason=reason[:300],
+    )
+
+
+def record_returned_mail(
+    conn: Db,
+    subscriber_id: int,
+    kind: str,
+    detail: str,
+    *,
+    source: str = "returned mail",
+    hard_limit: int,
+    now: datetime,
+) -> str:
+    """Act on returned mail for one reader: "hard", "soft" or "complaint".
+
+    ``source`` names the returned message in the bounce history (so it is acted on once).
+
+    Returns the new status, or "" when nothing changed. A complaint unsubscribes
+    at once; hard bounces count towards ``hard_limit``; a soft bounce in returned
+    mail is only recorded (the send-time retries decide soft bounces).
+    """
+    with transaction(conn):
+        row = state.subscriber_by_id(conn, subscriber_id)
+        if row is None:
+            return ""
+        state.record_bounce_event(conn, subscriber_id, kind, source, detail, stamp(now))
+        if kind == "complaint":
+            changed = state.update_subscriber(
+                conn,
+                subscriber_id,
+                only_status=("active", "paused", "pending"),
+                status="unsubscribed",
+                unsubscribed_at=stamp(now),
+                status_at=stamp(now),
+                status_reason=f"complaint: {detail}"[:300],
+            )
+            return "unsubscribed" if changed else ""
+        if kind == "hard":
+            count = row["hard_bounces"] + 1
+            state.update_subscriber(conn, subscriber_id, hard_bounces=count)
+            if count >= hard_limit and _mark_bounced(
+                conn, subscriber_id, f"hard bounce: {detail}", now
+            ):
+                return "bounced"
+    return ""
+
+
+def purge_pending(conn: Db, now: datetime, confirm_days: float) -> int:
+    """Delete sign-ups never confirmed after ``confirm_days`` and sign-up requests
+    that old (their links have expired); returns how many sign-ups went."""
+    cutoff = stamp(now - timedelta(days=confirm_days))
+    with transaction(conn):
+        state.purge_signup_requests(conn, cutoff)
+        return state.purge_pending(conn, cutoff)
+
+
+def remove(conn: Db, email: str) -> Subscriber:
+    """Delete a subscriber (the send log keeps its rows); ``SubscriberError`` if unknown."""
+    found = get(conn, email)
+    if found is None:
+        raise SubscriberError(f"{email} is not a subscriber")
+    with transaction(conn):
+        state.delete_subscriber(conn, found.id)
+    return found
+
+
+def forget(conn: Db, email: str, secret: bytes, now: datetime) -> Subscriber:
+    """Erase a person: their row, their requests and bounce history, and their address
+    and Message-IDs in the send log (whose rows stay, so nothing is sent twice); keep
+    only a keyed hash.
+
+    The hash on the suppression list makes ``add``/``import`` refuse the address
+    again unless the person consents anew (``reconsent``).
+    """
+    address = email.strip()
+    found = get(conn, address)
+    if found is None:
+        try:
+            found = get(conn, normalise_address(address))
+        except SubscriberError:
+            found = None
+    if found is None:
+        raise SubscriberError(f"{email} is not a subscriber")
+    digest = address_hash(secret, found.email)
+    with transaction(conn):
+        state.forget_subscriber_traces(conn, found.id)
+        state.delete_subscriber(conn, found.id)
+        state.suppress(conn, digest, "forgotten on request", stamp(now))
+    return found
+
+
+def request_open(conn: Db, subscriber_id: int, request_id: int) -> bool:
+    """Whether this reader's sign-up request still waits for its confirmation."""
+    return state.signup_request(conn, request_id, subscriber_id) is not None

@@ -1,0 +1,217 @@
+"""The digest pipeline: select (the collector) → plan → render → write.
+
+``make_issue`` asks the feeds' own ``select`` for the period's articles, so the
+digest and the feeds always agree, then plans and renders the issue.
+``write_issue`` writes the issue's private files (state folder) and web copy, and
+refreshes the archive index and feed, atomically. ``current_period`` decides
+which period is due: whole calendar days, so every run inside one period writes
+the same bytes. Beyond that this module only ties the stages together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from feeds.build import Project, load_cached_project, open_cache, select
+from feeds.build import uptodate as stamp
+from feeds.errors import ConfigError
+from feeds.publishing.output import WriteReport, write_tree
+from newsletter.config import Config
+from newsletter.errors import EmptyIssueError
+from newsletter.issue.plan import Period, period_ending, plan_issue
+
+if TYPE_CHECKING:
+    from newsletter.issue.render import RenderedIssue
+
+# Rendering (Jinja2, premailer, feedgen) is imported where it is used: a build
+# that finds its digest unchanged decides so without loading any of it.
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    """A rendered and written issue."""
+
+    # the rendered issue
+    issue: RenderedIssue
+    # what was written to output/ (web copy, archive index and feed)
+    report: WriteReport
+    # what was written to the issues folder (message parts, sample, metadata)
+    private: WriteReport
+
+    @property
+    def html_bytes(self) -> int:
+        """Size of the inlined HTML part (placeholders in place)."""
+        return len(self.issue.html.encode())
+
+
+DIGEST_STAMP = "digest-stamp"
+# the newsletter package: a change to its code changes the issue
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def digest_fingerprint(inputs: str, period: Period) -> str:
+    """What an issue's files depend on: the feed build's inputs, the period, this code."""
+    digest = hashlib.sha256(inputs.encode())
+    digest.update(f"{period.start}\0{period.end}\0{period.zone}\n".encode())
+    digest.update(stamp.source_stats([PACKAGE], (".py",)).encode())
+    return digest.hexdigest()
+
+
+def unchanged_issue(config: Config, fingerprint: str) -> str | None:
+    """The id of the issue already written for ``fingerprint``, files intact; else None."""
+    cache = open_cache(config)
+    if cache is None:
+        return None
+    try:
+        value = stamp.load_outputs(cache, DIGEST_STAMP, fingerprint)
+    finally:
+        cache.close()
+    return str(value["issue"]) if value is not None else None
+
+
+def record_issue(config: Config, fingerprint: str, result: DigestResult) -> None:
+    """Remember that ``fingerprint`` gave these files (for ``unchanged_issue``)."""
+    cache = open_cache(config)
+    if cache is None:
+        return
+    public, private = result.report, result.private
+    try:
+        stamp.save_outputs(
+            cache,
+            DIGEST_STAMP,
+            fingerprint,
+            {
+                config.output: public.written + public.unchanged,
+                config.issues_folder: private.written + private.unchanged,
+            },
+            {"issue": result.issue.issue_id},
+        )
+    finally:
+        cache.close()
+
+
+def render_due_digest(
+    config: Config,
+    project: Project | None,
+    period: Period,
+    *,
+    force: bool = False,
+    inputs: str | None = None,
+    unchanged: bool = False,
+) -> DigestResult | None:
+    """Render and write the issue for ``period``; None when it is already written.
+
+    ``inputs`` is the fingerprint a feed build has just checked; when it did not
+    change (``unchanged``) and the same period's files are intact, nothing is
+    rendered. Raises ``EmptyIssueError`` when the period has nothing to send.
+    """
+    fingerprint = digest_fingerprint(inputs, period) if inputs else None
+    if unchanged and fingerprint and unchanged_issue(config, fingerprint):
+        return None
+    project = project or load_cached_project(config)
+    issue = make_issue(project, config, period, force=force)
+    result = write_issue(config, issue)
+    if fingerprint:
+        record_issue(config, fingerprint, result)
+    return result
+
+
+def issue_period(config: Config, last_day: date) -> Period:
+    """The issue period whose last whole day (in ``schedule.timezone``) is ``last_day``."""
+    zone = ZoneInfo(config.schedule.timezone)
+    return period_ending(last_day, config.newsletter.period_days, zone)
+
+
+def current_period(config: Config, now: datetime) -> Period:
+    """The period of the issue that is due at ``now``.
+
+    It ends at local midnight (``schedule.timezone``) at the start of the day on
+    which the digest schedule last ran: with ``0 8 * * mon`` every run from one
+    Monday 08:00 to the next gives the week Monday to Sunday just ended, so
+    every run inside one period writes the same files. Without a digest schedule
+    the period ends with the last complete day.
+    """
+    zone = ZoneInfo(config.schedule.timezone)
+    crontab = config.schedule.digest
+    due = previous_run(crontab, zone, now) if crontab else None
+    today = (due or now).astimezone(zone).date()
+    return issue_period(config, today - timedelta(days=1))
+
+
+def previous_run(crontab: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The last time at or before ``now`` that ``crontab`` fires (None within 2 years)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(crontab, timezone=zone)
+    window = timedelta(days=1)
+    while window <= timedelta(days=800):
+        last = None
+        fire = trigger.get_next_fire_time(None, now - window)
+        while fire is not None and fire <= now:
+            last = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if last is not None:
+            return last  # type: ignore[no-any-return]
+        window *= 2
+    return None
+
+
+def make_issue(
+    project: Project, config: Config, period: Period, *, force: bool = False
+) -> RenderedIssue:
+    """Select, plan and render the issue for ``period``.
+
+    Raises ``EmptyIssueError`` when nothing qualifies, unless ``force``.
+    """
+    settings = config.newsletter
+    known = project.topics.by_id
+    for tid in settings.topics or []:
+        if tid not in known:
+            raise ConfigError(
+                "newsletter.topics", f"{tid!r} is not a topic; known: {', '.join(known)}"
+            )
+    selection = select(project, now=period.end, since=period.start)
+    plan = plan_issue(
+        selection,
+        project.topics,
+        period,
+        topic_ids=settings.topics,
+        items_per_topic=settings.items_per_topic,
+        top_stories=settings.top_stories,
+    )
+    from feeds.rendering.pages import template_env
+    from newsletter.issue.render import render_issue
+
+    if plan.is_empty and not force:
+        raise EmptyIssueError(
+            period.issue_id, f"{period.first_day}", f"{period.last_day} ({period.zone})"
+        )
+    return render_issue(plan, template_env(config.templates), config.site, settings)
+
+
+def write_issue(config: Config, issue: RenderedIssue) -> DigestResult:
+    """Write the issue's private files, then its web copy and the refreshed archive."""
+    from feeds.rendering.pages import template_env
+    from newsletter.issue.archive import (
+        archive_files,
+        issue_files,
+        issue_info,
+        move_private_files,
+        read_issues,
+    )
+
+    public, private = issue_files(issue, config.newsletter, config.site)
+    move_private_files(config.output, config.issues_folder)
+    private_report = write_tree(config.issues_folder, private)
+    issues = [i for i in read_issues(config.issues_folder) if i.id != issue.issue_id]
+    issues.append(issue_info(issue))
+    env = template_env(config.templates)
+    public.update(
+        archive_files(issues, env, config.site, config.subscribe_form_url(), config.websub.hubs)
+    )
+    return DigestResult(issue, write_tree(config.output, public), private_report)

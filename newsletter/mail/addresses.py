@@ -1,0 +1,57 @@
+"""Mail addresses: one rule for every way one enters (form, ``add``, ``import``).
+
+An address is accepted when email-validator accepts its syntax (no DNS, no
+SMTPUTF8: an IDN domain is kept in punycode, so every relay takes it) **and** the
+``email`` package that writes our headers can write it and read it back as the
+same address. The second check refuses what the first lets through but headers
+cannot carry (``=?utf-8?b?…?=@example.com`` makes ``Address`` raise; mail clients
+would decode it as text). Pure functions; ``SubscriberError`` names the problem.
+"""
+
+from __future__ import annotations
+
+import email
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP, default
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import SubscriberError
+
+MAX_ADDRESS = 320
+
+
+def normalise_address(value: str) -> str:
+    """The normalised form of an address; ``SubscriberError`` if it is not one."""
+    if any(ch in value for ch in "\r\n\x00") or len(value) > MAX_ADDRESS:
+        raise SubscriberError(f"{value[:80]!r} is not an email address")
+    try:
+        # no SMTPUTF8: every relay accepts an ASCII address (IDN domains in punycode)
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"{value!r} is not an email address: {exc}") from None
+    address = str(result.ascii_email or result.normalized)
+    problem = header_problem(address)
+    if problem:
+        raise SubscriberError(f"{value!r} is not an email address: {problem}")
+    return address
+
+
+def header_problem(address: str) -> str:
+    """Why ``address`` cannot go into a To header as it is, or "" if it can."""
+    if "=?" in address:
+        return "it looks like an encoded word (=?…?=), which mail clients would decode"
+    try:
+        to = Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError) as exc:
+        return f"a mail header cannot hold it ({exc})"
+    if to.addr_spec != address:
+        return f"a mail header would write it as {to.addr_spec!r}"
+    message = EmailMessage(policy=SMTP)
+    message["To"] = to
+    parsed = email.message_from_bytes(message.as_bytes(), policy=default)["To"]
+    back = [a.addr_spec for a in getattr(parsed, "addresses", ())]
+    if back != [address]:
+        return "a mail header does not read it back as the same address"
+    return ""

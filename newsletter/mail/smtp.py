@@ -1,0 +1,129 @@
+"""The SMTP side of sending: one reusable connection, and one message with retries.
+
+``SmtpTransport`` opens the configured connection (STARTTLS, SSL or none; login
+with the password from the environment) and reuses it; ``deliver_one`` sends one
+message and classifies the answer: sent, failed (5xx: permanent) or deferred
+(4xx and dropped connections that outlast ``smtp.max_attempts`` retries with
+exponential backoff). It knows nothing of subscribers or the send log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import ssl
+from collections.abc import Callable
+
+from newsletter.config import SmtpSettings
+from newsletter.errors import DeliveryError
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class SmtpTransport:
+    """One reusable SMTP connection with the configured security and login."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.connection: smtplib.SMTP | None = None
+
+    def open(self) -> smtplib.SMTP:
+        if self.connection is not None:
+            return self.connection
+        s = self.settings
+        context = ssl.create_default_context()
+        conn: smtplib.SMTP
+        if s.security == "ssl":
+            conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+        try:
+            conn.ehlo()
+            if s.security == "starttls":
+                conn.starttls(context=context)
+                conn.ehlo()
+            if s.username:
+                password = os.environ.get(s.password_env)
+                if not password:
+                    raise DeliveryError(
+                        f"smtp.username is set but environment variable {s.password_env} "
+                        "(smtp.password_env) holds no password"
+                    )
+                conn.login(s.username, password)
+        except BaseException:
+            self._drop(conn)
+            raise
+        self.connection = conn
+        return conn
+
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+        self.open().sendmail(envelope_from, [recipient], data)
+
+    def reset(self) -> None:
+        """Forget a connection that failed; the next send reconnects."""
+        if self.connection is not None:
+            self._drop(self.connection)
+            self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.quit()
+            except (smtplib.SMTPException, OSError):
+                self._drop(self.connection)
+            self.connection = None
+
+    @staticmethod
+    def _drop(conn: smtplib.SMTP) -> None:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+def deliver_one(
+    transport: SmtpTransport,
+    envelope_from: str,
+    recipient: str,
+    data: bytes,
+    settings: SmtpSettings,
+    sleep: Callable[[float], None],
+) -> tuple[str, str, int]:
+    """Send one message with retries: ("sent" | "failed" | "deferred", reply, attempts)."""
+    problem = ""
+    for attempt in range(1, settings.max_attempts + 1):
+        try:
+            transport.send(envelope_from, recipient, data)
+            return "sent", "250 accepted", attempt
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"the SMTP server refused the login for {settings.username!r}: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}; nothing further was sent"
+            ) from None
+        except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code >= 500:
+                raise DeliveryError(
+                    f"the SMTP server refused the sender {exc.sender!r}: {exc.smtp_code} "
+                    f"{_text(exc.smtp_error)}; check newsletter.from"
+                ) from None
+            problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            problem = f"{code} {_text(text)}"
+            if code >= 500:
+                return "failed", problem, attempt
+        except smtplib.SMTPResponseException as exc:  # SMTPDataError and friends
+            problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if exc.smtp_code >= 500:
+                return "failed", problem, attempt
+            if exc.smtp_code == 421:  # the server is closing the connection
+                transport.reset()
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+            problem = f"connection problem: {exc}"
+            transport.reset()
+        if attempt < settings.max_attempts:
+            sleep(min(settings.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+    return "deferred", problem, settings.max_attempts
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,78 @@
+"""Claims: several senders on one issue, and each recipient gets exactly one copy.
+
+Before a sender (a worker thread of ``send --workers N``, or another ``send``
+process, on this host or another one sharing the database) sends an issue to a
+subscriber, it claims that pair in the state database, in one transaction: a
+pair already in the send log, or claimed by another sender whose claim is alive,
+is skipped. A claim lives for ``smtp.claim_lease_seconds``; a sender that
+dies leaves its claims behind, and they are taken over when the lease ends, or at
+once when the dead sender was a process on this host (its pid is gone). The
+delivery is recorded only after the server accepted the message, then the claim
+is dropped. The one window no one can close: the server said 250 and the sender
+died before recording it; after the lease another sender sends that one again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+from newsletter import state
+from newsletter.state import Db, transaction
+
+HOST = socket.gethostname()
+
+
+def owner_id() -> str:
+    """This sender: host, process and thread."""
+    return f"{HOST}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _alive(owner: str) -> bool:
+    """Whether a claim's owner may still be sending (only this host's pids can be checked)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(
+    db: Db,
+    issue_id: str,
+    subscriber_id: int,
+    owner: str,
+    now: float,
+    lease: float,
+) -> bool:
+    """Claim one (issue, subscriber) pair for ``owner``; False if it is done or taken.
+
+    The claim is taken first and the send log read after it, in one transaction:
+    on PostgreSQL (read committed) a sender that recorded the pair and dropped
+    its claim just before is then seen, never missed. The claim row is locked
+    while deciding (``FOR UPDATE SKIP LOCKED``: a row another sender is deciding
+    on is skipped, not waited for); SQLite's write lock serialises the whole.
+    """
+    with transaction(db):
+        if not state.insert_claim(db, issue_id, subscriber_id, owner, now + lease):
+            held = state.claim_holder(db, issue_id, subscriber_id)
+            if held is None:
+                return False  # another sender is deciding on it right now
+            holder, expires_at = held
+            if holder != owner and expires_at > now and _alive(holder):
+                return False
+            state.update_claim(db, issue_id, subscriber_id, owner, now + lease)
+        if state.delivered(db, issue_id, subscriber_id):
+            state.drop_claim(db, issue_id, subscriber_id, owner)
+            return False
+    return True

@@ -1,0 +1,440 @@
+"""The reader-facing endpoints of ``feedletter serve``: sign-up, confirm, preferences, unsubscribe.
+
+These handlers only translate HTTP: they read forms and tokens, ask
+``subscribers`` (the lifecycle) what to do, have ``notices`` send the mail, and
+answer with small, escaped pages. Rules they keep:
+
+- A sign-up is answered before anything about the address is looked up: the
+  same page, in the same time, whether the address is new, pending, active,
+  unsubscribed, suppressed or over its mail limit (no address enumeration). The
+  decision and its mail happen afterwards on the sign-up pool (``serve.mail_*``:
+  a few threads and a bounded queue, so a hung relay stalls nothing else).
+- A ``GET`` never changes anything (mail scanners fetch links): confirming,
+  saving preferences and unsubscribing take a ``POST`` from the page's button.
+- Bad, forged, expired or another reader's tokens get ``400`` and change nothing.
+- Limits count what an attacker gains from: sign-ups and requests with bad links
+  count against the client (``X-Forwarded-For`` believed only from
+  ``newsletter.signup.trusted_proxies``; IPv6 by /64); a valid link counts
+  against its reader only, so readers behind one NAT never share a limit. Past
+  either, ``429`` with ``Retry-After``.
+- Database work runs on its own threads (``serve.database_threads``), never on
+  the event loop: a locked database delays only the requests that need it.
+- Pages send a strict Content-Security-Policy, set no cookie and never redirect
+  off-site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from markupsafe import escape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from feeds.errors import FeedletterError
+from newsletter.audience import lifecycle as subs
+from newsletter.audience.notices import sign_up_and_notify
+from newsletter.audience.tokens import (
+    make_token,
+    token_subscriber,
+    verify_confirm_token,
+    verify_expiring_token,
+    verify_token,
+)
+from newsletter.config import Config
+from newsletter.errors import SubscriberError
+from newsletter.mail.addresses import normalise_address
+from newsletter.state import Db
+from newsletter.web.guard import BoundedPool
+from newsletter.web.ratelimit import Network, Windows, client_address, client_key
+
+log = logging.getLogger("feedletter.readers")
+
+T = TypeVar("T")
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{title} · {site}</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem}}
+button{{font:inherit;padding:.5rem 1.25rem;border-radius:6px;border:1px solid #0f3d91;
+background:#0f3d91;color:#fff;cursor:pointer}} button.quiet{{background:#fff;color:#0f3d91}}
+input[type=email],input[type=text]{{font:inherit;padding:.3rem .5rem;width:100%}}
+fieldset{{border:1px solid #ccd;border-radius:6px}} .hp{{position:absolute;left:-10000px}}
+.meta{{color:#5b6573;font-size:.9rem}}</style></head>
+<body><p class="meta"><a href="{home}">{site}</a></p><h1>{title}</h1>{body}</body></html>
+"""
+
+
+def page(config: Config, title: str, body: str, status: int = 200, **headers: str) -> Response:
+    """An endpoint page: escaped title, ``body`` already safe HTML, security headers."""
+    html = PAGE.format(
+        title=escape(title),
+        site=escape(config.site.title),
+        home=escape(f"{config.site.base_url}/"),
+        body=body,
+    )
+    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **headers})
+
+
+@dataclass(frozen=True)
+class Readers:
+    """The handlers, bound to one config, database and secret."""
+
+    # the whole config (site, newsletter limits, SMTP for the notices)
+    config: Config
+    # opens a connection to the state database
+    connect: Callable[[], Db]
+    # the signing secret
+    secret: bytes
+    # (topic id, display name) of every topic, in order, for the forms
+    topics: tuple[tuple[str, str], ...]
+    # sign-ups and requests with bad links, per client
+    clients: Windows
+    # requests with a reader's valid link, per reader
+    links: Windows
+    # sends a sign-up notice (notices.send_notice, or a stand-in in tests)
+    send_notice: Callable[..., None]
+    # the path of the unsubscribe endpoint (where its form posts)
+    unsubscribe_path: str
+    # threads for database work
+    database: ThreadPoolExecutor
+    # threads (and a bounded queue) for sign-ups and their mail
+    mail: BoundedPool
+    # proxies whose X-Forwarded-For is believed
+    trusted: tuple[Network, ...]
+
+    # --- plumbing ------------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the database threads, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.database, functools.partial(fn, *args))
+
+    def client(self, request: Request) -> str:
+        return client_address(request, self.trusted)
+
+    async def over(self, windows: Windows, bucket: str) -> Response | None:
+        """Count one request in ``bucket``; the 429 page when it is past the limit."""
+        retry = await self.run(windows.hit, bucket) if windows.blocking else windows.hit(bucket)
+        if retry is None:
+            return None
+        return page(
+            self.config,
+            "Too many requests",
+            "<p>Please wait a little and try again.</p>",
+            429,
+            **{"retry-after": str(int(retry + 0.999))},
+        )
+
+    async def form(self, request: Request) -> FormData | Response:
+        """The posted form (its body is at most ``serve.max_body_bytes``; no files)."""
+        try:
+            return await request.form(
+                max_files=0,
+                max_fields=len(self.topics) + 16,
+                max_part_size=self.config.serve.max_body_bytes,
+            )
+        except HTTPException as exc:
+            return page(self.config, "Bad request", f"<p>{escape(exc.detail)}</p>", 400)
+
+    def invalid(self, what: str) -> Response:
+        what = {"confirm": "confirmation"}.get(what, what)
+        return page(
+            self.config, "Invalid link", f"<p>This {escape(what)} link is not valid.</p>", 400
+        )
+
+    # --- sign-up -------------------------------------------------------------------
+
+    async def subscribe_form(self, request: Request) -> Response:
+        return page(self.config, "Subscribe", self._signup_form())
+
+    def _signup_form(self, problem: str = "") -> str:
+        boxes = "".join(
+            f'<label><input type="checkbox" name="topics" value="{escape(tid)}"> '
+            f"{escape(name)}</label><br>"
+            for tid, name in self.topics
+        )
+        note = f'<p role="alert">{escape(problem)}</p>' if problem else ""
+        return (
+            f'{note}<form method="post">'
+            '<p><label>Email address<br><input type="email" name="email" required></label></p>'
+            '<p><label>Name (optional)<br><input type="text" name="name"></label></p>'
+            f"<fieldset><legend>Topics (none ticked: every topic)</legend>{boxes}</fieldset>"
+            '<p class="hp" aria-hidden="true"><label>Leave empty '
+            '<input type="text" name="website" tabindex="-1" autocomplete="off"></label></p>'
+            '<p><button type="submit">Subscribe</button></p></form>'
+        )
+
+    async def subscribe(self, request: Request) -> Response:
+        client = self.client(request)
+        if (limited := await self.over(self.clients, client_key(client))) is not None:
+            return limited
+        form = await self.form(request)
+        if isinstance(form, Response):
+            return form
+        email = str(form.get("email") or "")
+        try:
+            address = normalise_address(email)
+            topics = subs.parse_topics([str(t) for t in form.getlist("topics")], self.known)
+        except SubscriberError as exc:
+            message = "That is not an email address." if "topic" not in str(exc) else str(exc)
+            return page(self.config, "Subscribe", self._signup_form(message), 400)
+        done = page(
+            self.config,
+            "Check your inbox",
+            f"<p>If {escape(address)} can receive the digest, a message is on its way to it. "
+            "Follow the link in it to confirm.</p>",
+        )
+        if form.get("website"):
+            return done  # a bot filled the hidden field: the same answer, nothing else
+        name = str(form.get("name") or "")
+        if not self.mail.submit(self._sign_up, address, topics, name, client, datetime.now(UTC)):
+            log.warning(
+                "the sign-up queue is full (serve.mail_queue): a sign-up was answered "
+                "but not processed"
+            )
+        return done
+
+    @property
+    def known(self) -> list[str]:
+        return [tid for tid, _ in self.topics]
+
+    def _sign_up(
+        self, address: str, topics: tuple[str, ...], name: str, client: str, now: datetime
+    ) -> None:
+        """On the sign-up pool, after the reply: the lifecycle's decision and its mail."""
+        try:
+            with self.connect() as conn:
+                sign_up_and_notify(
+                    conn,
+                    self.config,
+                    self.secret,
+                    address,
+                    topics=topics,
+                    name=name,
+                    client=client,
+                    now=now,
+                    topic_names=self._names,
+                    send=self.send_notice,
+                )
+        except FeedletterError as exc:
+            log.error("sign-up: %s", exc)  # the reader saw the same page; the operator sees this
+        except Exception:
+            log.exception("sign-up failed")
+
+    def _names(self, topics: Sequence[str]) -> tuple[str, ...]:
+        return tuple(name for tid, name in self.topics if tid in topics)
+
+    # --- links -----------------------------------------------------------------------
+
+    def _by_token(self, token: str, purpose: str) -> tuple[subs.Subscriber | None, int]:
+        """(the reader a genuine token names, its sign-up request), or (None, 0)."""
+        subscriber_id = token_subscriber(token)
+        if subscriber_id is None:
+            return None, 0
+        with self.connect() as conn:
+            found = subs.by_id(conn, subscriber_id)
+        if found is None:
+            return None, 0
+        if purpose == "unsubscribe":
+            return (found if verify_token(self.secret, token, found.id, found.email) else None), 0
+        if purpose == "confirm":
+            request_id = verify_confirm_token(
+                self.secret, token, found.id, found.email, time.time()
+            )
+            return (found, request_id) if request_id is not None else (None, 0)
+        ok = verify_expiring_token(self.secret, purpose, token, found.id, found.email, time.time())
+        return (found if ok else None), 0
+
+    async def _reader(
+        self, request: Request, purpose: str
+    ) -> tuple[subs.Subscriber, int] | Response:
+        """The reader a link's token names and its sign-up request, or the response
+        that ends the request: 400 for a bad, forged or expired token (counted
+        against the client: 429 past its window), 429 past the reader's window."""
+        token = request.query_params.get("token", "")
+        found, request_id = await self.run(self._by_token, token, purpose)
+        if found is None:
+            limited = await self.over(self.clients, client_key(self.client(request)))
+            return limited or self.invalid(purpose)
+        if (limited := await self.over(self.links, str(found.id))) is not None:
+            return limited
+        return found, request_id
+
+    def _token_field(self, request: Request) -> str:
+        return str(escape(request.query_params.get("token", "")))
+
+    # --- confirm ---------------------------------------------------------------------
+
+    async def confirm_form(self, request: Request) -> Response:
+        found = await self._reader(request, "confirm")
+        if isinstance(found, Response):
+            return found
+        reader, request_id = found
+        if reader.status in ("active", "paused"):
+            return page(
+                self.config, "Already confirmed", "<p>This address is already confirmed.</p>"
+            )
+        if not await self.run(self._request_open, reader.id, request_id):
+            return self.invalid("confirm")
+        body = (
+            f"<p>Receive the {escape(self.config.site.title)} weekly digest at "
+            f"<strong>{escape(reader.email)}</strong>?</p>"
+            '<form method="post"><button type="submit">Confirm my subscription</button></form>'
+        )
+        return page(self.config, "Confirm your subscription", body)
+
+    def _request_open(self, subscriber_id: int, request_id: int) -> bool:
+        if not request_id:
+            return True  # a link of the earlier form: the pending reader as they are
+        with self.connect() as conn:
+            return subs.request_open(conn, subscriber_id, request_id)
+
+    async def confirm(self, request: Request) -> Response:
+        found = await self._reader(request, "confirm")
+        if isinstance(found, Response):
+            return found
+        reader, request_id = found
+        confirmed = await self.run(
+            self._confirm, reader.id, request_id, self.client(request), datetime.now(UTC)
+        )
+        if not confirmed and reader.status not in ("active", "paused"):
+            return self.invalid("confirm")
+        return page(
+            self.config,
+            "You are subscribed",
+            f"<p>{escape(reader.email)} will receive the next issue. Every issue has a link "
+            "to change your topics, pause or unsubscribe.</p>",
+        )
+
+    def _confirm(self, subscriber_id: int, request_id: int, client: str, now: datetime) -> bool:
+        with self.connect() as conn:
+            return subs.confirm(conn, subscriber_id, request_id=request_id, client=client, now=now)
+
+    # --- preferences -----------------------------------------------------------------
+
+    async def preferences_form(self, request: Request) -> Response:
+        found = await self._reader(request, "preferences")
+        if isinstance(found, Response):
+            return found
+        return page(self.config, "Your subscription", self._preferences_body(found[0]))
+
+    def _preferences_body(self, found: subs.Subscriber, note: str = "") -> str:
+        if found.status not in ("active", "paused"):
+            return f"<p>{escape(found.email)} is not subscribed ({escape(found.status)}).</p>"
+        chosen = set(found.topics) or {tid for tid, _ in self.topics}
+        boxes = "".join(
+            f'<label><input type="checkbox" name="topics" value="{escape(tid)}"'
+            f"{' checked' if tid in chosen else ''}> {escape(name)}</label><br>"
+            for tid, name in self.topics
+        )
+        paused = " checked" if found.status == "paused" else ""
+        unsubscribe_token = escape(make_token(self.secret, found.id, found.email))
+        saved = f'<p role="status">{escape(note)}</p>' if note else ""
+        return (
+            f"{saved}<p>Settings for <strong>{escape(found.email)}</strong>.</p>"
+            '<form method="post">'
+            f"<fieldset><legend>Topics</legend>{boxes}</fieldset>"
+            f'<p><label><input type="checkbox" name="paused" value="1"{paused}> '
+            "Pause: send nothing until I untick this</label></p>"
+            '<p><button type="submit">Save</button></p></form>'
+            f'<form method="post" action="{escape(self.unsubscribe_path)}'
+            f'?token={unsubscribe_token}">'
+            '<p><button class="quiet" type="submit">Unsubscribe</button></p></form>'
+        )
+
+    async def preferences(self, request: Request) -> Response:
+        found = await self._reader(request, "preferences")
+        if isinstance(found, Response):
+            return found
+        reader = found[0]
+        form = await self.form(request)
+        if isinstance(form, Response):
+            return form
+        known = self.known
+        try:
+            topics = subs.parse_topics([str(t) for t in form.getlist("topics")], known)
+        except SubscriberError as exc:
+            return page(self.config, "Your subscription", f"<p>{escape(str(exc))}</p>", 400)
+        if not topics:  # an empty list would mean "every topic": ask instead
+            body = self._preferences_body(
+                reader, "Tick at least one topic, or pause, or unsubscribe."
+            )
+            return page(self.config, "Your subscription", body, 400)
+        if set(topics) == set(known):
+            topics = ()  # every topic, including ones added later
+        current = await self.run(
+            self._set_preferences, reader.id, topics, bool(form.get("paused")), datetime.now(UTC)
+        )
+        return page(self.config, "Your subscription", self._preferences_body(current, "Saved."))
+
+    def _set_preferences(
+        self, subscriber_id: int, topics: tuple[str, ...], paused: bool, now: datetime
+    ) -> subs.Subscriber:
+        with self.connect() as conn:
+            subs.set_preferences(conn, subscriber_id, topics=topics, paused=paused, now=now)
+            current = subs.by_id(conn, subscriber_id)
+        assert current is not None
+        return current
+
+    # --- one-click unsubscribe (RFC 8058) ---------------------------------------------
+
+    async def unsubscribe_form(self, request: Request) -> Response:
+        found = await self._reader(request, "unsubscribe")
+        if isinstance(found, Response):
+            return found
+        reader = found[0]
+        if reader.status not in ("active", "paused", "pending"):
+            return page(
+                self.config,
+                "Unsubscribed",
+                f"<p>{escape(reader.email)} is already unsubscribed.</p>",
+            )
+        body = (
+            f"<p>Stop sending the {escape(self.config.site.title)} digest to "
+            f"<strong>{escape(reader.email)}</strong>?</p>"
+            f'<form method="post" action="{escape(self.unsubscribe_path)}'
+            f'?token={self._token_field(request)}">'
+            '<button type="submit">Unsubscribe</button></form>'
+        )
+        return page(self.config, "Unsubscribe", body)
+
+    async def unsubscribe(self, request: Request) -> Response:
+        found = await self._reader(request, "unsubscribe")
+        if isinstance(found, Response):
+            return found
+        reader = found[0]
+        await self.run(self._unsubscribe, reader.id)
+        return page(
+            self.config,
+            "Unsubscribed",
+            f"<p>{escape(reader.email)} will receive no further issues of "
+            f"{escape(self.config.site.title)}.</p>",
+        )
+
+    def _unsubscribe(self, subscriber_id: int) -> None:
+        with self.connect() as conn:
+            subs.unsubscribe(conn, subscriber_id)
