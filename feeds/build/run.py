@@ -17,22 +17,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from feeds.rendering import archives
-
 from feeds.build import uptodate as stamp
-from feeds.rendering.archives import Page
-from feeds.reading.boilerplate import scrub_all
-from feeds.reading.cache import ParseCache
-from feeds.selection.collector import Selection, collect, valid_until
+from feeds.build.summary import BuildSummary, FeedCount
 from feeds.config import FeedSettings
-from feeds.reading.corpus import Corpus, FileStat, load_corpus, scan
 from feeds.errors import ConfigError
-from feeds.rendering.layout import locate
 from feeds.model import Article
 from feeds.publishing.output import Removal, WriteReport, removal, write_tree
-from feeds.selection.similarity import Vocabulary, vocabulary
-from feeds.build.summary import BuildSummary, FeedCount
+from feeds.reading.boilerplate import scrub_all
+from feeds.reading.cache import ParseCache
+from feeds.reading.corpus import Corpus, FileStat, load_corpus, scan
 from feeds.reading.topics import TopicSet, load_topic_files, merge_topics
+from feeds.rendering import archives
+from feeds.rendering.archives import Page
+from feeds.rendering.layout import locate
+from feeds.selection.collector import Selection, collect, valid_until
+from feeds.selection.similarity import Vocabulary, vocabulary
 
 if TYPE_CHECKING:
     from feeds.rendering.pages import FeedPage

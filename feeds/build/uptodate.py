@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from feeds.build.summary import BuildSummary, FeedCount
+from feeds.config import FeedSettings
 from feeds.reading.cache import ParseCache
 from feeds.reading.cache import stamp as cache_stamp
-from feeds.config import FeedSettings
 from feeds.reading.corpus import FileStat
-from feeds.build.summary import BuildSummary, FeedCount
 
 KEY = "build-stamp"
 # the feeds package: a change to its code changes the outputs
