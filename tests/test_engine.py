@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
+import sys
 import time
+import types
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -166,6 +169,31 @@ def test_a_corrupted_cache_is_set_aside_and_rebuilt_with_a_warning(
     assert Path(str(config.cache) + ".damaged").exists()
     assert read_tree(config.output) == cold_tree(config, tmp_path)
     assert build_feeds(config, NOW).summary.skipped  # and the new cache works
+
+
+def test_cache_entries_another_version_wrote_are_read_again(tmp_path: Path) -> None:
+    """A cached pickle that names classes this version does not have (a module moved
+    between versions) costs a re-read of that record, never the build."""
+    folder = ROOT / "tests" / "data" / "fixture" / "news"
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+    cold = load_corpus(folder, cache=cache)
+    gone = types.ModuleType("feedletter_gone")
+    exec("class Article:\n    pass", gone.__dict__)
+    sys.modules["feedletter_gone"] = gone
+    gone.Article.__module__ = "feedletter_gone"
+    stale = pickle.dumps(gone.Article())
+    del sys.modules["feedletter_gone"]
+    paths = sorted(cache.entries())[:2]
+    cache.conn.executemany(
+        "UPDATE records SET payload = ? WHERE path = ?", [(stale, p) for p in paths]
+    )
+    warm = load_corpus(folder, cache=cache)
+    assert warm.articles == cold.articles
+    assert [str(e) for e in warm.rejected] == [str(e) for e in cold.rejected]
+    assert warm.parsed == 2
+    assert any("2 entries could not be read" in w for w in warm.warnings)
+    assert load_corpus(folder, cache=cache).parsed == 0  # and the entries were mended
+    cache.close()
 
 
 def test_parallel_parsing_gives_the_same_corpus(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from feeds.errors import RecordError
-from feeds.reading.records import parse_datetime, parse_record, read_record
+from feeds.reading.reader import read_record
+from feeds.reading.records import parse_datetime, parse_record
 from feeds.text import clean_text, strip_xml_illegal, truncate
 
 from .conftest import FIXTURE, ROOT

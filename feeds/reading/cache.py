@@ -157,8 +157,3 @@ class ParseCache:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def encode(value: Article | str) -> bytes:
-    """Pickle a parse result for the cache."""
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

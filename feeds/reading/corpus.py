@@ -1,17 +1,18 @@
 """Load a folder of article records, keeping going past bad ones.
 
-Each record is parsed by ``feeds.reading.records``; a record that cannot be used is
-reported (path and reason) in ``Corpus.rejected`` and skipped. Records are read in
-sorted path order, so every later stage sees the same order on every machine.
+Each file is read by ``feeds.reading.reader`` (the one record reader); a record
+that cannot be used is reported (path and reason) in ``Corpus.rejected`` and
+skipped. Records are read in sorted path order, so every later stage sees the
+same order on every machine.
 
-With a ``ParseCache`` only new or changed files are parsed (see ``feeds.reading.cache``);
-when many files need parsing, they are parsed in parallel across the machine's
-cores.
+With a ``ParseCache`` only new or changed files are parsed (see
+``feeds.reading.cache``); a cached entry that cannot be unpickled (written by
+another version) is read again, with a warning. When many files need parsing,
+they are parsed in parallel across the machine's cores.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -22,8 +23,9 @@ from pathlib import Path
 
 from feeds.errors import ConfigError, RecordError
 from feeds.model import Article
-from feeds.reading.cache import Entry, ParseCache, encode
-from feeds.reading.records import DEFAULT_LIMITS, Limits, check_size, parse_bytes, size_problem
+from feeds.reading.cache import Entry, ParseCache
+from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, encode, read_file
+from feeds.reading.records import DEFAULT_LIMITS, Limits
 
 RECORD_SUFFIXES = (".md", ".markdown")
 # parse in worker processes when at least this many files need parsing
@@ -93,46 +95,24 @@ def _label(path: str, base: str) -> str:
     return path[len(prefix) :] if path.startswith(prefix) else path
 
 
+# (absolute path, label in messages, known SHA-256 or None, limits)
 Job = tuple[str, str, bytes | None, Limits]
-# (path, size, mtime_ns, sha256, result): the result is an Article, a rejection
-# reason, its pickle (from a worker process), or None when the content is unchanged
-Parsed = tuple[str, int, int, bytes, "Article | str | bytes | None"]
 
 
-def _parse_file(job: Job) -> tuple[str, int, int, bytes, Article | str | None]:
-    """Read, hash and (unless the hash matches ``known``) parse one file.
-
-    A file over ``limits.max_record_bytes`` is rejected without being read.
-    """
+def _read(job: Job) -> FileRead:
     path, label, known, limits = job
-    try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            problem = size_problem(stat.st_size, limits)
-            if problem:  # never read: the stat stands in for the content hash
-                digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).digest()
-                return path, stat.st_size, stat.st_mtime_ns, digest, problem
-            # ask for the file's size (+1 to notice growth), not the limit: a 1 MiB
-            # read buffer per file costs more than parsing it
-            raw = handle.read(min(stat.st_size, limits.max_record_bytes) + 1)
-    except OSError as exc:
-        return path, -1, -1, b"", f"cannot read the file: {exc.strerror or exc}"
-    digest = hashlib.sha256(raw).digest()
-    if known is not None and digest == known:
-        return path, stat.st_size, stat.st_mtime_ns, digest, None
-    try:
-        check_size(len(raw), label, limits)
-        result: Article | str = parse_bytes(raw, label, limits)
-    except RecordError as exc:
-        result = exc.reason
-    return path, stat.st_size, stat.st_mtime_ns, digest, result
+    return read_file(path, label, limits, known)
 
 
-def _parse_file_pickled(job: Job) -> Parsed:
-    """``_parse_file`` in a worker process: the result travels back pickled once, as
-    the bytes the cache stores, and is unpickled only where it is used."""
-    path, size, mtime_ns, digest, result = _parse_file(job)
-    return path, size, mtime_ns, digest, None if result is None else encode(result)
+def _read_pickled(job: Job) -> FileRead:
+    """``_read`` in a worker process: the outcome travels back pickled once."""
+    path, label, known, limits = job
+    return read_file(path, label, limits, known, pickled=True)
+
+
+def _value(outcome: Parsed | Rejected) -> Article | str:
+    """What the cache stores of an outcome: the Article, or the rejection reason."""
+    return outcome.article if isinstance(outcome, Parsed) else outcome.reason
 
 
 def load_corpus(
@@ -166,29 +146,42 @@ def load_corpus(
             known = entry.sha256 if entry else None
             jobs.append((item.path, _label(item.path, root), known, limits))
     changed: list[tuple[str, Entry]] = []
-    fresh: dict[str, Article | str] = {}  # parsed here: no need to unpickle
+    fresh: dict[str, Article | str] = {}  # read in this load: no need to unpickle
     parsed = 0
-    for done, (path, size, mtime_ns, digest, result) in enumerate(_run(jobs, workers), 1):
+    for done, read in enumerate(_run(jobs, workers), 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
-        if result is None:  # content unchanged: keep the cached result, refresh the stat
-            payload = entries[path].payload
+        outcome = read.outcome
+        if isinstance(outcome, Unchanged):  # keep the cached result, refresh the stat
+            payload = entries[read.path].payload
+        elif isinstance(outcome, Pickled):
+            parsed += 1
+            payload = outcome.payload
         else:
             parsed += 1
-            if isinstance(result, bytes):
-                payload = result
-            else:
-                fresh[path] = result
-                payload = encode(result) if cache is not None else b""
-        entry = Entry(size, mtime_ns, digest, payload)
-        results[path] = entry
-        if size >= 0:
-            changed.append((path, entry))
+            fresh[read.path] = _value(outcome)
+            payload = encode(fresh[read.path]) if cache is not None else b""
+        entry = Entry(read.size, read.mtime_ns, read.sha256, payload)
+        results[read.path] = entry
+        if read.size >= 0:
+            changed.append((read.path, entry))
     articles: list[Article] = []
     rejected: list[RecordError] = []
+    unreadable = 0
     for item in files:
         label = _label(item.path, root)
-        value = fresh.get(item.path) or results[item.path].value()
+        value = fresh.get(item.path)
+        if value is None:
+            try:
+                value = results[item.path].value()
+            except Exception:  # any failure to unpickle: read the file again
+                read = read_file(item.path, label, limits)
+                assert isinstance(read.outcome, Parsed | Rejected)  # nothing was known
+                value = _value(read.outcome)
+                entry = Entry(read.size, read.mtime_ns, read.sha256, encode(value))
+                changed.append((item.path, entry))
+                parsed += 1
+                unreadable += 1
         if isinstance(value, str):
             rejected.append(RecordError(label, value))
         else:
@@ -198,13 +191,18 @@ def load_corpus(
         present = {f.path for f in files}
         cache.update(changed, [p for p in entries if p not in present])
         warnings = list(cache.warnings)
+        if unreadable:
+            warnings.append(
+                f"parse cache {cache.path}: {unreadable} entr{'y' if unreadable == 1 else 'ies'} "
+                "could not be read (written by another version?); those records were read again"
+            )
     return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings))
 
 
-def _run(jobs: list[Job], workers: int | None) -> Iterator[Parsed]:
+def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:
     cores = workers or os.cpu_count() or 1
     if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
-        yield from map(_parse_file, jobs)
+        yield from map(_read, jobs)
         return
     # forkserver, not fork: the scheduler runs builds from a thread, and forking a
     # threaded process can deadlock the child
@@ -214,9 +212,9 @@ def _run(jobs: list[Job], workers: int | None) -> Iterator[Parsed]:
     try:
         with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
             # results are handled as they arrive, overlapping with the workers
-            for result in pool.map(_parse_file_pickled, jobs, chunksize=chunk):
-                done.add(result[0])
+            for result in pool.map(_read_pickled, jobs, chunksize=chunk):
+                done.add(result.path)
                 yield result
     except (BrokenProcessPool, OSError):
         # no worker processes here (a restricted sandbox, say): parse the rest here
-        yield from (_parse_file(job) for job in jobs if job[0] not in done)
+        yield from (_read(job) for job in jobs if job[0] not in done)

@@ -1,19 +1,18 @@
 """Parse one article record (Markdown with YAML front matter) into an ``Article``.
 
 ``parse_record`` is pure: text in, ``Article`` out, or ``RecordError`` with the
-reason. ``read_record`` adds the file read. Unknown keys are tolerated, ``secured``
-is ignored, and every string is cleaned with ``feeds.text``. YAML is only ever
-loaded safely: yaml-rs where it is known to agree with PyYAML's safe loader, that
-loader otherwise (``feeds.reading.yamlfast``).
+reason; ``parse_bytes`` decodes first (reading the file is ``reader``'s job).
+Unknown keys are tolerated, ``secured`` is ignored, and every string is cleaned
+with ``feeds.text``. YAML is only ever loaded safely: yaml-rs where it is known
+to agree with PyYAML's safe loader, that loader otherwise
+(``feeds.reading.yamlfast``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -68,41 +67,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-def read_record(
-    path: Path, *, label: str | None = None, limits: Limits = DEFAULT_LIMITS
-) -> Article:
-    """Read and parse the record at ``path``; ``label`` is the path shown in messages."""
-    shown = label or str(path)
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            check_size(size, shown, limits)
-            # ask for the file's size (+1 to notice growth), not the limit: a 1 MiB
-            # read buffer per file costs more than parsing it
-            raw = handle.read(min(size, limits.max_record_bytes) + 1)
-    except OSError as exc:
-        raise RecordError(shown, f"cannot read the file: {exc.strerror or exc}") from exc
-    check_size(len(raw), shown, limits)
-    return parse_bytes(raw, shown, limits)
-
-
-def size_problem(size: int, limits: Limits) -> str | None:
-    """Why a record of ``size`` bytes is refused, or None if it is not."""
-    if size > limits.max_record_bytes:
-        return (
-            f"the file is {size:,} bytes, more than limits.max_record_bytes "
-            f"({limits.max_record_bytes:,})"
-        )
-    return None
-
-
-def check_size(size: int, path: str, limits: Limits) -> None:
-    """Reject a record larger than ``limits.max_record_bytes``."""
-    problem = size_problem(size, limits)
-    if problem:
-        raise RecordError(path, problem)
 
 
 def parse_bytes(raw: bytes, path: str, limits: Limits = DEFAULT_LIMITS) -> Article:
