@@ -39,6 +39,13 @@ class SiteSettings(Section):
     description: str = ""
     language: str = "en"
 
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+            raise ValueError("must be one line of text, without control characters")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _absolute(cls, value: str) -> str:

@@ -14,7 +14,8 @@ One subpackage per job, each importing only those below it
   the watcher, locks, ``init``.
 - ``cli``: the ``feedletter`` command, one module per command group.
 
-``config`` (every setting, validated once) and ``errors`` sit beside them. It
+``config`` (every setting, validated once), ``addresses`` (the one rule for a mail
+address) and ``errors`` sit beside them. It
 builds on ``feeds`` (records, topics, the collector's selection) and never
 re-implements any of it.
 """

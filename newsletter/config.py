@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from feeds.config import FeedSettings, Section, load_settings
+from feeds.errors import FeedletterError
 from feeds.reading.topics import TOPIC_ID
 from feeds.urls import check_url
+from newsletter.addresses import normalise_address
 
 DEFAULT_CONFIG = Path("config.yaml")
 SUBJECT_FIELDS = ("site", "date", "issue")
@@ -128,6 +130,23 @@ class NewsletterSettings(Section):
     signup: SignupSettings = SignupSettings()
     bounces: BounceSettings = BounceSettings()
 
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        return mailbox_problem(value)
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _plain_address(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        try:
+            return normalise_address(value)
+        except FeedletterError as exc:
+            raise ValueError(f"must be a plain address (unsubscribe@example.org): {exc}") from None
+
     @field_validator("subject")
     @classmethod
     def _subject_fields(cls, value: str) -> str:
@@ -186,6 +205,26 @@ class NewsletterSettings(Section):
             if not TOPIC_ID.match(item):
                 raise ValueError(f"{item!r} is not a topic id")
         return value
+
+
+def mailbox_problem(value: str) -> str:
+    """``value`` ("Name <address>" or a plain address) checked for a From or Reply-To
+    header; ``ValueError`` says what is wrong."""
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ValueError("must be one line")
+    name, address = parseaddr(value)
+    if not address or "@" not in address or address not in value:
+        # (parseaddr reads "a@exa mple.org" as "a@example.org": a different address)
+        raise ValueError(f"{value!r} is not an address (Name <news@example.org>)")
+    try:
+        normalise_address(address)
+        Address(display_name=name, addr_spec=address)
+    except (FeedletterError, ValueError, IndexError) as exc:
+        raise ValueError(f"{value!r} is not an address: {exc}") from None
+    return value
 
 
 class SmtpSettings(Section):

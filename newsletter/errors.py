@@ -63,3 +63,14 @@ class ReturnedMailError(FeedletterError):
     def __init__(self, path: Path | str, reason: str) -> None:
         self.path = Path(path)
         super().__init__(f"{self.path}: {reason}")
+
+
+class ExportError(FeedletterError):
+    """The subscriber export could not be written; no partial file is left."""
+
+    message = "cannot write the export"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}")

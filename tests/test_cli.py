@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from newsletter.cli import cli
+
+from .conftest import ROOT
 
 BUILD_SUMMARY = """\
 Records: 19 read ({parsed} parsed, {cached} from cache), 5 rejected, 2 copies folded into 2 stories
@@ -115,6 +119,38 @@ def test_config_error_is_one_line_naming_the_key(in_project: Path) -> None:
         "error: config.yaml: rules.max_itms: unknown key; did you mean 'max_items'?\n"
     )
     assert not (in_project / "output").exists()
+
+
+def test_check_and_build_reject_a_digest_topic_that_does_not_exist(in_project: Path) -> None:
+    """A typo in newsletter.topics used to pass check and fail at digest time, after
+    the feeds were written; now check rejects it and build writes nothing."""
+    config = in_project / "config.yaml"
+    config.write_text(
+        config.read_text().replace("newsletter:\n", "newsletter:\n  topics: [portal]\n")
+    )
+    expected = (
+        "error: config.yaml: newsletter.topics: 'portal' is not a topic; known: canvas-apps, "
+        "ai-builder, power-apps, model-driven-apps, common-data-service, portals, "
+        "teams-integration\n"
+    )
+    for command in (["check"], ["build", "--date", "2021-04-02"], ["digest"]):
+        result = CliRunner().invoke(cli, command)
+        assert (result.exit_code, result.stderr) == (1, expected), command
+    assert not (in_project / "output").exists()
+
+
+def test_check_renders_the_digest_templates_as_build_would(in_project: Path) -> None:
+    """A broken digest template used to pass check and fail the build's digest."""
+    templates = in_project / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    config = in_project / "config.yaml"
+    config.write_text(re.sub(r"(?m)^templates: .*$", "templates: templates", config.read_text()))
+    assert CliRunner().invoke(cli, ["check"]).exit_code == 3  # the rejected records
+    digest = templates / "digest.html.j2"
+    digest.write_text(digest.read_text().replace("{% endfor %}", "{% endfro %}", 1))
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert "Encountered unknown tag 'endfro'" in result.stderr, result.output
 
 
 def test_missing_config_says_how_to_fix_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,6 +67,19 @@ def test_minimal_config_uses_defaults(tmp_path: Path) -> None:
             "story_window_days applies to the whole site: set it under rules",
         ),
         (GOOD + "rules: {story_window_days: -1}\n", "rules.story_window_days", "0"),
+        (GOOD + "newsletter:\n  from: Fixture News\n", "newsletter.from", "is not an address"),
+        (
+            GOOD + "newsletter:\n  from: 'News <digest@exa mple.org>'\n",
+            "newsletter.from",
+            "is not an address",
+        ),
+        (GOOD + "newsletter:\n  reply_to: nobody\n", "newsletter.reply_to", "is not an address"),
+        (
+            GOOD + "newsletter:\n  unsubscribe_mailto: 'Un <u@example.org>'\n",
+            "newsletter.unsubscribe_mailto",
+            "must be a plain address",
+        ),
+        (GOOD.replace("title: T", 'title: "T\\nBcc: x@evil.example"'), "site.title", "one line"),
         ("- a list\n", "(file)", "must be a YAML mapping"),
         ("site: [unclosed\n", "(file)", "not valid YAML: line 2, column 1: expected"),
     ],
@@ -90,3 +103,17 @@ def test_yaml_python_tags_are_not_executed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(write(tmp_path, text))
     assert not marker.exists()
+
+
+def test_the_default_sender_is_the_site_title_whatever_it_holds(tmp_path: Path) -> None:
+    """Without newsletter.from the digest comes from the site's title at digest@ its
+    host; a title with a comma or a colon must not be read as an address list."""
+    from newsletter.issue.message import sender
+
+    for title, shown in [
+        ("News, Views", '"News, Views" <digest@example.org>'),
+        ("Dr. Who: Weekly", '"Dr. Who: Weekly" <digest@example.org>'),
+        ("Plain", "Plain <digest@example.org>"),
+    ]:
+        config = load_config(write(tmp_path, GOOD.replace("title: T", f"title: '{title}'")))
+        assert sender(config.newsletter, config.site) == shown

@@ -75,6 +75,7 @@ def test_check_reports_every_kind_of_problem_and_exits_3(
         "    news/2021-08-26-microsoft-makes-power-apps-changes-following-sensitive-data-exposure-upguard.md (CRN, quality 33)\n"
         "    news/2021-08-27-microsoft-makes-power-apps-changes-following-asensitive-dataa-exposure-upguard.md (CRN, quality 31)\n"
         "Excerpts cleaned: 0 trimmed, 0 dropped\n"
+        "Digest due now: none (no stories in its period)\n"
     )
     assert result.stderr == "error: 5 record(s) rejected\n"
     assert not (fixture_project / "output").exists() and not (fixture_project / "var").exists()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from feeds.build import build_feeds, load_project, removal_of
+from feeds.build import build_feeds, load_project, plan_feeds
 from feeds.publishing.output import removal
 from newsletter.cli import cli
 from newsletter.config import load_config
@@ -84,7 +84,7 @@ def test_half_the_feeds_is_a_change_more_is_not(built: Path) -> None:
     gone = ["02-model-driven-apps", "03-common-data-service", "05-portals", "06-teams-integration"]
     for name in gone:
         (built / "topics" / f"{name}.yaml").unlink()
-    taken = removal_of(load_project(config), NOW)
+    taken = plan_feeds(load_project(config), NOW).removal
     assert (len(taken.removed), taken.published, taken.drastic) == (12, 24, False)
     result = build_feeds(config, NOW)
     assert len([n for n in result.report.removed if n.endswith((".xml", ".json"))]) == 12

@@ -226,6 +226,32 @@ def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
     assert any(line.startswith("Scheduler running on var/state.sqlite3") for line in lines)
 
 
+def test_job_lines_show_without_verbose(fixture_project: Path) -> None:
+    """`schedule` logs each job's outcome on stderr with no -v (its own basicConfig
+    used to be a no-op after the group's, hiding them)."""
+    config = configure(fixture_project, far_daily_cron(), 48)
+    stop, thread, _ = start_in_thread(config, fixture_project / "config.yaml")  # stores it
+    stop.set()
+    thread.join(timeout=30)
+    set_stored_next_run(config, datetime.now(UTC) - timedelta(hours=1))  # due now
+    process, lines = start_scheduler(fixture_project)
+    rest: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        rest.extend(process.stderr)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("feedletter.jobs INFO: feeds-rebuild: " in line for line in rest))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        reader.join(timeout=30)
+    assert any("feedletter.jobs INFO: feeds-rebuild: " in line for line in rest), lines + rest
+
+
 # tgkill(2): a signal to one thread of a process (Python has pthread_kill for its own
 # threads only); the numbers of the system call per machine
 TGKILL = {"x86_64": 234, "aarch64": 131, "i686": 270, "armv7l": 268}

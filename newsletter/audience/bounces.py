@@ -326,14 +326,21 @@ def read_mail(path: Path, max_bytes: int) -> Iterator[tuple[str, bytes | None]]:
             )
         box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path, create=False)
     else:
-        with open(path, "rb") as handle:
-            start = handle.read(5)
+        try:
+            with open(path, "rb") as handle:
+                start = handle.read(5)
+        except OSError as exc:
+            raise ReturnedMailError(path, f"cannot be read: {exc.strerror or exc}") from exc
         if start and start != b"From ":
             raise ReturnedMailError(
                 path, "is not an mbox file (it does not start with a 'From ' line)"
             )
         box = mailbox.mbox(path, create=False)
-    for key in sorted(box.keys()):
+    try:
+        keys = sorted(box.keys())
+    except OSError as exc:
+        raise ReturnedMailError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    for key in keys:
         try:
             with box.get_file(key) as handle:
                 data = handle.read(max_bytes + 1)

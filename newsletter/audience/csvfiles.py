@@ -19,7 +19,7 @@ from feeds.errors import FeedletterError
 from newsletter.audience.lifecycle import add, listing, parse_topics
 from newsletter.audience.notices import sign_up_and_notify
 from newsletter.config import Config
-from newsletter.errors import SubscriberError
+from newsletter.errors import ExportError, SubscriberError
 from newsletter.state import Db
 
 EXPORT_FIELDS = (
@@ -63,15 +63,18 @@ def export_csv(conn: Db, path: Path) -> int:
         values["topics"] = ",".join(s.topics)
         writer.writerow([cell(values[f]) for f in EXPORT_FIELDS])
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(buffer.getvalue())
-        os.chmod(temporary, 0o600)  # whatever the umask or an earlier file said
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(buffer.getvalue())
+            os.chmod(temporary, 0o600)  # whatever the umask or an earlier file said
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ExportError(path, exc.strerror or str(exc)) from exc
     return len(rows)
 
 

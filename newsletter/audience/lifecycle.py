@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsletter import state
+from newsletter.addresses import normalise_address
 from newsletter.audience.subscriber import (
     STATUSES,
     Subscriber,
@@ -37,7 +38,6 @@ from newsletter.audience.subscriber import (
 )
 from newsletter.audience.tokens import address_hash
 from newsletter.errors import SubscriberError
-from newsletter.mail.addresses import normalise_address
 from newsletter.state import Db, transaction
 
 __all__ = [

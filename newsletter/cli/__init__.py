@@ -6,7 +6,18 @@ commands on ``cli``. Each command is a thin wrapper over a library call.
 
 from __future__ import annotations
 
-from newsletter.cli import bounces, build, send, serve, subscribers
+from newsletter.cli import bounces, build, check, init, schedule, send, serve, subscribers
 from newsletter.cli.group import cli, main
 
-__all__ = ["bounces", "build", "cli", "main", "send", "serve", "subscribers"]
+__all__ = [
+    "bounces",
+    "build",
+    "check",
+    "cli",
+    "init",
+    "main",
+    "schedule",
+    "send",
+    "serve",
+    "subscribers",
+]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from feeds.errors import FeedletterError
-from newsletter.cli.group import cli, config_option, configure, fail, plain, say
+from newsletter.cli.group import cli, config_option, plain, say
 from newsletter.cli.subscribers import state_connection
+from newsletter.config import load_config
 
 
 @cli.group()
@@ -33,22 +33,19 @@ def bounces_import(config_path: Path, path: Path) -> None:
     from newsletter.audience.tokens import secret_from_env
     from newsletter.issue.message import return_path
 
-    config = configure(config_path)
+    config = load_config(config_path)
     settings = config.newsletter.bounces
     with state_connection(config) as conn:
-        try:
-            outcomes = import_returned(
-                conn,
-                path,
-                secret=secret_from_env(config.state.secret_env),
-                return_path=return_path(config.newsletter, config.site),
-                delimiter=settings.verp_delimiter,
-                hard_limit=settings.hard_limit,
-                max_bytes=settings.max_message_bytes,
-                now=datetime.now(UTC),
-            )
-        except OSError as exc:
-            fail(FeedletterError(f"{path}: {exc}"))
+        outcomes = import_returned(
+            conn,
+            path,
+            secret=secret_from_env(config.state.secret_env),
+            return_path=return_path(config.newsletter, config.site),
+            delimiter=settings.verp_delimiter,
+            hard_limit=settings.hard_limit,
+            max_bytes=settings.max_message_bytes,
+            now=datetime.now(UTC),
+        )
     for o in outcomes:
         who = f", {o.subscriber}" if o.subscriber else ""
         change = f" -> {o.status}" if o.status else ""

@@ -1,4 +1,4 @@
-"""``build``, ``digest``, ``init`` and ``check``: the site and the digest issue."""
+"""``build`` and ``digest``: the site build (``runtime.sitebuild``), reported."""
 
 from __future__ import annotations
 
@@ -6,34 +6,28 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from feeds.build import BuildResult, Project, build_feeds
-from feeds.errors import FeedletterError
+from feeds.build import BuildResult
+from feeds.publishing.websub import PublishReport
 from feeds.text import truncate
 from newsletter.cli.group import (
     EXIT_REJECTED,
     VERBOSE,
     cli,
     config_option,
-    configure,
     date_option,
-    fail,
     force_option,
-    locked,
     progress_bar,
     say,
     shown_path,
     verbosity,
     warn,
 )
-from newsletter.config import Config
-from newsletter.errors import EmptyIssueError
-
-if TYPE_CHECKING:
-    from newsletter.issue.pipeline import DigestResult
+from newsletter.config import Config, load_config
+from newsletter.issue.pipeline import DigestResult, issue_period
+from newsletter.runtime.sitebuild import DigestOutcome, Options, SiteBuild, build_site
 
 
 @cli.command()
@@ -57,26 +51,22 @@ def build(
     allow_removal: bool,
 ) -> None:
     """Write every feed and page, then this period's digest, to output/."""
-    config = configure(config_path)
-    with locked(config, "feedletter build"):
-        try:
-            with progress_bar("Parsing records") as advance:
-                result = build_feeds(
-                    config, now=datetime.now(UTC), progress=advance, allow_removal=allow_removal
-                )
-        except FeedletterError as exc:
-            fail(exc)
-        print_build_summary(result, config)
-        changed = list(result.report.written)
-        if not no_digest:
-            # a skipped feed build has just proved that no input changed
-            inputs = result.fingerprint if result.fingerprint else None
-            changed += render_digest(
-                config, result.project, end_date, force, inputs, result.summary.skipped
-            )
-        announce(config, changed)
-    if strict and result.summary.rejected:
-        click.echo(f"error: --strict: {len(result.summary.rejected)} record(s) rejected", err=True)
+    config = load_config(config_path)
+    options = Options(
+        "feedletter build",
+        period=issue_period(config, end_date.date()) if end_date else None,
+        digest=not no_digest,
+        force=force,
+        allow_removal=allow_removal,
+    )
+    with progress_bar("Parsing records") as advance:
+        site = build_site(config, datetime.now(UTC), options, progress=advance)
+    assert site.feeds is not None
+    print_build_summary(site.feeds, config)
+    report(site, config)
+    if strict and site.feeds.summary.rejected:
+        rejected = len(site.feeds.summary.rejected)
+        click.echo(f"error: --strict: {rejected} record(s) rejected", err=True)
         sys.exit(EXIT_REJECTED)
 
 
@@ -86,16 +76,40 @@ def build(
 @force_option
 def digest(config_path: Path, end_date: datetime | None, force: bool) -> None:
     """Render the digest issue for a period into output/newsletter/<issue-id>/."""
-    config = configure(config_path)
-    with locked(config, "feedletter digest"):
-        announce(config, render_digest(config, None, end_date, force))
+    config = load_config(config_path)
+    options = Options(
+        "feedletter digest",
+        period=issue_period(config, end_date.date()) if end_date else None,
+        feeds=False,
+        force=force,
+    )
+    report(build_site(config, datetime.now(UTC), options), config)
 
 
-def announce(config: Config, changed: list[str]) -> None:
-    """Ping the WebSub hubs about the changed feeds (and retry pending pings); report it."""
-    from feeds.publishing.websub import publish
+def report(site: SiteBuild, config: Config) -> None:
+    """The digest's and the pings' part of a site build's summary."""
+    if site.digest is not None:
+        print_digest_outcome(site.digest, config)
+    if site.pings is not None:
+        print_pings(site.pings)
 
-    report = publish(config.websub, config.site.base_url, changed)
+
+def print_digest_outcome(outcome: DigestOutcome, config: Config) -> None:
+    """One line when nothing was rendered, else the issue's summary."""
+    period = outcome.period
+    if outcome.empty:
+        say(f"Digest: not produced: {outcome.empty}")
+    elif outcome.result is None:
+        say(
+            f"Digest {period.issue_id} ({period.first_day} to {period.last_day}): "
+            "nothing changed since the last build"
+        )
+    else:
+        print_digest_summary(outcome.result, config)
+
+
+def print_pings(report: PublishReport) -> None:
+    """How the WebSub hubs answered, and which pings are retried later."""
     for warning in report.warnings:
         warn(warning)
     if not report.results and not report.given_up:
@@ -118,131 +132,6 @@ def announce(config: Config, changed: list[str]) -> None:
             click.echo("  (-v lists every ping)", err=True)
     for ping in report.given_up:
         warn(f"WebSub: gave up pinging {ping.hub} about {ping.topic} after {ping.failures} builds")
-
-
-def render_digest(
-    config: Config,
-    project: Project | None,
-    end_date: datetime | None,
-    force: bool,
-    inputs: str | None = None,
-    unchanged: bool = False,
-) -> list[str]:
-    """Render, write and summarise the issue ending on ``end_date`` (default: the one due);
-    returns the paths it changed in output/.
-
-    ``inputs`` is the fingerprint a feed build has just checked; when it did not
-    change (``unchanged``) and the same period's files are intact, nothing is rendered.
-    """
-    from newsletter.issue import pipeline
-
-    try:
-        if end_date is not None:
-            period = pipeline.issue_period(config, end_date.date())
-        else:
-            period = pipeline.current_period(config, datetime.now(UTC))
-        result = pipeline.render_due_digest(
-            config, project, period, force=force, inputs=inputs, unchanged=unchanged
-        )
-        if result is None:
-            say(
-                f"Digest {period.issue_id} ({period.first_day} to {period.last_day}): "
-                "nothing changed since the last build"
-            )
-            return []
-    except EmptyIssueError as exc:
-        say(f"Digest: not produced: {exc}")
-        return []
-    except FeedletterError as exc:
-        fail(exc)
-    print_digest_summary(result, config)
-    return list(result.report.written)
-
-
-@cli.command()
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-def init(directory: Path) -> None:
-    """Create a new project in DIRECTORY: config, templates, sample records."""
-    from newsletter.runtime.scaffold import create_project
-
-    try:
-        written = create_project(directory)
-    except FeedletterError as exc:
-        fail(exc)
-    say(f"Created {directory} ({len(written)} files). Next:")
-    say(f"  cd {directory}")
-    say("  feedletter build --date 2021-11-07   # feeds, pages and a digest of the samples")
-    say("  export FEEDLETTER_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
-    say("  feedletter serve                     # then open http://127.0.0.1:8000/")
-
-
-@cli.command()
-@config_option
-def check(config_path: Path) -> None:
-    """Check the config and every record without writing anything; exit 3 on problems."""
-    from feeds.build import load_project, removal_of, select
-    from feeds.selection.collector import rank_key
-
-    config = configure(config_path)
-    try:
-        project = load_project(config)  # as build loads it, without the cache
-    except FeedletterError as exc:
-        fail(exc)
-    topics, corpus = project.topics, project.corpus
-    selection = select(project, datetime.now(UTC))
-    say(
-        f"Config {shown_path(config_path)}: valid; {len(topics.topics)} topics, "
-        f"{corpus.read} records"
-    )
-    say(f"Rejected records: {len(corpus.rejected)}")
-    for error in corpus.rejected:
-        say(f"  {error.path}: {error.reason}")
-    empty = [
-        topics.by_id[t.topic_id].name for t in selection.topics if t.topic_id and not t.articles
-    ]
-    say(f"Topics with no qualifying articles: {', '.join(empty) or 'none'}")
-    unknown = [truncate(name, 60) for name in selection.unknown_topics]
-    say(f"Topic names used by records but not defined: {', '.join(unknown) or 'none'}")
-    say(
-        f"Stories told by several records: {len(selection.stories)} "
-        f"({selection.copies_folded} extra copies folded into them)"
-    )
-    for story in selection.stories:
-        first = story.copies[0]
-        say(f"  {truncate(first.title, 80)!r} ({first.published_at:%Y-%m-%d}):")
-        for copy in sorted(story.copies, key=rank_key):
-            provider = copy.provider_name or "no provider"
-            say(f"    {copy.path} ({provider}, quality {copy.quality})")
-    taken = removal_of(project, datetime.now(UTC))
-    if taken.removed or taken.emptied:
-        say(
-            f"A build would remove {len(taken.removed)} and empty {len(taken.emptied)} of the "
-            f"{taken.published} published feed files"
-            + (
-                " (it stops: more than half, or every topic; --allow-removal)"
-                if taken.drastic
-                else ""
-            )
-        )
-        for name in taken.removed:
-            say(f"  removed: {name}", VERBOSE)
-        for name in taken.emptied:
-            say(f"  emptied: {name}", VERBOSE)
-    notes = [(a.path, a.excerpt_note) for a in corpus.articles if a.excerpt_note]
-    trimmed = sum(note.startswith("trimmed") for _, note in notes)
-    say(
-        f"Excerpts cleaned: {trimmed} trimmed, {len(notes) - trimmed} dropped"
-        + (" (-v lists them)" if notes and verbosity() < VERBOSE else "")
-    )
-    for path, note in notes:
-        say(f"  {path}: {truncate(note, 160)}", VERBOSE)
-    if corpus.rejected:
-        click.echo(f"error: {len(corpus.rejected)} record(s) rejected", err=True)
-        sys.exit(EXIT_REJECTED)
-    if taken.drastic:
-        click.echo(f"error: {taken.error()}", err=True)
-        sys.exit(EXIT_REJECTED)
-    say("OK")
 
 
 def print_digest_summary(result: DigestResult, config: Config) -> None:

@@ -1,7 +1,7 @@
 """What every ``feedletter`` command shares: the group, options, output and errors.
 
-The library raises ``FeedletterError``; this package is the only place that turns
-errors into messages and exit codes:
+The library raises ``FeedletterError``; the group (``Group.invoke``) is the one
+place that turns it into a message and an exit code, whatever command raised it:
 
 0 success · 1 an error stopped the command (message on stderr) · 2 usage error ·
 3 ``--strict`` and at least one record was rejected · 4 another feedletter
@@ -9,7 +9,7 @@ process held the lock for longer than ``state.lock_wait_seconds`` · 5 ``send``
 finished but some recipients failed or were deferred.
 
 Commands live beside this module, one module per group; each is a thin wrapper
-over a library call.
+over a library call, and none catches a ``FeedletterError`` itself.
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from feeds import __version__
 from feeds.errors import FeedletterError
-from newsletter.config import DEFAULT_CONFIG, Config, Database, load_config
+from newsletter.config import DEFAULT_CONFIG, Database
 from newsletter.errors import BusyError
-from newsletter.runtime.locks import work_lock
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
@@ -61,6 +59,15 @@ class Group(click.Group):
         flags = [a for a in head if a in GLOBAL_FLAGS]
         rest = [a for a in head if a not in GLOBAL_FLAGS]
         return super().parse_args(ctx, [*flags, *rest, *tail])
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a ``FeedletterError`` becomes one line on stderr and exit
+        4 (another process holds the lock) or 1."""
+        try:
+            return super().invoke(ctx)
+        except FeedletterError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_BUSY if isinstance(exc, BusyError) else EXIT_ERROR)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,32 +149,11 @@ def warn(text: str) -> None:
         click.echo(f"warning: {text}", err=True)
 
 
-def fail(exc: FeedletterError) -> NoReturn:
-    """Print ``exc`` as one error message and exit (4 when busy, else 1)."""
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(EXIT_BUSY if isinstance(exc, BusyError) else EXIT_ERROR)
-
-
-def configure(config_path: Path) -> Config:
-    """Load the config or exit with its error."""
-    try:
-        return load_config(config_path)
-    except FeedletterError as exc:
-        fail(exc)
-
-
-@contextmanager
-def locked(config: Config, what: str) -> Iterator[None]:
-    """Hold the work lock for the command's duration, or exit 4 if it stays taken."""
-    try:
-        lock = work_lock(config.database, what, config.state.lock_wait_seconds)
-        lock.__enter__()
-    except FeedletterError as exc:
-        fail(exc)
-    try:
-        yield
-    finally:
-        lock.__exit__(None, None, None)
+def log_jobs() -> None:
+    """Show feedletter's INFO lines (the scheduler's job lines) unless -q: the group
+    logs warnings only, and a second ``logging.basicConfig`` would change nothing."""
+    if verbosity() >= NORMAL:
+        logging.getLogger("feedletter").setLevel(logging.INFO)
 
 
 def shown_path(path: Path) -> str:

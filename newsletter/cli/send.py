@@ -10,18 +10,9 @@ from typing import TYPE_CHECKING
 import click
 
 from feeds.build import load_cached_project
-from feeds.errors import FeedletterError
-from newsletter.cli.group import (
-    EXIT_UNDELIVERED,
-    cli,
-    config_option,
-    configure,
-    fail,
-    progress_bar,
-    say,
-)
-from newsletter.cli.subscribers import open_state
-from newsletter.config import Config
+from newsletter import state
+from newsletter.cli.group import EXIT_UNDELIVERED, cli, config_option, progress_bar, say
+from newsletter.config import Config, load_config
 
 if TYPE_CHECKING:
     from newsletter.sending.delivery import SendReport
@@ -66,14 +57,13 @@ def send(
     """Send a digest issue to every active subscriber who has not received it yet."""
     from newsletter.sending import delivery
 
-    config = configure(config_path)
+    config = load_config(config_path)
     if test_addresses:
         send_tests(config, issue_id, test_addresses)
         return
     # no work lock: several senders (here or on other hosts) run side by side,
-    # kept apart by their claims on recipients (newsletter/claims.py)
-    conn = open_state(config)
-    try:
+    # kept apart by their claims on recipients (newsletter/sending/claims.py)
+    with state.connect(config.database) as conn:
         info = delivery.find_issue(config, issue_id)
         delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
         project = load_cached_project(config)
@@ -88,10 +78,6 @@ def send(
                 on_progress=advance,
                 workers=workers,
             )
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
     print_send_summary(report)
     if report.failed or report.deferred:
         sys.exit(EXIT_UNDELIVERED)
@@ -102,11 +88,8 @@ def send_tests(config: Config, issue_id: str | None, addresses: tuple[str, ...])
     from newsletter.sending import delivery
     from newsletter.sending.testsend import send_test
 
-    try:
-        info = delivery.find_issue(config, issue_id)
-        results = send_test(load_cached_project(config), config, info, addresses)
-    except FeedletterError as exc:
-        fail(exc)
+    info = delivery.find_issue(config, issue_id)
+    results = send_test(load_cached_project(config), config, info, addresses)
     for address, outcome, reply in results:
         say(f"Test of {info.id} to {address}: {outcome} ({reply})")
     if any(outcome != "sent" for _, outcome, _ in results):

@@ -1,4 +1,4 @@
-"""``serve`` and ``schedule``: the long-running processes."""
+"""``serve``: the site and the reader endpoints over HTTP (``newsletter.web``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from feeds.build import load_topics
-from feeds.errors import FeedletterError
-from newsletter.cli.group import cli, config_option, configure, fail, shown_database, shown_path
+from newsletter.cli.group import cli, config_option, shown_path
+from newsletter.config import load_config
 
 
 @cli.command()
@@ -45,17 +45,10 @@ def serve(config_path: Path, host: str, port: int, production: bool, watch: bool
 
     if watch and production:
         raise click.UsageError("--watch is for the local preview: drop --production")
-    config = configure(config_path)
-    try:
-        secret = secret_from_env(config.state.secret_env)
-        state.connect(config.database).close()
-    except FeedletterError as exc:
-        fail(exc)
-    try:
-        known = load_topics(config).topics
-    except FeedletterError as exc:
-        fail(exc)
-    topics = tuple((t.id, t.name) for t in known)
+    config = load_config(config_path)
+    secret = secret_from_env(config.state.secret_env)
+    state.connect(config.database).close()
+    topics = tuple((t.id, t.name) for t in load_topics(config).topics)
     watcher = None
     if watch:
         from newsletter.runtime.watch import Watcher
@@ -83,26 +76,3 @@ def serve(config_path: Path, host: str, port: int, production: bool, watch: bool
         uvicorn.Server(server_config(app, config.serve, host, port)).run()
     finally:
         stop.set()
-
-
-@cli.command()
-@config_option
-def schedule(config_path: Path) -> None:
-    """Run the feed and digest jobs on their schedules until stopped (SIGINT/SIGTERM)."""
-    import logging
-
-    from newsletter.runtime.scheduler import run_scheduler
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    config = configure(config_path)
-
-    def ready(lines: list[str]) -> None:
-        click.echo(f"Scheduler running on {shown_database(config.database)}:", err=True)
-        for line in lines:
-            click.echo(f"  {line}", err=True)
-
-    try:
-        run_scheduler(config, config_path, on_ready=ready)
-    except FeedletterError as exc:
-        fail(exc)
-    click.echo("Scheduler stopped.", err=True)

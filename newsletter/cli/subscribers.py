@@ -16,9 +16,8 @@ from pathlib import Path
 import click
 
 from feeds.build import load_topics
-from feeds.errors import FeedletterError
-from newsletter.cli.group import cli, config_option, configure, fail, plain, say
-from newsletter.config import Config
+from newsletter.cli.group import cli, config_option, plain, say
+from newsletter.config import Config, load_config
 from newsletter.state import Db
 
 reconsent_option = click.option(
@@ -33,33 +32,18 @@ def subscribers() -> None:
     """Manage the subscribers in the state database."""
 
 
-def open_state(config: Config) -> Db:
-    from newsletter import state
-
-    try:
-        return state.connect(config.database)
-    except FeedletterError as exc:
-        fail(exc)
-
-
 @contextmanager
 def state_connection(config: Config) -> Iterator[Db]:
-    """The state database for one command: a library error becomes the command's
-    error message, and the connection is closed whatever happens."""
-    conn = open_state(config)
-    try:
+    """The state database for one command, closed whatever happens."""
+    from newsletter import state
+
+    with state.connect(config.database) as conn:
         yield conn
-    except FeedletterError as exc:
-        fail(exc)
-    finally:
-        conn.close()
 
 
 def known_topics(config: Config) -> list[str]:
-    try:
-        return [t.id for t in load_topics(config).topics]
-    except FeedletterError as exc:
-        fail(exc)
+    """The ids of the topics a build would use."""
+    return [t.id for t in load_topics(config).topics]
 
 
 def optional_secret(config: Config) -> bytes | None:
@@ -78,7 +62,7 @@ def subscribers_add(config_path: Path, email: str, name: str, topics: str, recon
     """Add a subscriber, active at once (or re-activate and update one)."""
     from newsletter.audience import lifecycle as subs
 
-    config = configure(config_path)
+    config = load_config(config_path)
     with state_connection(config) as conn:
         wanted = subs.parse_topics(topics, known_topics(config)) if topics else ()
         subscriber, created = subs.add(
@@ -100,7 +84,7 @@ def subscribers_remove(config_path: Path, email: str) -> None:
     """Delete a subscriber (their send-log rows stay; see forget to erase them)."""
     from newsletter.audience import lifecycle as subs
 
-    config = configure(config_path)
+    config = load_config(config_path)
     with state_connection(config) as conn:
         removed = subs.remove(conn, subs.normalise_address(email))
     say(f"Removed {removed.email}")
@@ -118,7 +102,7 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
     """List subscribers: address, status, topics, name."""
     from newsletter.audience import lifecycle as subs
 
-    config = configure(config_path)
+    config = load_config(config_path)
     with state_connection(config) as conn:
         rows = subs.listing(conn, status=status)
     for s in rows:
@@ -143,7 +127,7 @@ def subscribers_import(
     """Import subscribers from a CSV file with a header: email[,name][,topics]."""
     from newsletter.audience import csvfiles as roster
 
-    config = configure(config_path)
+    config = load_config(config_path)
     if double_opt_in:
         import_with_confirmation(config, csv_file)
         return
@@ -187,14 +171,9 @@ def subscribers_export(config_path: Path, csv_file: Path) -> None:
     """Write every subscriber with status, topics, dates and consent to a CSV file."""
     from newsletter.audience import csvfiles as roster
 
-    config = configure(config_path)
-    conn = open_state(config)
-    try:
+    config = load_config(config_path)
+    with state_connection(config) as conn:
         count = roster.export_csv(conn, csv_file)
-    except OSError as exc:
-        fail(FeedletterError(f"cannot write {csv_file}: {exc}"))
-    finally:
-        conn.close()
     say(f"Exported {count} subscribers to {csv_file}")
 
 
@@ -206,7 +185,7 @@ def subscribers_forget(config_path: Path, email: str) -> None:
     from newsletter.audience import lifecycle as subs
     from newsletter.audience.tokens import secret_from_env
 
-    config = configure(config_path)
+    config = load_config(config_path)
     with state_connection(config) as conn:
         secret = secret_from_env(config.state.secret_env)
         forgotten = subs.forget(conn, email, secret, datetime.now(UTC))

@@ -21,7 +21,6 @@ from urllib.parse import quote, urlsplit
 from markupsafe import escape
 
 from feeds.config import SiteSettings
-from feeds.errors import ConfigError
 from newsletter.config import NewsletterSettings
 from newsletter.issue.render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
 from newsletter.mail.returnpath import message_id
@@ -39,12 +38,12 @@ def site_domain(site: SiteSettings) -> str:
 
 
 def sender(settings: NewsletterSettings, site: SiteSettings) -> str:
-    """The From address: ``newsletter.from``, or the site's title at its domain."""
-    value = settings.sender or f"{site.title} <digest@{site_domain(site)}>"
-    name, address = parseaddr(value)
-    if "@" not in address or any(ch in value for ch in "\r\n"):
-        raise ConfigError("newsletter.from", f"{value!r} is not an email address")
-    return str(Address(display_name=name, addr_spec=address))
+    """The From address: ``newsletter.from`` (checked when the config was loaded), or
+    the site's title at digest@ its domain."""
+    if settings.sender:
+        name, address = parseaddr(settings.sender)
+        return str(Address(display_name=name, addr_spec=address))
+    return str(Address(display_name=site.title, addr_spec=f"digest@{site_domain(site)}"))
 
 
 def return_path(settings: NewsletterSettings, site: SiteSettings) -> str:

@@ -21,6 +21,7 @@ from feeds.build import Project, load_cached_project, open_cache, select
 from feeds.build import uptodate as stamp
 from feeds.errors import ConfigError
 from feeds.publishing.output import WriteReport, write_tree
+from feeds.reading.topics import TopicSet
 from newsletter.config import Config
 from newsletter.errors import EmptyIssueError
 from newsletter.issue.plan import Period, period_ending, plan_issue
@@ -161,6 +162,18 @@ def previous_run(crontab: str, zone: ZoneInfo, now: datetime) -> datetime | None
     return None
 
 
+def check_topics(config: Config, topics: TopicSet) -> None:
+    """``ConfigError`` when ``newsletter.topics`` names a topic that is not defined."""
+    known = topics.by_id
+    for tid in config.newsletter.topics or []:
+        if tid not in known:
+            raise ConfigError(
+                "newsletter.topics",
+                f"{tid!r} is not a topic; known: {', '.join(known)}",
+                config.source,
+            )
+
+
 def make_issue(
     project: Project, config: Config, period: Period, *, force: bool = False
 ) -> RenderedIssue:
@@ -169,12 +182,7 @@ def make_issue(
     Raises ``EmptyIssueError`` when nothing qualifies, unless ``force``.
     """
     settings = config.newsletter
-    known = project.topics.by_id
-    for tid in settings.topics or []:
-        if tid not in known:
-            raise ConfigError(
-                "newsletter.topics", f"{tid!r} is not a topic; known: {', '.join(known)}"
-            )
+    check_topics(config, project.topics)
     selection = select(project, now=period.end, since=period.start)
     plan = plan_issue(
         selection,

@@ -1,6 +1,9 @@
 """Running feedletter: the site build, on a schedule or on every change.
 
-``jobs`` are the scheduled jobs (the feed build, the digest send);
+``sitebuild`` is the one workflow "build the feeds → render the due digest →
+ping the hubs" that ``feedletter build``, ``serve --watch`` and the scheduler
+share, and the same loading and validation without writing (``check``);
+``jobs`` are the scheduled jobs (the site build, the digest send);
 ``scheduler`` runs them with APScheduler; ``watch``
 rebuilds when an input changes; ``locks`` keeps processes from colliding;
 ``scaffold`` lays out a new project (``feedletter init``).

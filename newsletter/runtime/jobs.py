@@ -1,29 +1,26 @@
 """The scheduled jobs: what `feedletter schedule` runs (and system cron can run too).
 
 Each job is a plain function of the config path, so APScheduler can store it by
-reference in its job store. A job takes the work lock (so it never overlaps a
-`build` or `send` started from a shell or cron), does the same thing as the CLI
-command, and records its run in the ``job_runs`` table.
+reference in its job store. A job runs the same site build as ``feedletter
+build`` (``runtime.sitebuild``, under the work lock, so it never overlaps a
+``build`` or ``send`` started from a shell or cron) and records its run in the
+``job_runs`` table; its lines go to the ``feedletter.jobs`` log.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.build import build_feeds, load_cached_project
+from feeds.build import load_cached_project
 from feeds.errors import FeedletterError
-from feeds.publishing.websub import publish
+from feeds.publishing.websub import PublishReport
 from newsletter import state
 from newsletter.config import Config, load_config
-from newsletter.errors import EmptyIssueError
-from newsletter.issue.archive import issue_info
-from newsletter.issue.pipeline import current_period, make_issue, write_issue
-from newsletter.runtime.locks import work_lock
-from newsletter.sending.delivery import send_issue
-from newsletter.state import connect
+from newsletter.runtime.sitebuild import Options, build_site
+from newsletter.sending.delivery import find_issue, send_issue
 
 log = logging.getLogger("feedletter.jobs")
 
@@ -32,8 +29,7 @@ DIGEST_JOB = "digest-send"
 
 
 def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
-    conn = connect(config.database)
-    try:
+    with state.connect(config.database) as conn:
         run_id = state.start_job_run(conn, job_id, _now())
         outcome = "failed"
         try:
@@ -43,13 +39,12 @@ def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
             log.error("%s: %s", job_id, exc)
         finally:
             state.finish_job_run(conn, run_id, _now(), outcome)
-    finally:
-        conn.close()
 
 
-def _announce(config: Config, changed: Sequence[str]) -> None:
-    """Ping the WebSub hubs about changed feeds (and pending pings); log how it went."""
-    report = publish(config.websub, config.site.base_url, changed)
+def _log_pings(report: PublishReport | None) -> None:
+    """How the WebSub hubs answered."""
+    if report is None:
+        return
     for warning in report.warnings:
         log.warning("%s", warning)
     for result in report.results:
@@ -65,15 +60,14 @@ def _now() -> str:
 
 
 def rebuild(config_path: str) -> None:
-    """Rebuild every feed and page."""
+    """The site build: every feed and page, the digest that is due, the pings."""
     config = load_config(Path(config_path))
 
     def work() -> str:
-        with work_lock(config.database, f"scheduled {FEEDS_JOB}", config.state.lock_wait_seconds):
-            result = build_feeds(config, datetime.now(UTC))
-            # after the files are in place; under the lock, which keeps the pending file whole
-            _announce(config, result.report.written)
-        report = result.report
+        site = build_site(config, datetime.now(UTC), Options(f"scheduled {FEEDS_JOB}"))
+        _log_pings(site.pings)
+        assert site.feeds is not None
+        report = site.feeds.report
         log.info(
             "%s: %d written, %d unchanged", FEEDS_JOB, len(report.written), len(report.unchanged)
         )
@@ -83,26 +77,20 @@ def rebuild(config_path: str) -> None:
 
 
 def digest_and_send(config_path: str) -> None:
-    """Render the issue that is due now (``current_period``) and send it to every subscriber."""
+    """The site build, then the issue due now (``current_period``) to every subscriber."""
     config = load_config(Path(config_path))
 
     def work() -> str:
-        with work_lock(config.database, f"scheduled {DIGEST_JOB}", config.state.lock_wait_seconds):
-            now = datetime.now(UTC)
-            project = load_cached_project(config)
-            try:
-                issue = make_issue(project, config, current_period(config, now))
-            except EmptyIssueError as exc:
-                log.info("%s: %s", DIGEST_JOB, exc)
-                return "ok: no issue (nothing new)"
-            written = write_issue(config, issue)
-            _announce(config, written.report.written)
-            info = issue_info(issue)  # just written
-            conn = connect(config.database)
-            try:
-                report = send_issue(conn, project, config, info)
-            finally:
-                conn.close()
+        site = build_site(config, datetime.now(UTC), Options(f"scheduled {DIGEST_JOB}"))
+        _log_pings(site.pings)
+        assert site.digest is not None
+        if site.digest.empty:
+            log.info("%s: %s", DIGEST_JOB, site.digest.empty)
+            return "ok: no issue (nothing new)"
+        # no work lock while sending: claims keep senders apart (sending.claims)
+        info = find_issue(config, site.digest.period.issue_id)
+        with state.connect(config.database) as conn:
+            report = send_issue(conn, load_cached_project(config), config, info)
         log.info(
             "%s: %s sent %d, failed %d", DIGEST_JOB, info.id, len(report.sent), len(report.failed)
         )

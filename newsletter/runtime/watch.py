@@ -2,9 +2,10 @@
 
 A ``Watcher`` watches the records folder, the topics folder, the templates and the
 config file (watchfiles: native change notification, debounced), and on each
-batch of changes rebuilds as ``feedletter build`` does (feeds and pages, then the
-due digest), incrementally: the parse cache re-reads only the changed records and
-only files whose bytes changed are rewritten. A failed build changes nothing in
+batch of changes runs the site build ``feedletter build`` runs
+(``runtime.sitebuild``: feeds and pages, then the due digest), incrementally:
+the parse cache re-reads only the changed records and only files whose bytes
+changed are rewritten. A failed build changes nothing in
 ``output/`` (writes are atomic), so the previous good preview stays; its error is
 kept in the ``Status`` that the preview's script polls, and printed.
 
@@ -23,11 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.build import build_feeds
 from feeds.errors import FeedletterError
 from newsletter.config import Config, load_config
-from newsletter.errors import EmptyIssueError
-from newsletter.runtime.locks import work_lock
+from newsletter.runtime.sitebuild import Options, build_site
 
 log = logging.getLogger("feedletter.watch")
 # records, topic files, templates, config
@@ -134,8 +133,6 @@ class Watcher:
         return True
 
     def _build(self, config_changed: bool) -> tuple[int, tuple[str, ...]]:
-        from newsletter.issue import pipeline
-
         if config_changed:
             config = load_config(self.config_path)
             if (config.output, config.site.base_url) != (
@@ -147,25 +144,12 @@ class Watcher:
                     "to serve the new site"
                 )
             self.config = config
-        config = self.config
-        now = datetime.now(UTC)
-        with work_lock(config.database, "feedletter serve --watch", config.state.lock_wait_seconds):
-            result = build_feeds(config, now)
-            written = len(result.report.written)
-            try:
-                digest = pipeline.render_due_digest(
-                    config,
-                    result.project,
-                    pipeline.current_period(config, now),
-                    inputs=result.fingerprint or None,
-                    unchanged=result.summary.skipped,
-                )
-            except EmptyIssueError:
-                digest = None
-            if digest is not None:
-                written += len(digest.report.written)
-        rejected = tuple(f"{path}: {reason}" for path, reason in result.summary.rejected)
-        return written, rejected
+        # a preview pings no hub: nothing is published
+        options = Options("feedletter serve --watch", ping=False)
+        site = build_site(self.config, datetime.now(UTC), options)
+        assert site.feeds is not None
+        rejected = tuple(f"{path}: {reason}" for path, reason in site.feeds.summary.rejected)
+        return len(site.written), rejected
 
     def _failed(self, message: str) -> None:
         with self.status.lock:

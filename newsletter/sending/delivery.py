@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from feeds.build import Project, select
 from feeds.rendering.pages import template_env
 from newsletter import state
+from newsletter.addresses import header_problem
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.tokens import make_expiring_token, make_token, secret_from_env, signed_link
 from newsletter.config import Config, Database
@@ -37,7 +38,6 @@ from newsletter.issue.archive import IssueInfo, move_private_files, read_issues
 from newsletter.issue.message import PreparedMessage, return_path
 from newsletter.issue.plan import Period, plan_issue
 from newsletter.issue.render import RenderedIssue, render_issue
-from newsletter.mail.addresses import header_problem
 from newsletter.mail.returnpath import envelope_sender
 from newsletter.mail.smtp import SmtpTransport, deliver_one
 from newsletter.sending import claims

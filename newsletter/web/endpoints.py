@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from feeds.errors import FeedletterError
+from newsletter.addresses import normalise_address
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.notices import sign_up_and_notify
 from newsletter.audience.tokens import (
@@ -53,7 +54,6 @@ from newsletter.audience.tokens import (
 )
 from newsletter.config import Config
 from newsletter.errors import SubscriberError
-from newsletter.mail.addresses import normalise_address
 from newsletter.state import Db
 from newsletter.web.guard import BoundedPool
 from newsletter.web.ratelimit import Network, Windows, client_address, client_key

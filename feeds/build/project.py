@@ -1,0 +1,115 @@
+"""A build's inputs: the records and topics of a project, loaded, and their selection.
+
+``load_project`` reads the records (through the parse cache when there is one)
+and the topic definitions, and takes each publisher's boilerplate out of the
+excerpts; ``select`` is the collector over them. The digest loads and selects
+through these same functions, so the feeds and the email always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from feeds.config import FeedSettings
+from feeds.errors import ConfigError
+from feeds.reading.boilerplate import scrub_all
+from feeds.reading.cache import ParseCache
+from feeds.reading.corpus import Corpus, FileStat, load_corpus
+from feeds.reading.topics import TopicSet, load_topic_files, merge_topics
+from feeds.selection.collector import Selection, collect
+from feeds.selection.similarity import Vocabulary, vocabulary
+
+
+@dataclass(frozen=True)
+class Project:
+    """The loaded inputs of a build."""
+
+    # validated settings
+    settings: FeedSettings
+    # parsed records and rejections
+    corpus: Corpus
+    # topic definitions, in display order
+    topics: TopicSet
+
+
+def open_cache(settings: FeedSettings) -> ParseCache | None:
+    """The configured parse cache, or None when ``cache`` is null."""
+    if settings.cache is None:
+        return None
+    return ParseCache(settings.cache, settings.limits.limits(settings.site.language))
+
+
+def load_project(
+    settings: FeedSettings,
+    cache: ParseCache | None = None,
+    files: list[FileStat] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Project:
+    """Read the records and topic definitions named by ``settings``."""
+    corpus = load_corpus(
+        settings.content.news,
+        cache=cache,
+        files=files,
+        limits=settings.limits.limits(settings.site.language),
+        progress=progress,
+        base=settings.source.resolve().parent if settings.source is not None else None,
+    )
+    # each provider's recurring text, learned from the whole corpus, leaves the excerpts
+    corpus = replace(corpus, articles=scrub_all(corpus.articles))
+    return Project(settings, corpus, load_topics(settings))
+
+
+def load_cached_project(settings: FeedSettings) -> Project:
+    """``load_project`` through the configured parse cache, closed afterwards."""
+    cache = open_cache(settings)
+    try:
+        return load_project(settings, cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def load_topics(settings: FeedSettings) -> TopicSet:
+    """The topic files merged with the topics in config.
+
+    A ``content.topics`` that is not a folder is an error (a typo there would take
+    every topic feed down); ``null`` means the config defines every topic."""
+    folder = settings.content.topics
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(
+            "content.topics",
+            f"{folder} is not a folder of topic files: fix the path, or set "
+            "content.topics: null when the config's topics are all there is",
+            settings.source,
+        )
+    from_files = load_topic_files(folder) if folder is not None else []
+    definitions = [t.definition() for t in settings.topics]
+    return merge_topics(from_files, definitions, str(settings.source or "config"))
+
+
+def select(
+    project: Project, now: datetime, since: datetime | None = None, keep_rest: bool = False
+) -> Selection:
+    """The collector's selection for ``project`` at ``now`` (optionally only from ``since``)."""
+    settings = project.settings
+    return collect(
+        project.corpus.articles,
+        project.topics,
+        settings.global_rules(),
+        now,
+        overrides=settings.topic_rules(),
+        since=since,
+        keep_rest=keep_rest,
+        site=site_vocabulary(settings, project.topics),
+    )
+
+
+def site_vocabulary(settings: FeedSettings, topics: TopicSet) -> Vocabulary:
+    """The site's own words (its title; its topics' names, short names and ids): every
+    record may use them, so the story rules do not count them as evidence."""
+    names: list[str] = []
+    for topic in topics.topics:
+        names += [topic.name, topic.shortname or "", topic.id.replace("-", " ")]
+    return vocabulary(settings.site.title, names, settings.site.language)
