@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from feeds.build import build_feeds, load_project
 from newsletter.audience import lifecycle as subs
 from newsletter.cli import cli
-from newsletter.config import Config
+from newsletter.config import BounceSettings, Config
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
 
@@ -257,7 +257,7 @@ def test_forget_leaves_nothing_that_identifies_the_address(project: Path) -> Non
         with connect(config.database) as conn:
             reader, _ = subs.add(conn, "gone@example.com", name="Gone Person")
             subs.record_returned_mail(conn, reader.id, "soft", "452 4.2.2 gone@example.com is full",
-                                      hard_limit=1, now=datetime.now(UTC))  # fmt: skip
+                                      limits=BounceSettings(hard_limit=1), now=datetime.now(UTC))  # fmt: skip
         assert CliRunner().invoke(cli, ["send", "--force"]).exit_code == 0
         assert config.database.path is not None
         with sqlite3.connect(config.database.path) as raw:

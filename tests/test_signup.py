@@ -22,7 +22,7 @@ import pytest
 
 from feeds.build import build_feeds, load_project
 from newsletter.audience import lifecycle as subs
-from newsletter.config import Config, load_config
+from newsletter.config import BounceSettings, Config, load_config
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.sending.delivery import find_issue, send_issue
 from newsletter.state import connect
@@ -406,7 +406,7 @@ def test_soft_bounces_over_consecutive_issues(fixture_project: Path) -> None:
         def outcome(issue: str, result: str) -> bool:
             return subs.record_delivery_outcome(
                 conn, reader.id, issue, result, "452 4.2.2 mailbox full",
-                hard_limit=1, soft_issue_limit=3, now=datetime.now(UTC),
+                limits=BounceSettings(hard_limit=1, soft_issue_limit=3), now=datetime.now(UTC),
             )  # fmt: skip
 
         assert not outcome("2021-W01", "deferred")

@@ -25,8 +25,8 @@ it is worded (anyone can mail the bounce address).
    ``delayed``/4.x.x soft, a feedback report a complaint, anything else (an
    auto-reply, a ``delivered`` notice) nothing.
 
-What a verdict does to the reader is the lifecycle's decision
-(``subscribers.record_returned_mail``). A message is acted on once: importing the
+What a verdict does to the reader is ``audience.status``'s decision, applied by
+``lifecycle.record_returned_mail``. A message is acted on once: importing the
 same mailbox again changes nothing. Oversized or unreadable messages are
 reported and skipped, never fatal.
 """
@@ -50,6 +50,7 @@ from flufl.bounce import all_failures
 
 from newsletter import state
 from newsletter.audience import lifecycle as subs
+from newsletter.config import BounceSettings
 from newsletter.errors import ReturnedMailError
 from newsletter.mail.returnpath import tag_of, verify_message_id, verify_tag
 from newsletter.state import Db
@@ -374,7 +375,7 @@ def import_returned(
     secret: bytes,
     return_path: str,
     delimiter: str = "+",
-    hard_limit: int,
+    limits: BounceSettings,
     max_bytes: int,
     now: datetime,
 ) -> list[Outcome]:
@@ -401,7 +402,7 @@ def import_returned(
             continue
         status = subs.record_returned_mail(
             conn, found.id, verdict.kind, verdict.reason, source=source,
-            hard_limit=hard_limit, now=now,
+            limits=limits, now=now,
         )  # fmt: skip
         outcomes.append(Outcome(name, verdict.kind, found.email, status, verdict.reason))
     return outcomes

@@ -1,21 +1,16 @@
-"""The subscriber lifecycle: the one place that decides a subscriber's status.
+"""The subscriber lifecycle: the one place that changes a subscriber.
 
-Statuses::
-
-    pending ──confirm──▶ active ◀──resume── paused
-       │                   │ ▲                  ▲
-       │ (expires)         │ └────── pause ─────┘
-       ▼                   ├──unsubscribe / complaint──▶ unsubscribed
-    (purged)               └──hard bounces / soft-bounce issues──▶ bounced
-
-Readers sign up from the site (``sign_up``: pending, double opt-in) and confirm
-(``confirm``); operators add or import readers who are active at once (consent
-source "operator"). Only ``active`` readers get issues. Consent — when, how and
-from where — is recorded. ``forget`` erases a person and keeps only a keyed hash
-on the suppression list. Addresses are validated and normalised with
-email-validator (syntax only, no DNS); topics are checked against the known ids,
-an empty list meaning all topics. SQL lives in ``state``; mail in ``delivery``
-and ``notices``; this module raises ``SubscriberError`` and prints nothing.
+Every status change is decided by ``status`` (the machine and its table) and
+applied here, through ``state``, with the table's sources as the guard of the
+UPDATE, so a change that no longer applies (another process got there first)
+changes nothing. Readers sign up from the site (``sign_up``: pending, double
+opt-in) and confirm (``confirm``); operators add or import readers who are
+active at once (consent source "operator"). Only active readers get issues.
+Consent — when, how and from where — is recorded. ``forget`` erases a person and
+keeps only a keyed hash on the suppression list. Addresses follow the one rule
+of ``newsletter.addresses``; topics are checked against the known ids, an empty
+list meaning all topics. SQL lives in ``state``; mail in ``sending`` and
+``notices``; this module raises ``SubscriberError`` and prints nothing.
 """
 
 from __future__ import annotations
@@ -26,29 +21,40 @@ from datetime import datetime, timedelta
 
 from newsletter import state
 from newsletter.addresses import normalise_address
+from newsletter.audience.status import (
+    SUBSCRIBED,
+    BounceDecision,
+    Change,
+    Counts,
+    Status,
+    after_delivery,
+    after_returned_mail,
+    sources,
+    target,
+)
 from newsletter.audience.subscriber import (
-    STATUSES,
     Subscriber,
     by_id,
     clean_name,
     get,
     listing,
     parse_topics,
-    stamp,
+    timestamp,
 )
 from newsletter.audience.tokens import address_hash
+from newsletter.config import BounceSettings
 from newsletter.errors import SubscriberError
-from newsletter.state import Db, transaction
+from newsletter.state import Db, Row, transaction
 
 __all__ = [
-    "STATUSES",
+    "Status",
     "Subscriber",
     "by_id",
     "get",
     "listing",
     "normalise_address",
     "parse_topics",
-    "stamp",
+    "timestamp",
 ]
 
 
@@ -72,6 +78,52 @@ def _check_not_suppressed(conn: Db, address: str, secret: bytes | None, reconsen
     state.unsuppress(conn, digest)
 
 
+def _change(
+    conn: Db, subscriber_id: int, change: Change, when: str, reason: str, **values: object
+) -> bool:
+    """Apply ``change`` (with ``values``) if the reader's status still allows it."""
+    return state.update_subscriber(
+        conn,
+        subscriber_id,
+        only_status=sources(change),
+        status=target(change),
+        status_at=when,
+        status_reason=reason[:300],
+        **values,
+    )
+
+
+# a reader who becomes active anew starts with clean bounce counts
+_FRESH_COUNTS = {"hard_bounces": 0, "soft_bounce_issues": 0, "last_soft_bounce_issue": ""}
+
+
+def _new_reader(
+    conn: Db,
+    address: str,
+    *,
+    name: str,
+    topics: str,
+    status: Status,
+    when: str,
+    consent_source: str,
+    consent_ip: str = "",
+) -> int:
+    """Insert a reader; one confirmed at once (an operator's) has consent from now."""
+    confirmed = {"consent_at": when, "confirmed_at": when} if status == Status.ACTIVE else {}
+    return state.insert_subscriber(
+        conn,
+        email=address,
+        name=clean_name(name),
+        topics=topics,
+        status=status,
+        created_at=when,
+        status_at=when,
+        consent_source=consent_source,
+        consent_ip=consent_ip[:64],
+        **confirmed,
+    )
+
+
 def add(
     conn: Db,
     email: str,
@@ -85,47 +137,29 @@ def add(
 ) -> tuple[Subscriber, bool]:
     """Add (or re-activate and update) an active subscriber; returns it and whether it is new.
 
-    An operator action: the reader is active at once, consent source ``source``.
+    An operator action (``Change.ADD``): the reader is active at once, consent
+    source ``source``.
     """
     address = normalise_address(email)
-    when = stamp(now)
+    when = timestamp(now)
     with transaction(conn):
         _check_not_suppressed(conn, address, secret, reconsent)
         row = state.subscriber_by_email(conn, address)
         if row is None:
-            state.insert_subscriber(
-                conn,
-                email=address,
-                name=clean_name(name),
-                topics=",".join(topics),
-                status="active",
-                created_at=when,
-                status_at=when,
-                consent_source=source,
-                consent_at=when,
-                confirmed_at=when,
-            )
-            created = True
+            _new_reader(
+                conn, address, name=name, topics=",".join(topics), status=Status.ACTIVE,
+                when=when, consent_source=source,
+            )  # fmt: skip
         else:
-            state.update_subscriber(
-                conn,
-                row["id"],
-                name=clean_name(name) or row["name"],
-                topics=",".join(topics),
-                status="active",
-                unsubscribed_at=None,
-                status_at=when,
-                status_reason="",
-                hard_bounces=0,
-                soft_bounce_issues=0,
-                consent_source=source,
-                consent_at=when,
-                confirmed_at=when,
-            )
-            created = False
+            _change(
+                conn, row["id"], Change.ADD, when, "",
+                name=clean_name(name) or row["name"], topics=",".join(topics),
+                unsubscribed_at=None, consent_source=source, consent_at=when,
+                confirmed_at=when, **_FRESH_COUNTS,
+            )  # fmt: skip
     found = get(conn, address)
     assert found is not None
-    return found, created
+    return found, row is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +207,7 @@ def sign_up(
     for an address that is not one (the form says so, as it would for any typo).
     """
     address = normalise_address(email)
-    when = stamp(now)
+    when = timestamp(now)
     wanted = ",".join(topics)
     with transaction(conn):
         if state.suppression_count(conn) and state.is_suppressed(
@@ -183,25 +217,18 @@ def sign_up(
             return SignUp("", None, reason="suppressed")
         row = state.subscriber_by_email(conn, address)
         if row is None:
-            subscriber_id = state.insert_subscriber(
-                conn,
-                email=address,
-                name=clean_name(name),
-                topics=wanted,
-                status="pending",
-                created_at=when,
-                status_at=when,
-                consent_source="form",
-                consent_ip=client[:64],
-            )
+            subscriber_id = _new_reader(
+                conn, address, name=name, topics=wanted, status=Status.PENDING, when=when,
+                consent_source="form", consent_ip=client,
+            )  # fmt: skip
         else:
             subscriber_id = row["id"]
-        active = row is not None and row["status"] in ("active", "paused")
-        notice = "already" if active else "confirm"
-        day_ago = stamp(now - timedelta(days=1))
-        reserved = stamp(now - timedelta(seconds=RESERVATION_SECONDS))
+        subscribed = row is not None and row["status"] in SUBSCRIBED
+        notice = "already" if subscribed else "confirm"
+        day_ago = timestamp(now - timedelta(days=1))
+        reserved = timestamp(now - timedelta(seconds=RESERVATION_SECONDS))
         sent = state.notices_since(conn, subscriber_id, day_ago, reserved)
-        recent = stamp(now - timedelta(minutes=per_address_minutes))
+        recent = timestamp(now - timedelta(minutes=per_address_minutes))
         if len(sent) >= per_address_per_day or (sent and sent[0] > recent):
             return SignUp("", None, reason="limit")
         request_id = 0
@@ -227,42 +254,30 @@ def confirm(
 ) -> bool:
     """Make a reader active by their confirmation link, recording consent.
 
-    The link's sign-up request (``request_id``) decides the topics and name; a
-    link without one (mailed before requests existed) confirms a pending reader
-    as they are. False if the request is gone (expired, or confirmed already) or
-    the reader is no longer waiting for it.
+    The link's sign-up request (``request_id``) decides the topics and name
+    (``Change.CONFIRM``); a link without one (mailed before requests existed)
+    confirms a pending reader as they are (``Change.CONFIRM_PENDING``). False if
+    the request is gone (expired, or confirmed already) or the reader is no longer
+    waiting for it.
     """
-    when = stamp(now)
+    when = timestamp(now)
     with transaction(conn):
         row = state.subscriber_by_id(conn, subscriber_id)
         if row is None:
             return False
         values: dict[str, object] = {}
+        change = Change.CONFIRM_PENDING
         if request_id:
             request = state.signup_request(conn, request_id, subscriber_id)
             if request is None:
                 return False
             values = {"topics": request["topics"], "name": request["name"] or row["name"]}
-            waiting: tuple[str, ...] = ("pending", "unsubscribed", "bounced")
-        else:
-            waiting = ("pending",)
-        changed = state.update_subscriber(
-            conn,
-            subscriber_id,
-            only_status=waiting,
-            status="active",
-            confirmed_at=when,
-            consent_source="form",
-            consent_at=when,
-            consent_ip=client[:64],
-            status_at=when,
-            status_reason="confirmed",
-            unsubscribed_at=None,
-            hard_bounces=0,
-            soft_bounce_issues=0,
-            last_soft_bounce_issue="",
-            **values,
-        )
+            change = Change.CONFIRM
+        changed = _change(
+            conn, subscriber_id, change, when, "confirmed", confirmed_at=when,
+            consent_source="form", consent_at=when, consent_ip=client[:64],
+            unsubscribed_at=None, **_FRESH_COUNTS, **values,
+        )  # fmt: skip
         if changed:
             state.purge_signup_requests(conn, "9999", subscriber_id)  # all of them: done
         return changed
@@ -277,15 +292,10 @@ def set_preferences(
     now: datetime,
 ) -> bool:
     """Change an active or paused reader's topics and pause; False if they are neither."""
+    change = Change.PAUSE if paused else Change.RESUME
     with transaction(conn):
-        return state.update_subscriber(
-            conn,
-            subscriber_id,
-            only_status=("active", "paused"),
-            topics=",".join(topics),
-            status="paused" if paused else "active",
-            status_at=stamp(now),
-            status_reason="preferences",
+        return _change(
+            conn, subscriber_id, change, timestamp(now), "preferences", topics=",".join(topics)
         )
 
 
@@ -297,17 +307,9 @@ def unsubscribe(
     now: datetime | None = None,
 ) -> bool:
     """Mark a subscriber unsubscribed; returns False if they already were (or are gone)."""
-    when = stamp(now)
+    when = timestamp(now)
     with transaction(conn):
-        return state.update_subscriber(
-            conn,
-            subscriber_id,
-            only_status=("active", "paused", "pending"),
-            status="unsubscribed",
-            unsubscribed_at=when,
-            status_at=when,
-            status_reason=reason[:300],
-        )
+        return _change(conn, subscriber_id, Change.UNSUBSCRIBE, when, reason, unsubscribed_at=when)
 
 
 def record_delivery_outcome(
@@ -317,54 +319,18 @@ def record_delivery_outcome(
     outcome: str,
     reply: str,
     *,
-    hard_limit: int,
-    soft_issue_limit: int,
+    limits: BounceSettings,
     now: datetime,
 ) -> bool:
-    """Count a send's outcome ("sent", "failed" = 5xx, "deferred"); True if now bounced.
-
-    A 5xx is a hard bounce; ``hard_limit`` of them mark the reader bounced. A
-    temporary failure that outlasted the retries is a soft bounce for that issue;
-    ``soft_issue_limit`` consecutive issues with one mark the reader bounced. A
-    delivered issue ends a run of soft bounces.
-    """
+    """Count a send's outcome ("sent", "failed" = 5xx, "deferred"); True if now bounced
+    (``status.after_delivery`` decides)."""
     with transaction(conn):
         row = state.subscriber_by_id(conn, subscriber_id)
         if row is None:
             return False
-        if outcome == "sent":
-            if row["soft_bounce_issues"]:
-                state.update_subscriber(
-                    conn, subscriber_id, soft_bounce_issues=0, last_soft_bounce_issue=""
-                )
-            return False
-        if outcome == "failed":
-            count = row["hard_bounces"] + 1
-            state.update_subscriber(conn, subscriber_id, hard_bounces=count)
-            kind, over = "hard", count >= hard_limit
-        else:
-            if row["last_soft_bounce_issue"] == issue_id:
-                return False  # one soft bounce per issue, however many runs retry it
-            count = row["soft_bounce_issues"] + 1
-            state.update_subscriber(
-                conn, subscriber_id, soft_bounce_issues=count, last_soft_bounce_issue=issue_id
-            )
-            kind, over = "soft", count >= soft_issue_limit
-        state.record_bounce_event(conn, subscriber_id, kind, f"send {issue_id}", reply, stamp(now))
-        if over:
-            return _mark_bounced(conn, subscriber_id, f"{kind} bounce: {reply}", now)
-    return False
-
-
-def _mark_bounced(conn: Db, subscriber_id: int, reason: str, now: datetime) -> bool:
-    return state.update_subscriber(
-        conn,
-        subscriber_id,
-        only_status=("active", "paused", "pending"),
-        status="bounced",
-        status_at=stamp(now),
-        status_reason=reason[:300],
-    )
+        decision = after_delivery(_counts(row), outcome, issue_id, limits)
+        status = _apply(conn, subscriber_id, decision, f"send {issue_id}", reply, now)
+    return status == Status.BOUNCED
 
 
 def record_returned_mail(
@@ -374,47 +340,54 @@ def record_returned_mail(
     detail: str,
     *,
     source: str = "returned mail",
-    hard_limit: int,
+    limits: BounceSettings,
     now: datetime,
 ) -> str:
-    """Act on returned mail for one reader: "hard", "soft" or "complaint".
+    """Act on returned mail for one reader: "hard", "soft" or "complaint"
+    (``status.after_returned_mail`` decides).
 
-    ``source`` names the returned message in the bounce history (so it is acted on once).
-
-    Returns the new status, or "" when nothing changed. A complaint unsubscribes
-    at once; hard bounces count towards ``hard_limit``; a soft bounce in returned
-    mail is only recorded (the send-time retries decide soft bounces).
+    ``source`` names the returned message in the bounce history (so it is acted on
+    once). Returns the new status, or "" when nothing changed.
     """
     with transaction(conn):
         row = state.subscriber_by_id(conn, subscriber_id)
         if row is None:
             return ""
-        state.record_bounce_event(conn, subscriber_id, kind, source, detail, stamp(now))
-        if kind == "complaint":
-            changed = state.update_subscriber(
-                conn,
-                subscriber_id,
-                only_status=("active", "paused", "pending"),
-                status="unsubscribed",
-                unsubscribed_at=stamp(now),
-                status_at=stamp(now),
-                status_reason=f"complaint: {detail}"[:300],
-            )
-            return "unsubscribed" if changed else ""
-        if kind == "hard":
-            count = row["hard_bounces"] + 1
-            state.update_subscriber(conn, subscriber_id, hard_bounces=count)
-            if count >= hard_limit and _mark_bounced(
-                conn, subscriber_id, f"hard bounce: {detail}", now
-            ):
-                return "bounced"
+        decision = after_returned_mail(_counts(row), kind, limits)
+        return _apply(conn, subscriber_id, decision, source, detail, now)
+
+
+def _counts(row: Row) -> Counts:
+    return Counts(row["hard_bounces"], row["soft_bounce_issues"], row["last_soft_bounce_issue"])
+
+
+def _apply(
+    conn: Db, subscriber_id: int, decision: BounceDecision, source: str, detail: str, now: datetime
+) -> str:
+    """Store a bounce decision: counts, the history event, the status change; returns
+    the new status, or "" when the status did not change."""
+    counts = decision.counts
+    when = timestamp(now)
+    state.update_subscriber(
+        conn, subscriber_id, hard_bounces=counts.hard_bounces,
+        soft_bounce_issues=counts.soft_bounce_issues,
+        last_soft_bounce_issue=counts.last_soft_bounce_issue,
+    )  # fmt: skip
+    if decision.event:
+        state.record_bounce_event(conn, subscriber_id, decision.event, source, detail, when)
+    if decision.change is None:
+        return ""
+    extra = {"unsubscribed_at": when} if decision.change == Change.UNSUBSCRIBE else {}
+    prefix = "complaint" if decision.event == "complaint" else f"{decision.event} bounce"
+    if _change(conn, subscriber_id, decision.change, when, f"{prefix}: {detail}", **extra):
+        return target(decision.change)
     return ""
 
 
 def purge_pending(conn: Db, now: datetime, confirm_days: float) -> int:
     """Delete sign-ups never confirmed after ``confirm_days`` and sign-up requests
     that old (their links have expired); returns how many sign-ups went."""
-    cutoff = stamp(now - timedelta(days=confirm_days))
+    cutoff = timestamp(now - timedelta(days=confirm_days))
     with transaction(conn):
         state.purge_signup_requests(conn, cutoff)
         return state.purge_pending(conn, cutoff)
@@ -451,7 +424,7 @@ def forget(conn: Db, email: str, secret: bytes, now: datetime) -> Subscriber:
     with transaction(conn):
         state.forget_subscriber_traces(conn, found.id)
         state.delete_subscriber(conn, found.id)
-        state.suppress(conn, digest, "forgotten on request", stamp(now))
+        state.suppress(conn, digest, "forgotten on request", timestamp(now))
     return found
 
 

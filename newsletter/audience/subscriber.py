@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from newsletter import state
+from newsletter.audience.status import Status
 from newsletter.errors import SubscriberError
 from newsletter.state import Db, Row
-
-STATUSES = ("pending", "active", "paused", "bounced", "unsubscribed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +31,8 @@ class Subscriber:
     name: str
     # topic ids the subscriber wants, in config order; empty = all topics
     topics: tuple[str, ...]
-    # one of STATUSES
-    status: str
+    # where they stand (``status.Status``)
+    status: Status
     # when the row was made (ISO 8601, UTC)
     created_at: str = ""
     # when the address was confirmed (double opt-in or operator), if it was
@@ -58,7 +57,7 @@ def _row(row: Row) -> Subscriber:
         email=row["email"],
         name=row["name"],
         topics=tuple(t for t in row["topics"].split(",") if t),
-        status=row["status"],
+        status=Status(row["status"]),
         created_at=row["created_at"],
         confirmed_at=row["confirmed_at"],
         consent_source=row["consent_source"],
@@ -70,7 +69,7 @@ def _row(row: Row) -> Subscriber:
     )
 
 
-def stamp(moment: datetime | None = None) -> str:
+def timestamp(moment: datetime | None = None) -> str:
     """A moment as stored: ISO 8601 UTC, seconds."""
     return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
@@ -109,8 +108,9 @@ def by_id(conn: Db, subscriber_id: int) -> Subscriber | None:
     return _row(row) if row else None
 
 
-def listing(conn: Db, *, active_only: bool = False, status: str | None = None) -> list[Subscriber]:
-    """Every subscriber (or those with ``status``; ``active_only``: "active"), by address."""
-    if status is not None and status not in STATUSES:
-        raise SubscriberError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
-    return [_row(r) for r in state.subscribers(conn, "active" if active_only else status)]
+def listing(
+    conn: Db, *, active_only: bool = False, status: Status | None = None
+) -> list[Subscriber]:
+    """Every subscriber (or those with ``status``; ``active_only``: active), by address."""
+    wanted = Status.ACTIVE if active_only else status
+    return [_row(r) for r in state.subscribers(conn, wanted.value if wanted else None)]

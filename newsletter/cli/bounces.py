@@ -42,7 +42,7 @@ def bounces_import(config_path: Path, path: Path) -> None:
             secret=secret_from_env(config.state.secret_env),
             return_path=return_path(config.newsletter, config.site),
             delimiter=settings.verp_delimiter,
-            hard_limit=settings.hard_limit,
+            limits=settings,
             max_bytes=settings.max_message_bytes,
             now=datetime.now(UTC),
         )

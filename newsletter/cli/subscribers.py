@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from feeds.build import load_topics
+from newsletter.audience.status import Status
 from newsletter.cli.group import cli, config_option, plain, say
 from newsletter.config import Config, load_config
 from newsletter.state import Db
@@ -94,7 +95,7 @@ def subscribers_remove(config_path: Path, email: str) -> None:
 @config_option
 @click.option(
     "--status",
-    type=click.Choice(["pending", "active", "paused", "bounced", "unsubscribed"]),
+    type=click.Choice([status.value for status in Status]),
     default=None,
     help="Only subscribers with this status.",
 )
@@ -104,10 +105,10 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
 
     config = load_config(config_path)
     with state_connection(config) as conn:
-        rows = subs.listing(conn, status=status)
+        rows = subs.listing(conn, status=Status(status) if status else None)
     for s in rows:
         click.echo(plain(f"{s.email}\t{s.status}\t{','.join(s.topics) or 'all'}\t{s.name}"))
-    active = sum(s.status == "active" for s in rows)
+    active = sum(s.status == Status.ACTIVE for s in rows)
     click.echo(f"{len(rows)} subscribers, {active} active", err=True)
 
 

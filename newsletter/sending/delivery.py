@@ -15,7 +15,7 @@ Retries and the SMTP answers are ``smtp``'s business: 4xx and dropped
 connections are retried, then the recipient is left for the next run; a 5xx
 marks that recipient failed and feeds the bounce rules; an authentication
 failure, or a 5xx for the sender, stops the run. The lifecycle decides what an
-outcome does to the reader (``subscribers.record_delivery_outcome``).
+outcome does to the reader (``lifecycle.record_delivery_outcome``, decided by ``audience.status``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from feeds.rendering.pages import template_env
 from newsletter import state
 from newsletter.addresses import header_problem
 from newsletter.audience import lifecycle as subs
+from newsletter.audience.status import Status
 from newsletter.audience.tokens import make_expiring_token, make_token, secret_from_env, signed_link
 from newsletter.config import Config, Database
 from newsletter.errors import DeliveryError
@@ -333,7 +334,7 @@ class _Run:
                 report.nothing_new += 1
             return
         current = subs.by_id(conn, subscriber.id)
-        if current is None or current.status != "active":
+        if current is None or current.status != Status.ACTIVE:
             return  # unsubscribed while this run was going
         lease = config.smtp.claim_lease_seconds
         if not claims.claim(conn, info.id, subscriber.id, owner, time.time(), lease):
@@ -384,15 +385,13 @@ class _Run:
             state.drop_claim(conn, info.id, subscriber.id, owner)
         bounced = False
         if outcome != "sent" or current.soft_bounce_issues:  # a clean delivery changes nothing
-            bounces = config.newsletter.bounces
             bounced = subs.record_delivery_outcome(
                 conn,
                 subscriber.id,
                 info.id,
                 outcome,
                 reply,
-                hard_limit=bounces.hard_limit,
-                soft_issue_limit=bounces.soft_issue_limit,
+                limits=config.newsletter.bounces,
                 now=clock(),
             )
         with self.lock:

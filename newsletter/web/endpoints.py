@@ -45,6 +45,7 @@ from feeds.errors import FeedletterError
 from newsletter.addresses import normalise_address
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.notices import sign_up_and_notify
+from newsletter.audience.status import ON_THE_LIST, SUBSCRIBED, Status
 from newsletter.audience.tokens import (
     make_token,
     token_subscriber,
@@ -294,7 +295,7 @@ class Readers:
         if isinstance(found, Response):
             return found
         reader, request_id = found
-        if reader.status in ("active", "paused"):
+        if reader.status in SUBSCRIBED:
             return page(
                 self.config, "Already confirmed", "<p>This address is already confirmed.</p>"
             )
@@ -321,7 +322,7 @@ class Readers:
         confirmed = await self.run(
             self._confirm, reader.id, request_id, self.client(request), datetime.now(UTC)
         )
-        if not confirmed and reader.status not in ("active", "paused"):
+        if not confirmed and reader.status not in SUBSCRIBED:
             return self.invalid("confirm")
         return page(
             self.config,
@@ -343,7 +344,7 @@ class Readers:
         return page(self.config, "Your subscription", self._preferences_body(found[0]))
 
     def _preferences_body(self, found: subs.Subscriber, note: str = "") -> str:
-        if found.status not in ("active", "paused"):
+        if found.status not in SUBSCRIBED:
             return f"<p>{escape(found.email)} is not subscribed ({escape(found.status)}).</p>"
         chosen = set(found.topics) or {tid for tid, _ in self.topics}
         boxes = "".join(
@@ -351,7 +352,7 @@ class Readers:
             f"{' checked' if tid in chosen else ''}> {escape(name)}</label><br>"
             for tid, name in self.topics
         )
-        paused = " checked" if found.status == "paused" else ""
+        paused = " checked" if found.status == Status.PAUSED else ""
         unsubscribe_token = escape(make_token(self.secret, found.id, found.email))
         saved = f'<p role="status">{escape(note)}</p>' if note else ""
         return (
@@ -407,7 +408,7 @@ class Readers:
         if isinstance(found, Response):
             return found
         reader = found[0]
-        if reader.status not in ("active", "paused", "pending"):
+        if reader.status not in ON_THE_LIST:
             return page(
                 self.config,
                 "Unsubscribed",
