@@ -168,7 +168,7 @@ class FeedSettings(Section):
     content: ContentSettings = ContentSettings()
     templates: Path = Path("templates")
     output: Path = Path("output")
-    # the parse cache (and build stamp); null turns it off
+    # the parse cache (and the record of the last build); null turns it off
     cache: Path | None = Path("var/parse-cache.sqlite3")
     rules: RuleSettings = RuleSettings()
     limits: LimitSettings = LimitSettings()

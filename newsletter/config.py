@@ -359,8 +359,13 @@ class ScheduleSettings(Section):
     """``schedule``: the jobs `feedletter schedule` runs (crontab syntax)."""
 
     timezone: str = "UTC"
+    # the site build (feeds, pages, the digest that is due, the hub pings)
     feeds: str | None = "0 * * * *"
+    # the site build, then the issue that is due to every subscriber
     digest: str | None = "0 8 * * mon"
+    # delete sign-ups never confirmed within newsletter.confirm_days
+    purge: str | None = "30 3 * * *"
+    # a run missed by more than this (the scheduler was down) is skipped
     misfire_grace_hours: float = Field(default=6, gt=0)
 
     @field_validator("timezone")
@@ -372,7 +377,7 @@ class ScheduleSettings(Section):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
         return value
 
-    @field_validator("feeds", "digest")
+    @field_validator("feeds", "digest", "purge")
     @classmethod
     def _crontab(cls, value: str | None) -> str | None:
         if value is None:

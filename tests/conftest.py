@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from feeds.build import BuildResult, build_feeds
 from newsletter.config import Config, load_config
@@ -18,6 +19,13 @@ from .postgres import PASSWORD_ENV, PostgresServer, binaries
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 FIXTURE = DATA / "fixture"
+# Property tests draw the same examples on every run (derived from each test's code),
+# so the suite passes or fails on the code alone, never on the luck of the draw.
+# HYPOTHESIS_PROFILE=explore draws new random examples, ten times as many.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 # A fixed "now" for every build in the tests: builds must not depend on the clock.
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

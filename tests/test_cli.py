@@ -153,6 +153,15 @@ def test_check_renders_the_digest_templates_as_build_would(in_project: Path) -> 
     assert "Encountered unknown tag 'endfro'" in result.stderr, result.output
 
 
+def test_a_build_moves_private_files_an_older_version_left_in_output(in_project: Path) -> None:
+    old = in_project / "output" / "newsletter" / "2021-W40"
+    old.mkdir(parents=True)
+    (old / "email.html").write_text("FEEDLETTER-RECIPIENT-ADDRESS")
+    assert CliRunner().invoke(cli, ["build", "--no-digest"]).exit_code == 0
+    assert not (old / "email.html").exists()
+    assert (in_project / "var" / "issues" / "2021-W40" / "email.html").is_file()
+
+
 def test_missing_config_says_how_to_fix_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["build"])

@@ -22,6 +22,7 @@ from newsletter.issue.message import compose
 from newsletter.issue.pipeline import current_period, issue_period, make_issue, write_issue
 from newsletter.issue.plan import period_ending, plan_issue, score
 from newsletter.issue.render import RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
+from newsletter.runtime.migrate import migrate
 
 from .conftest import ROOT, in_folder
 
@@ -382,6 +383,12 @@ def test_output_holds_only_public_files(
     for name in ("email.html", "email.txt", "sample.eml"):
         (old / name).write_text("FEEDLETTER-RECIPIENT-ADDRESS")
     (old / "issue.json").write_text((ROOT / "tests" / "data" / "old-issue.json").read_text())
+    assert {p.name for p in migrate(config).moved} == {
+        "email.html",
+        "email.txt",
+        "issue.json",
+        "sample.eml",
+    }
     write_issue(config, busy_issue)
     public = [p for p in (tmp_path / "output").rglob("*") if p.is_file()]
     assert {p.name for p in public} == {"index.html", "atom.xml"}

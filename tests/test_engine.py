@@ -1,4 +1,4 @@
-"""The incremental engine: parse cache, build stamp, parallel parsing, fast YAML."""
+"""The incremental engine: parse cache, skipped builds, parallel parsing, fast YAML."""
 
 from __future__ import annotations
 

@@ -125,9 +125,16 @@ def test_a_sign_up_never_erases_a_returning_readers_history(project: Path) -> No
             link = link_in(mail, "confirm")
             post(served, "/news/subscribe", [("email", "other@example.com")])
             smtp.wait_for(3)
-            # the purge (send runs it) takes only sign-ups never confirmed
-            issue(config, date(2021, 3, 7))
-            CliRunner().invoke(cli, ["send", "--force"])
+            with sqlite3.connect(config.database.path) as raw:  # other's link has expired
+                raw.execute(
+                    "UPDATE subscribers SET created_at = ? WHERE email = 'other@example.com'",
+                    (long_ago,),
+                )
+            # the purge takes only sign-ups never confirmed
+            purged = CliRunner().invoke(cli, ["subscribers", "purge"])
+            assert purged.stdout == "Deleted 1 sign-up(s) never confirmed within 7 days\n"
+            with connect(config.database) as conn:
+                assert subs.get(conn, "other@example.com") is None
             with connect(config.database) as conn:
                 found = subs.get(conn, "back@example.com")
             assert (

@@ -3,6 +3,7 @@ text survives the round trip through feedparser after sanitising."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 from datetime import UTC, datetime
 
@@ -72,6 +73,17 @@ SPEC = FeedSpec(
 )
 
 
+def as_feedparser_reads(text: str) -> str:
+    """``text`` after feedparser's repair of what it takes for mis-decoded UTF-8 (it
+    re-decodes Latin-1 that is valid UTF-8: a literal "Â¡" reads as "¡"), and of
+    Windows-1252 code points (feedparser/mixin.py, ``pop``)."""
+    from feedparser.html import _cp1252
+
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        text = text.encode("iso-8859-1").decode("utf-8")
+    return text.translate(_cp1252)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records)
 def test_generated_records_give_parseable_feeds_whose_text_survives(
@@ -110,8 +122,8 @@ def test_generated_records_give_parseable_feeds_whose_text_survives(
         assert kind == "html" and "<" not in title and html.unescape(title) == article.title
     else:
         assert kind is None and title == article.title  # a text construct: the text itself
-        assert feedparser.parse(atom).entries[0].title == article.title
-        assert feedparser.parse(rss).entries[0].title == article.title
+        assert feedparser.parse(atom).entries[0].title == as_feedparser_reads(article.title)
+        assert feedparser.parse(rss).entries[0].title == as_feedparser_reads(article.title)
     assert article.title == clean_text(article.title)
     if article.excerpt:
         summary = atom_entry.findtext(f"{ATOM}summary") or ""

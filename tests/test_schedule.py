@@ -226,6 +226,25 @@ def test_sigterm_stops_the_scheduler_cleanly(fixture_project: Path) -> None:
     assert any(line.startswith("Scheduler running on var/state.sqlite3") for line in lines)
 
 
+def test_the_purge_job_deletes_sign_ups_whose_links_expired(fixture_project: Path) -> None:
+    from newsletter.audience import lifecycle
+    from newsletter.runtime.jobs import PURGE_JOB, purge
+
+    config = configure(fixture_project, far_daily_cron())
+    long_ago = datetime.now(UTC) - timedelta(days=30)
+    with connect(config.database) as conn:
+        for address, when in (("old@example.com", long_ago), ("new@example.com", None)):
+            lifecycle.sign_up(
+                conn, address, topics=(), name="", client="127.0.0.1",
+                now=when or datetime.now(UTC), secret=b"s" * 32,
+                per_address_minutes=0, per_address_per_day=3,
+            )  # fmt: skip
+    purge(str(fixture_project / "config.yaml"))
+    assert runs(config) == [(PURGE_JOB, "ok: 1 deleted")]
+    with connect(config.database) as conn:
+        assert [s.email for s in lifecycle.listing(conn)] == ["new@example.com"]
+
+
 def test_job_lines_show_without_verbose(fixture_project: Path) -> None:
     """`schedule` logs each job's outcome on stderr with no -v (its own basicConfig
     used to be a no-op after the group's, hiding them)."""

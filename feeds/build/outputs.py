@@ -51,7 +51,8 @@ def render_outputs(
     # imported here: a skipped build never needs feedgen, lxml or Jinja2
     from feeds.rendering.feed import EntryTopic, FeedSpec, render_feed
     from feeds.rendering.jsonfeed import render_json_feed
-    from feeds.rendering.pages import render_site, template_env
+    from feeds.rendering.pages import render_site
+    from feeds.rendering.templating import environment
 
     settings = project.settings
     everything, pages = feed_pages(project, selection)
@@ -123,7 +124,7 @@ def render_outputs(
             files[location.archive_page_path(number)] = document
         if found.pages:
             files[location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
-    env = template_env(settings.templates)
+    env = environment(settings.templates)
     files.update(render_site(env, settings.site, everything, pages, settings.subscribe_form_url()))
     return files
 

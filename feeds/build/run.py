@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from feeds.build import uptodate as stamp
+from feeds.build import uptodate
 from feeds.build.outputs import read_archives, render_outputs
 from feeds.build.project import Project, load_project, open_cache, select
 from feeds.build.summary import BuildSummary, FeedCount
@@ -42,7 +42,7 @@ class BuildResult:
     selection: Selection | None
     # what was written
     report: WriteReport
-    # the fingerprint of every input (``stamp.fingerprint``), checked in this build
+    # the fingerprint of every input (``uptodate.fingerprint``), checked in this build
     fingerprint: str = ""
 
 
@@ -109,9 +109,9 @@ def build_feeds(
     cache = open_cache(settings)
     try:
         files = scan(settings.content.news)
-        fingerprint = stamp.fingerprint(settings, files)
+        fingerprint = uptodate.fingerprint(settings, files)
         if cache is not None:
-            previous = stamp.load(cache, fingerprint, now, settings.output)
+            previous = uptodate.load(cache, fingerprint, now, settings.output)
             if previous is not None:
                 report = WriteReport((), tuple(sorted(previous.outputs)), ())
                 summary = replace(
@@ -133,7 +133,7 @@ def build_feeds(
         if cache is not None:
             rules = [settings.global_rules(), *settings.topic_rules().values()]
             until = valid_until(project.corpus.articles, rules, now)
-            stamp.save(cache, fingerprint, until, settings.output, plan.files, summary)
+            uptodate.save(cache, fingerprint, until, settings.output, plan.files, summary)
         return BuildResult(summary, project, plan.selection, report, fingerprint)
     finally:
         if cache is not None:

@@ -1,7 +1,7 @@
-"""What a feed build reports: plain data, kept with the build stamp.
+"""What a feed build reports: plain data, kept with the record of the build.
 
-Apart from ``build`` so that ``stamp`` can store and restore it without
-importing the build (which imports ``stamp``). Nothing here computes anything.
+Apart from ``run`` so that ``uptodate`` can store and restore it without
+importing the build (which imports ``uptodate``). Nothing here computes anything.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class FeedCount:
 
 @dataclass(frozen=True)
 class BuildSummary:
-    """What a feed build read, decided and wrote, as plain data (stored with the stamp)."""
+    """What a feed build read, decided and wrote, as plain data (kept with its record)."""
 
     # record files read
     read: int

@@ -1,13 +1,13 @@
-"""The build stamp: whether a feed build can be skipped because nothing changed.
+"""Whether a feed build can be skipped because nothing changed.
 
-After a build, the stamp records a fingerprint of everything the outputs depend
+After a build, its record holds a fingerprint of everything the outputs depend
 on — the settings, the stat (path, size, mtime) of every record file, topic
 file, template and feedletter source file, and feedletter's version — together
 with the stat of every file written, the summary, and ``valid_until`` (when the
 passage of time alone would change the selection; see
 ``collector.valid_until``). A later build with the same fingerprint, before
 ``valid_until``, whose outputs are still exactly as written, has nothing to do.
-The stamp lives in the parse cache; deleting the cache forces a full build.
+The record lives in the parse cache; deleting the cache forces a full build.
 ``save_outputs`` and ``load_outputs`` are the same mechanism for any other
 stage whose outputs are a pure function of a fingerprint (the digest uses them).
 """
@@ -26,8 +26,7 @@ from typing import Any
 
 from feeds.build.summary import BuildSummary, FeedCount
 from feeds.config import FeedSettings
-from feeds.reading.cache import ParseCache
-from feeds.reading.cache import stamp as cache_stamp
+from feeds.reading.cache import ParseCache, parser_key
 from feeds.reading.corpus import FileStat
 
 KEY = "build-stamp"
@@ -46,7 +45,7 @@ def _files_under(folder: Path | None, suffixes: tuple[str, ...] = ()) -> Iterabl
 def fingerprint(settings: FeedSettings, records: Iterable[FileStat]) -> str:
     """A digest of everything a feed build's outputs depend on, except the time."""
     digest = hashlib.sha256()
-    digest.update(cache_stamp().encode())
+    digest.update(parser_key().encode())
     digest.update(settings.model_dump_json().encode())
     # paths joined once, sizes and mtimes as machine integers: a fifth of the time
     # of formatting 100k lines in Python
@@ -59,8 +58,8 @@ def fingerprint(settings: FeedSettings, records: Iterable[FileStat]) -> str:
     return digest.hexdigest()
 
 
-class Stamp:
-    """A loaded stamp that matched."""
+class BuildRecord:
+    """The record of the last build, when it still matches."""
 
     def __init__(self, summary: BuildSummary, outputs: Mapping[str, Any]) -> None:
         self.summary = summary
@@ -80,8 +79,10 @@ def save(
     save_outputs(cache, KEY, fingerprint_value, {output: written}, extra)
 
 
-def load(cache: ParseCache, fingerprint_value: str, now: datetime, output: Path) -> Stamp | None:
-    """The stored stamp if the last build is still exactly right, else None."""
+def load(
+    cache: ParseCache, fingerprint_value: str, now: datetime, output: Path
+) -> BuildRecord | None:
+    """The last build's record if that build is still exactly right, else None."""
     value = load_outputs(cache, KEY, fingerprint_value)
     if value is None:
         return None
@@ -101,7 +102,7 @@ def load(cache: ParseCache, fingerprint_value: str, now: datetime, output: Path)
         )
     except (ValueError, KeyError, TypeError):
         return None
-    return Stamp(summary, value["outputs"][str(output)])
+    return BuildRecord(summary, value["outputs"][str(output)])
 
 
 def save_outputs(

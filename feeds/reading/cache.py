@@ -59,7 +59,7 @@ class Entry:
         return result
 
 
-def stamp(limits: Limits = DEFAULT_LIMITS) -> str:
+def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:
     """What cached entries depend on besides the file: versions and limits."""
     return (
         f"parser {PARSER_VERSION}; feedletter {__version__}; limits {limits.max_record_bytes}/"
@@ -72,7 +72,8 @@ class ParseCache:
 
     def __init__(self, path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.path = path
-        self.stamp = stamp(limits)
+        # the parser that wrote the entries (``parser_key``); another empties the cache
+        self.made_by = parser_key(limits)
         self.warnings: list[str] = []
         try:
             self.conn = self._open()
@@ -95,15 +96,15 @@ class ParseCache:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
             row = conn.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
-            if row is None or row[0] != self.stamp:
+            if row is None or row[0] != self.made_by:
                 if row is not None:
                     self.warnings.append(
-                        f"parse cache was made with {row[0]}; now {self.stamp}: "
+                        f"parse cache was made with {row[0]}; now {self.made_by}: "
                         "reparsing everything"
                     )
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("DELETE FROM records")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (self.stamp,))
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (self.made_by,))
                 conn.execute("COMMIT")
             conn.execute("SELECT count(*) FROM records").fetchone()
         except sqlite3.DatabaseError:
@@ -141,7 +142,7 @@ class ParseCache:
                 self.conn.execute("ROLLBACK")
 
     def get_meta(self, key: str) -> str | None:
-        """A value stored beside the records (e.g. the last build's stamp)."""
+        """A value stored beside the records (e.g. the last build's record)."""
         try:
             row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         except sqlite3.DatabaseError:

@@ -1,7 +1,8 @@
 """The human side of the output: the index page, topic pages and the OPML list.
 
-Rendered with Jinja2 from the project's ``templates/`` folder with autoescaping
-on, so every string from a record or a topic file is escaped. Pure rendering:
+Rendered with Jinja2 from the project's ``templates/`` folder through the one
+environment of ``templating`` (autoescaping on, so every string from a record or
+a topic file is escaped). Pure rendering:
 returns bytes keyed by output path; writing is ``feeds.publishing.output``'s job.
 """
 
@@ -10,22 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from jinja2 import (
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateError,
-    select_autoescape,
-)
+from jinja2 import Environment
 
-from feeds import __version__
 from feeds.config import SiteSettings
-from feeds.errors import ConfigError
 from feeds.model import Article
 from feeds.reading.topics import Topic
 from feeds.rendering.layout import OPML_PATH, FeedLocation, opml_url
+from feeds.rendering.templating import render
 from feeds.selection.collector import TopicSelection
 
 LATEST_ON_INDEX = 5
@@ -47,32 +40,6 @@ class FeedPage:
     articles: tuple[Article, ...]
     # feed's "updated" time
     updated: datetime
-
-
-def template_env(folder: Path) -> Environment:
-    """A Jinja2 environment over ``folder`` with autoescaping and strict undefineds."""
-    if not folder.is_dir():
-        raise ConfigError("templates", f"{folder} is not a folder of Jinja2 templates")
-    env = Environment(
-        loader=FileSystemLoader(folder),
-        # HTML and XML templates escape everything; plain-text ones (*.txt.j2) don't
-        autoescape=select_autoescape(disabled_extensions=("txt.j2",), default=True),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["isodate"] = lambda moment: moment.strftime("%Y-%m-%d")
-    env.globals["generator"] = f"feedletter {__version__}"
-    return env
-
-
-def render(env: Environment, name: str, **context: object) -> bytes:
-    """Render one template to UTF-8 bytes; template mistakes become ConfigErrors."""
-    try:
-        return env.get_template(name).render(**context).encode("utf-8")
-    except TemplateError as exc:
-        raise ConfigError("templates", f"{name}: {exc}") from exc
 
 
 def feed_page(

@@ -20,7 +20,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from feeds.rendering.pages import template_env
+from feeds.rendering.templating import environment
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.lifecycle import Subscriber
 from newsletter.audience.tokens import make_confirm_token, make_expiring_token, signed_link
@@ -65,7 +65,7 @@ def compose_notice(
     topic_names: tuple[str, ...] = (),
 ) -> EmailMessage:
     """The notice ``kind`` ("confirm" or "already") for ``subscriber``."""
-    env = template_env(config.templates)
+    env = environment(config.templates)
     subject = SUBJECTS[kind].format(site=config.site.title)
     context = {
         "kind": kind,

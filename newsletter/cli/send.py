@@ -13,6 +13,7 @@ from feeds.build import load_cached_project
 from newsletter import state
 from newsletter.cli.group import EXIT_UNDELIVERED, cli, config_option, progress_bar, say
 from newsletter.config import Config, load_config
+from newsletter.runtime.migrate import migrate
 
 if TYPE_CHECKING:
     from newsletter.sending.delivery import SendReport
@@ -58,6 +59,7 @@ def send(
     from newsletter.sending import delivery
 
     config = load_config(config_path)
+    migrate(config)
     if test_addresses:
         send_tests(config, issue_id, test_addresses)
         return

@@ -10,6 +10,7 @@ import click
 from feeds.build import load_topics
 from newsletter.cli.group import cli, config_option, shown_path
 from newsletter.config import load_config
+from newsletter.runtime.migrate import migrate
 
 
 @cli.command()
@@ -47,7 +48,7 @@ def serve(config_path: Path, host: str, port: int, production: bool, watch: bool
         raise click.UsageError("--watch is for the local preview: drop --production")
     config = load_config(config_path)
     secret = secret_from_env(config.state.secret_env)
-    state.connect(config.database).close()
+    migrate(config)
     topics = tuple((t.id, t.name) for t in load_topics(config).topics)
     watcher = None
     if watch:

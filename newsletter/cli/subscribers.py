@@ -1,4 +1,4 @@
-"""``subscribers add | remove | list | import | export | forget``: the operator's side.
+"""``subscribers add | remove | list | import | export | forget | purge``: the operator's side.
 
 Thin wrappers over ``newsletter.audience.lifecycle`` (the lifecycle). ``add`` and
 ``import`` are operator actions that make readers active at once (consent source
@@ -194,3 +194,16 @@ def subscribers_forget(config_path: Path, email: str) -> None:
         f"Forgot {forgotten.email}: subscriber and send-log addresses erased; "
         "a keyed hash stays on the suppression list"
     )
+
+
+@subscribers.command("purge")
+@config_option
+def subscribers_purge(config_path: Path) -> None:
+    """Delete sign-ups never confirmed within newsletter.confirm_days (the scheduler
+    does it daily: schedule.purge)."""
+    from newsletter.audience import lifecycle as subs
+
+    config = load_config(config_path)
+    with state_connection(config) as conn:
+        gone = subs.purge_pending(conn, datetime.now(UTC), config.newsletter.confirm_days)
+    say(f"Deleted {gone} sign-up(s) never confirmed within {config.newsletter.confirm_days:g} days")

@@ -36,7 +36,7 @@ from jinja2 import Environment
 from feeds import __version__
 from feeds.config import SiteSettings
 from feeds.rendering.feed import GENERATOR_URI
-from feeds.rendering.pages import render
+from feeds.rendering.templating import render
 from feeds.urls import join, story_key
 from newsletter.config import NewsletterSettings
 from newsletter.issue.message import PreparedMessage

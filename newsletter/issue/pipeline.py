@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from feeds.build import Project, load_cached_project, open_cache, select
-from feeds.build import uptodate as stamp
+from feeds.build import Project, load_cached_project, open_cache, select, uptodate
 from feeds.errors import ConfigError
 from feeds.publishing.output import WriteReport, write_tree
 from feeds.reading.topics import TopicSet
@@ -50,7 +49,9 @@ class DigestResult:
         return len(self.issue.html.encode())
 
 
-DIGEST_STAMP = "digest-stamp"
+# where the parse cache keeps the record of the last issue written (the key is the
+# one earlier versions used)
+DIGEST_RECORD = "digest-stamp"
 # the newsletter package: a change to its code changes the issue
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,7 @@ def digest_fingerprint(inputs: str, period: Period) -> str:
     """What an issue's files depend on: the feed build's inputs, the period, this code."""
     digest = hashlib.sha256(inputs.encode())
     digest.update(f"{period.start}\0{period.end}\0{period.zone}\n".encode())
-    digest.update(stamp.source_stats([PACKAGE], (".py",)).encode())
+    digest.update(uptodate.source_stats([PACKAGE], (".py",)).encode())
     return digest.hexdigest()
 
 
@@ -69,7 +70,7 @@ def unchanged_issue(config: Config, fingerprint: str) -> str | None:
     if cache is None:
         return None
     try:
-        value = stamp.load_outputs(cache, DIGEST_STAMP, fingerprint)
+        value = uptodate.load_outputs(cache, DIGEST_RECORD, fingerprint)
     finally:
         cache.close()
     return str(value["issue"]) if value is not None else None
@@ -82,9 +83,9 @@ def record_issue(config: Config, fingerprint: str, result: DigestResult) -> None
         return
     public, private = result.report, result.private
     try:
-        stamp.save_outputs(
+        uptodate.save_outputs(
             cache,
-            DIGEST_STAMP,
+            DIGEST_RECORD,
             fingerprint,
             {
                 config.output: public.written + public.unchanged,
@@ -192,33 +193,31 @@ def make_issue(
         items_per_topic=settings.items_per_topic,
         top_stories=settings.top_stories,
     )
-    from feeds.rendering.pages import template_env
+    from feeds.rendering.templating import environment
     from newsletter.issue.render import render_issue
 
     if plan.is_empty and not force:
         raise EmptyIssueError(
             period.issue_id, f"{period.first_day}", f"{period.last_day} ({period.zone})"
         )
-    return render_issue(plan, template_env(config.templates), config.site, settings)
+    return render_issue(plan, environment(config.templates), config.site, settings)
 
 
 def write_issue(config: Config, issue: RenderedIssue) -> DigestResult:
     """Write the issue's private files, then its web copy and the refreshed archive."""
-    from feeds.rendering.pages import template_env
+    from feeds.rendering.templating import environment
     from newsletter.issue.archive import (
         archive_files,
         issue_files,
         issue_info,
-        move_private_files,
         read_issues,
     )
 
     public, private = issue_files(issue, config.newsletter, config.site)
-    move_private_files(config.output, config.issues_folder)
     private_report = write_tree(config.issues_folder, private)
     issues = [i for i in read_issues(config.issues_folder) if i.id != issue.issue_id]
     issues.append(issue_info(issue))
-    env = template_env(config.templates)
+    env = environment(config.templates)
     public.update(
         archive_files(issues, env, config.site, config.subscribe_form_url(), config.websub.hubs)
     )

@@ -24,7 +24,7 @@ from premailer import Premailer
 
 from feeds.config import SiteSettings
 from feeds.model import Article, Image
-from feeds.rendering.pages import render
+from feeds.rendering.templating import render
 from feeds.text import clean_text, truncate
 from feeds.urls import join, with_query
 from newsletter.config import NewsletterSettings

@@ -3,7 +3,9 @@
 ``sitebuild`` is the one workflow "build the feeds → render the due digest →
 ping the hubs" that ``feedletter build``, ``serve --watch`` and the scheduler
 share, and the same loading and validation without writing (``check``);
-``jobs`` are the scheduled jobs (the site build, the digest send);
+``migrate`` is the one step that brings an older project up to date; ``jobs``
+are the scheduled jobs (the site build, the digest send, the purge of sign-ups
+never confirmed);
 ``scheduler`` runs them with APScheduler; ``watch``
 rebuilds when an input changes; ``locks`` keeps processes from colliding;
 ``scaffold`` lays out a new project (``feedletter init``).

@@ -4,7 +4,8 @@ Each job is a plain function of the config path, so APScheduler can store it by
 reference in its job store. A job runs the same site build as ``feedletter
 build`` (``runtime.sitebuild``, under the work lock, so it never overlaps a
 ``build`` or ``send`` started from a shell or cron) and records its run in the
-``job_runs`` table; its lines go to the ``feedletter.jobs`` log.
+``job_runs`` table; its lines go to the ``feedletter.jobs`` log. ``purge`` deletes
+sign-ups that were never confirmed (nothing else deletes them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from feeds.build import load_cached_project
 from feeds.errors import FeedletterError
 from feeds.publishing.websub import PublishReport
 from newsletter import state
+from newsletter.audience import lifecycle
 from newsletter.config import Config, load_config
 from newsletter.runtime.sitebuild import Options, build_site
 from newsletter.sending.delivery import find_issue, send_issue
@@ -26,6 +28,7 @@ log = logging.getLogger("feedletter.jobs")
 
 FEEDS_JOB = "feeds-rebuild"
 DIGEST_JOB = "digest-send"
+PURGE_JOB = "purge-signups"
 
 
 def _recorded(job_id: str, config: Config, work: Callable[[], str]) -> None:
@@ -97,3 +100,17 @@ def digest_and_send(config_path: str) -> None:
         return f"ok: {info.id} sent {len(report.sent)}, failed {len(report.failed)}"
 
     _recorded(DIGEST_JOB, config, work)
+
+
+def purge(config_path: str) -> None:
+    """Delete the sign-ups never confirmed within ``newsletter.confirm_days`` (their
+    links have expired) and sign-up requests as old."""
+    config = load_config(Path(config_path))
+
+    def work() -> str:
+        with state.connect(config.database) as conn:
+            gone = lifecycle.purge_pending(conn, datetime.now(UTC), config.newsletter.confirm_days)
+        log.info("%s: %d unconfirmed sign-up(s) deleted", PURGE_JOB, gone)
+        return f"ok: {gone} deleted"
+
+    _recorded(PURGE_JOB, config, work)

@@ -29,7 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from newsletter.config import Config
 from newsletter.errors import BusyError
-from newsletter.runtime.jobs import DIGEST_JOB, FEEDS_JOB
+from newsletter.runtime.jobs import DIGEST_JOB, FEEDS_JOB, PURGE_JOB
 from newsletter.runtime.locks import scheduler_lock
 from newsletter.state import connect, engine_for
 
@@ -44,6 +44,7 @@ SIGNAL_CHECK_SECONDS = 0.25
 JOBS = {
     FEEDS_JOB: "newsletter.runtime.jobs:rebuild",
     DIGEST_JOB: "newsletter.runtime.jobs:digest_and_send",
+    PURGE_JOB: "newsletter.runtime.jobs:purge",
 }
 
 
@@ -89,7 +90,12 @@ def sync_jobs(scheduler: BackgroundScheduler, config: Config, config_path: Path)
     zone = ZoneInfo(settings.timezone)
     args = [str(config_path.resolve())]
     lines = []
-    for job_id, expression in ((FEEDS_JOB, settings.feeds), (DIGEST_JOB, settings.digest)):
+    expressions = {
+        FEEDS_JOB: settings.feeds,
+        DIGEST_JOB: settings.digest,
+        PURGE_JOB: settings.purge,
+    }
+    for job_id, expression in expressions.items():
         existing = scheduler.get_job(job_id)
         if expression is None:
             if existing is not None:

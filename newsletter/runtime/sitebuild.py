@@ -9,7 +9,8 @@ everything in memory, writing nothing: whatever a build or a send would reject
 in the config, templates or topics, ``feedletter check`` rejects too.
 
 Every build holds the work lock (``runtime.locks``), so builds, digests and the
-scheduler's jobs never overlap, on one host or (PostgreSQL) several.
+scheduler's jobs never overlap, on one host or (PostgreSQL) several, and first
+brings the project up to date (``runtime.migrate``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from newsletter.issue.pipeline import (
 from newsletter.issue.plan import Period
 from newsletter.issue.render import RenderedIssue
 from newsletter.runtime.locks import work_lock
+from newsletter.runtime.migrate import migrate
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def build_site(
     """
     check_topics(config, load_topics(config))
     with work_lock(config.database, options.who, config.state.lock_wait_seconds):
+        migrate(config)
         feeds = None
         if options.feeds:
             feeds = build_feeds(config, now, progress, allow_removal=options.allow_removal)

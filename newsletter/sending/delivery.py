@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from feeds.build import Project, select
-from feeds.rendering.pages import template_env
+from feeds.rendering.templating import environment
 from newsletter import state
 from newsletter.addresses import header_problem
 from newsletter.audience import lifecycle as subs
@@ -35,7 +35,7 @@ from newsletter.audience.status import Status
 from newsletter.audience.tokens import make_expiring_token, make_token, secret_from_env, signed_link
 from newsletter.config import Config, Database
 from newsletter.errors import DeliveryError
-from newsletter.issue.archive import IssueInfo, move_private_files, read_issues
+from newsletter.issue.archive import IssueInfo, read_issues
 from newsletter.issue.message import PreparedMessage, return_path
 from newsletter.issue.plan import Period, plan_issue
 from newsletter.issue.render import RenderedIssue, render_issue
@@ -79,7 +79,6 @@ class SendReport:
 
 def find_issue(config: Config, issue_id: str | None) -> IssueInfo:
     """The archived issue to send: ``issue_id``, or the newest one."""
-    move_private_files(config.output, config.issues_folder)
     issues = read_issues(config.issues_folder)
     if not issues:
         raise DeliveryError(
@@ -135,7 +134,7 @@ def render_variants(
 ) -> dict[tuple[str, ...], RenderedIssue | None]:
     """One rendered issue per distinct topic set (None when it has no stories)."""
     selection = select(project, now=period.end, since=period.start)
-    env = template_env(config.templates)
+    env = environment(config.templates)
     settings = config.newsletter
     variants: dict[tuple[str, ...], RenderedIssue | None] = {}
     for topics in dict.fromkeys(topic_sets):
@@ -172,8 +171,6 @@ def send_issue(
     other ``send`` on the same database never send one recipient two copies.
     """
     report = SendReport(info.id, dry_run=dry_run)
-    if not dry_run:
-        subs.purge_pending(conn, clock(), config.newsletter.confirm_days)
     done = state.delivery_statuses(conn, info.id)
     recipients: list[Recipient] = []
     default, order = issue_topics(config, project)

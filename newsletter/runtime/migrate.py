@@ -1,0 +1,32 @@
+"""Bringing a project an older feedletter wrote up to date: one named step.
+
+``migrate`` runs the state database's schema migrations (``state.schema``; any
+connection applies them too) and moves the private issue files that versions
+before 0.1 wrote into ``output/``, which is published, to the issues folder
+(``state.issues``). The site build runs it first, under the work lock; ``send``
+and ``serve`` run it when they start. It is idempotent and costs one folder scan
+when there is nothing to do; nothing else migrates anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter import state
+from newsletter.config import Config
+from newsletter.issue.archive import move_private_files
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What ``migrate`` did."""
+
+    # the private files it took out of output/ (now in the issues folder)
+    moved: tuple[Path, ...]
+
+
+def migrate(config: Config) -> Migration:
+    """Apply the state's schema migrations and move private files out of output/."""
+    state.connect(config.database).close()
+    return Migration(tuple(move_private_files(config.output, config.issues_folder)))
