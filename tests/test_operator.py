@@ -23,10 +23,11 @@ def test_init_makes_a_project_that_builds_checks_and_serves(
     project = tmp_path / "news"
     result = runner.invoke(cli, ["init", str(project)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Created {project} (16 files). Next:\n")
+    assert result.stdout.startswith(f"Created {project} (21 files). Next:\n")
     assert (project / "config.yaml").read_text().startswith("# feedletter configuration")
     assert len(list((project / "content" / "news").glob("*.md"))) == 2
     assert (project / "templates" / "digest.html.j2").is_file()
+    assert (project / "templates" / "preferences.html.j2").is_file()  # the reader pages too
     monkeypatch.chdir(project)
     checked = runner.invoke(cli, ["check"])
     assert checked.exit_code == 0

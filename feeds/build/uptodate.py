@@ -28,6 +28,7 @@ from feeds.build.summary import BuildSummary, FeedCount
 from feeds.config import FeedSettings
 from feeds.reading.cache import ParseCache, parser_key
 from feeds.reading.corpus import FileStat
+from feeds.rendering.templating import DEFAULT_TEMPLATES
 
 KEY = "build-stamp"
 # the feeds package: a change to its code changes the outputs
@@ -53,7 +54,8 @@ def fingerprint(settings: FeedSettings, records: Iterable[FileStat]) -> str:
     digest.update("\0".join([f.path for f in files]).encode())
     digest.update(array("q", [f.size for f in files]).tobytes())
     digest.update(array("q", [f.mtime_ns for f in files]).tobytes())
-    digest.update(source_stats([settings.content.topics, settings.templates]).encode())
+    folders = [settings.content.topics, settings.templates, DEFAULT_TEMPLATES]
+    digest.update(source_stats(folders).encode())
     digest.update(source_stats([PACKAGE], (".py",)).encode())
     return digest.hexdigest()
 

@@ -1,5 +1,11 @@
 """The one Jinja2 environment of a process, per templates folder.
 
+A project's ``templates`` folder overrides feedletter's default templates
+(``DEFAULT_TEMPLATES``: a link to the repository's ``templates/``, a copy in a
+wheel) by name: a template it lacks is the default one, so a folder made by an
+older ``feedletter init`` keeps working when a release adds a template, and an
+operator may copy only the templates they restyle.
+
 Autoescaping is on for every template but plain-text ones (``*.txt.j2``), so
 every string from a record, a topic file or a reader is escaped for HTML and
 XML; undefined names are errors. The environment is made once per folder and
@@ -12,11 +18,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from typing import TYPE_CHECKING
 
 from feeds import __version__
 from feeds.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+# (Jinja2 is imported where it is used: a build that proves nothing changed, which
+# needs DEFAULT_TEMPLATES for its fingerprint, never loads it.)
+
+# feedletter's own templates
+DEFAULT_TEMPLATES = (Path(__file__).parent / "templates").resolve()
 
 
 def environment(folder: Path) -> Environment:
@@ -28,8 +42,11 @@ def environment(folder: Path) -> Environment:
 
 @lru_cache(maxsize=16)
 def _environment(folder: Path) -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    folders = [folder] if folder == DEFAULT_TEMPLATES else [folder, DEFAULT_TEMPLATES]
     env = Environment(
-        loader=FileSystemLoader(folder),
+        loader=FileSystemLoader(folders),
         # HTML and XML templates escape everything; plain-text ones (*.txt.j2) don't
         autoescape=select_autoescape(disabled_extensions=("txt.j2",), default=True),
         undefined=StrictUndefined,
@@ -44,6 +61,8 @@ def _environment(folder: Path) -> Environment:
 
 def render(env: Environment, name: str, **context: object) -> bytes:
     """Render one template to UTF-8 bytes; template mistakes become ConfigErrors."""
+    from jinja2 import TemplateError
+
     try:
         return env.get_template(name).render(**context).encode("utf-8")
     except TemplateError as exc:

@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 from feeds.errors import FeedletterError
+from feeds.rendering.templating import DEFAULT_TEMPLATES
 
 SCAFFOLD = Path(__file__).resolve().parent / "starter"
-# the default templates: a link to the project's templates/ folder, copied into wheels
-TEMPLATES = SCAFFOLD / "templates"
+TEMPLATES = DEFAULT_TEMPLATES
 
 
 def create_project(target: Path) -> list[Path]:

@@ -2,7 +2,8 @@
 
 These handlers only translate HTTP: they read forms and tokens, ask
 ``subscribers`` (the lifecycle) what to do, have ``notices`` send the mail, and
-answer with small, escaped pages. Rules they keep:
+answer with the reader pages of ``templates/`` (``reader.html.j2`` and the pages
+that extend it: the site's layout, restyled with it, autoescaped). Rules they keep:
 
 - A sign-up is answered before anything about the address is looked up: the
   same page, in the same time, whether the address is new, pending, active,
@@ -29,19 +30,21 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-from markupsafe import escape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from feeds.errors import FeedletterError
+from feeds.rendering.layout import opml_url
+from feeds.rendering.templating import environment, render
 from newsletter.addresses import normalise_address
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.notices import sign_up_and_notify
@@ -74,30 +77,28 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{title} · {site}</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem}}
-button{{font:inherit;padding:.5rem 1.25rem;border-radius:6px;border:1px solid #0f3d91;
-background:#0f3d91;color:#fff;cursor:pointer}} button.quiet{{background:#fff;color:#0f3d91}}
-input[type=email],input[type=text]{{font:inherit;padding:.3rem .5rem;width:100%}}
-fieldset{{border:1px solid #ccd;border-radius:6px}} .hp{{position:absolute;left:-10000px}}
-.meta{{color:#5b6573;font-size:.9rem}}</style></head>
-<body><p class="meta"><a href="{home}">{site}</a></p><h1>{title}</h1>{body}</body></html>
-"""
 
-
-def page(config: Config, title: str, body: str, status: int = 200, **headers: str) -> Response:
-    """An endpoint page: escaped title, ``body`` already safe HTML, security headers."""
-    html = PAGE.format(
-        title=escape(title),
-        site=escape(config.site.title),
-        home=escape(f"{config.site.base_url}/"),
-        body=body,
+def page(
+    config: Config,
+    title: str,
+    message: Sequence[str] = (),
+    status: int = 200,
+    template: str = "reader.html.j2",
+    headers: Mapping[str, str] | None = None,
+    **context: object,
+) -> Response:
+    """A reader page from ``templates/`` (the site's layout; autoescaped, so every
+    value here is text), with the security headers. ``message``: its lines of text."""
+    html = render(
+        environment(config.templates),
+        template,
+        site=config.site,
+        title=title,
+        message=message,
+        opml_url=opml_url(config.site.base_url),
+        **context,
     )
-    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **headers})
+    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,9 @@ class Readers:
         return page(
             self.config,
             "Too many requests",
-            "<p>Please wait a little and try again.</p>",
+            ["Please wait a little and try again."],
             429,
-            **{"retry-after": str(int(retry + 0.999))},
+            headers={"retry-after": str(int(retry + 0.999))},
         )
 
     async def form(self, request: Request) -> FormData | Response:
@@ -159,34 +160,25 @@ class Readers:
                 max_part_size=self.config.serve.max_body_bytes,
             )
         except HTTPException as exc:
-            return page(self.config, "Bad request", f"<p>{escape(exc.detail)}</p>", 400)
+            return page(self.config, "Bad request", [exc.detail], 400)
 
     def invalid(self, what: str) -> Response:
         what = {"confirm": "confirmation"}.get(what, what)
-        return page(
-            self.config, "Invalid link", f"<p>This {escape(what)} link is not valid.</p>", 400
-        )
+        return page(self.config, "Invalid link", [f"This {what} link is not valid."], 400)
 
     # --- sign-up -------------------------------------------------------------------
 
     async def subscribe_form(self, request: Request) -> Response:
-        return page(self.config, "Subscribe", self._signup_form())
+        return self._signup_form()
 
-    def _signup_form(self, problem: str = "") -> str:
-        boxes = "".join(
-            f'<label><input type="checkbox" name="topics" value="{escape(tid)}"> '
-            f"{escape(name)}</label><br>"
-            for tid, name in self.topics
-        )
-        note = f'<p role="alert">{escape(problem)}</p>' if problem else ""
-        return (
-            f'{note}<form method="post">'
-            '<p><label>Email address<br><input type="email" name="email" required></label></p>'
-            '<p><label>Name (optional)<br><input type="text" name="name"></label></p>'
-            f"<fieldset><legend>Topics (none ticked: every topic)</legend>{boxes}</fieldset>"
-            '<p class="hp" aria-hidden="true"><label>Leave empty '
-            '<input type="text" name="website" tabindex="-1" autocomplete="off"></label></p>'
-            '<p><button type="submit">Subscribe</button></p></form>'
+    def _signup_form(self, problem: str = "", status: int = 200) -> Response:
+        return page(
+            self.config,
+            "Subscribe",
+            status=status,
+            template="subscribe.html.j2",
+            topics=self.topics,
+            problem=problem,
         )
 
     async def subscribe(self, request: Request) -> Response:
@@ -202,12 +194,14 @@ class Readers:
             topics = subs.parse_topics([str(t) for t in form.getlist("topics")], self.known)
         except SubscriberError as exc:
             message = "That is not an email address." if "topic" not in str(exc) else str(exc)
-            return page(self.config, "Subscribe", self._signup_form(message), 400)
+            return self._signup_form(message, 400)
         done = page(
             self.config,
             "Check your inbox",
-            f"<p>If {escape(address)} can receive the digest, a message is on its way to it. "
-            "Follow the link in it to confirm.</p>",
+            [
+                f"If {address} can receive the digest, a message is on its way to it. "
+                "Follow the link in it to confirm."
+            ],
         )
         if form.get("website"):
             return done  # a bot filled the hidden field: the same answer, nothing else
@@ -285,9 +279,6 @@ class Readers:
             return limited
         return found, request_id
 
-    def _token_field(self, request: Request) -> str:
-        return str(escape(request.query_params.get("token", "")))
-
     # --- confirm ---------------------------------------------------------------------
 
     async def confirm_form(self, request: Request) -> Response:
@@ -296,17 +287,15 @@ class Readers:
             return found
         reader, request_id = found
         if reader.status in SUBSCRIBED:
-            return page(
-                self.config, "Already confirmed", "<p>This address is already confirmed.</p>"
-            )
+            return page(self.config, "Already confirmed", ["This address is already confirmed."])
         if not await self.run(self._request_open, reader.id, request_id):
             return self.invalid("confirm")
-        body = (
-            f"<p>Receive the {escape(self.config.site.title)} weekly digest at "
-            f"<strong>{escape(reader.email)}</strong>?</p>"
-            '<form method="post"><button type="submit">Confirm my subscription</button></form>'
+        return page(
+            self.config,
+            "Confirm your subscription",
+            template="confirm.html.j2",
+            email=reader.email,
         )
-        return page(self.config, "Confirm your subscription", body)
 
     def _request_open(self, subscriber_id: int, request_id: int) -> bool:
         if not request_id:
@@ -327,8 +316,10 @@ class Readers:
         return page(
             self.config,
             "You are subscribed",
-            f"<p>{escape(reader.email)} will receive the next issue. Every issue has a link "
-            "to change your topics, pause or unsubscribe.</p>",
+            [
+                f"{reader.email} will receive the next issue. Every issue has a link "
+                "to change your topics, pause or unsubscribe."
+            ],
         )
 
     def _confirm(self, subscriber_id: int, request_id: int, client: str, now: datetime) -> bool:
@@ -341,30 +332,24 @@ class Readers:
         found = await self._reader(request, "preferences")
         if isinstance(found, Response):
             return found
-        return page(self.config, "Your subscription", self._preferences_body(found[0]))
+        return self._preferences(found[0])
 
-    def _preferences_body(self, found: subs.Subscriber, note: str = "") -> str:
+    def _preferences(self, found: subs.Subscriber, note: str = "", status: int = 200) -> Response:
+        title = "Your subscription"
         if found.status not in SUBSCRIBED:
-            return f"<p>{escape(found.email)} is not subscribed ({escape(found.status)}).</p>"
+            return page(self.config, title, [f"{found.email} is not subscribed ({found.status})."])
         chosen = set(found.topics) or {tid for tid, _ in self.topics}
-        boxes = "".join(
-            f'<label><input type="checkbox" name="topics" value="{escape(tid)}"'
-            f"{' checked' if tid in chosen else ''}> {escape(name)}</label><br>"
-            for tid, name in self.topics
-        )
-        paused = " checked" if found.status == Status.PAUSED else ""
-        unsubscribe_token = escape(make_token(self.secret, found.id, found.email))
-        saved = f'<p role="status">{escape(note)}</p>' if note else ""
-        return (
-            f"{saved}<p>Settings for <strong>{escape(found.email)}</strong>.</p>"
-            '<form method="post">'
-            f"<fieldset><legend>Topics</legend>{boxes}</fieldset>"
-            f'<p><label><input type="checkbox" name="paused" value="1"{paused}> '
-            "Pause: send nothing until I untick this</label></p>"
-            '<p><button type="submit">Save</button></p></form>'
-            f'<form method="post" action="{escape(self.unsubscribe_path)}'
-            f'?token={unsubscribe_token}">'
-            '<p><button class="quiet" type="submit">Unsubscribe</button></p></form>'
+        token = make_token(self.secret, found.id, found.email)
+        return page(
+            self.config,
+            title,
+            status=status,
+            template="preferences.html.j2",
+            email=found.email,
+            topics=[(tid, name, tid in chosen) for tid, name in self.topics],
+            paused=found.status == Status.PAUSED,
+            note=note,
+            unsubscribe_action=f"{self.unsubscribe_path}?token={quote(token)}",
         )
 
     async def preferences(self, request: Request) -> Response:
@@ -379,18 +364,17 @@ class Readers:
         try:
             topics = subs.parse_topics([str(t) for t in form.getlist("topics")], known)
         except SubscriberError as exc:
-            return page(self.config, "Your subscription", f"<p>{escape(str(exc))}</p>", 400)
+            return page(self.config, "Your subscription", [str(exc)], 400)
         if not topics:  # an empty list would mean "every topic": ask instead
-            body = self._preferences_body(
-                reader, "Tick at least one topic, or pause, or unsubscribe."
+            return self._preferences(
+                reader, "Tick at least one topic, or pause, or unsubscribe.", 400
             )
-            return page(self.config, "Your subscription", body, 400)
         if set(topics) == set(known):
             topics = ()  # every topic, including ones added later
         current = await self.run(
             self._set_preferences, reader.id, topics, bool(form.get("paused")), datetime.now(UTC)
         )
-        return page(self.config, "Your subscription", self._preferences_body(current, "Saved."))
+        return self._preferences(current, "Saved.")
 
     def _set_preferences(
         self, subscriber_id: int, topics: tuple[str, ...], paused: bool, now: datetime
@@ -409,19 +393,15 @@ class Readers:
             return found
         reader = found[0]
         if reader.status not in ON_THE_LIST:
-            return page(
-                self.config,
-                "Unsubscribed",
-                f"<p>{escape(reader.email)} is already unsubscribed.</p>",
-            )
-        body = (
-            f"<p>Stop sending the {escape(self.config.site.title)} digest to "
-            f"<strong>{escape(reader.email)}</strong>?</p>"
-            f'<form method="post" action="{escape(self.unsubscribe_path)}'
-            f'?token={self._token_field(request)}">'
-            '<button type="submit">Unsubscribe</button></form>'
+            return page(self.config, "Unsubscribed", [f"{reader.email} is already unsubscribed."])
+        token = request.query_params.get("token", "")
+        return page(
+            self.config,
+            "Unsubscribe",
+            template="unsubscribe.html.j2",
+            email=reader.email,
+            action=f"{self.unsubscribe_path}?token={quote(token)}",
         )
-        return page(self.config, "Unsubscribe", body)
 
     async def unsubscribe(self, request: Request) -> Response:
         found = await self._reader(request, "unsubscribe")
@@ -432,8 +412,7 @@ class Readers:
         return page(
             self.config,
             "Unsubscribed",
-            f"<p>{escape(reader.email)} will receive no further issues of "
-            f"{escape(self.config.site.title)}.</p>",
+            [f"{reader.email} will receive no further issues of {self.config.site.title}."],
         )
 
     def _unsubscribe(self, subscriber_id: int) -> None:
