@@ -5,7 +5,7 @@ SMTPUTF8: an IDN domain is kept in punycode, so every relay takes it) **and** th
 ``email`` package that writes our headers can write it and read it back as the
 same address. The second check refuses what the first lets through but headers
 cannot carry (``=?utf-8?b?…?=@example.com`` makes ``Address`` raise; mail clients
-would decode it as text). Pure functions; ``SubscriberError`` names the problem.
+would decode it as text). Pure functions; ``InvalidAddress`` names the problem.
 """
 
 from __future__ import annotations
@@ -17,24 +17,24 @@ from email.policy import SMTP, default
 
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.errors import SubscriberError
+from newsletter.errors import InvalidAddress
 
 MAX_ADDRESS = 320
 
 
 def normalise_address(value: str) -> str:
-    """The normalised form of an address; ``SubscriberError`` if it is not one."""
+    """The normalised form of an address; ``InvalidAddress`` if it is not one."""
     if any(ch in value for ch in "\r\n\x00") or len(value) > MAX_ADDRESS:
-        raise SubscriberError(f"{value[:80]!r} is not an email address")
+        raise InvalidAddress(value)
     try:
         # no SMTPUTF8: every relay accepts an ASCII address (IDN domains in punycode)
         result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise SubscriberError(f"{value!r} is not an email address: {exc}") from None
+        raise InvalidAddress(value, str(exc)) from None
     address = str(result.ascii_email or result.normalized)
     problem = header_problem(address)
     if problem:
-        raise SubscriberError(f"{value!r} is not an email address: {problem}")
+        raise InvalidAddress(value, problem)
     return address
 
 

@@ -1,11 +1,16 @@
 """The newsletter's errors, on the same base as the feeds' (``FeedletterError``).
 
-They live here, not in ``feeds``: the feeds know nothing of the newsletter.
-Subclasses carry what a person needs to fix the problem; nothing here prints.
+They live here, not in ``feeds``: the feeds know nothing of the newsletter. One
+class per condition, each carrying its fields and saying how to fix it; they
+group under ``SubscriberError`` (the audience refused something) and
+``DeliveryError`` (sending stopped), so a caller catches a group or one case.
+Nothing here prints: the CLI's group turns them into one line and an exit code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from feeds.errors import FeedletterError
@@ -38,15 +43,143 @@ class StateError(FeedletterError):
 
 
 class SubscriberError(FeedletterError):
-    """A subscriber operation was refused (bad address, unknown topic, not found)."""
+    """A subscriber operation was refused (the cases below)."""
 
     message = "subscriber operation refused"
 
 
+class InvalidAddress(SubscriberError):
+    """What was given as a mail address is not one we can send to."""
+
+    def __init__(self, value: str, reason: str = "") -> None:
+        # what was given (cut to 80 characters in the message)
+        self.value = value
+        # why not, or "" when it is not an address at all
+        self.reason = reason
+        super().__init__(
+            f"{value[:80]!r} is not an email address" + (f": {reason}" if reason else "")
+        )
+
+
+class UnknownTopics(SubscriberError):
+    """Topic ids that no topic has."""
+
+    def __init__(self, unknown: Sequence[str], known: Sequence[str]) -> None:
+        self.unknown = tuple(unknown)
+        self.known = tuple(known)
+        super().__init__(f"unknown topic(s) {', '.join(unknown)}; known topics: {', '.join(known)}")
+
+
+class NotASubscriber(SubscriberError):
+    """No subscriber has this address."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__(f"{address} is not a subscriber")
+
+
+class AskedToBeForgotten(SubscriberError):
+    """The address is on the suppression list: its owner asked to be forgotten."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__(
+            f"{address} asked to be forgotten; add it again only with their new consent "
+            "(--reconsent)"
+        )
+
+
+class SuppressionNeedsSecret(SubscriberError):
+    """The suppression list holds keyed hashes: checking an address needs the secret."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the suppression list can only be checked with the secret: set the environment "
+            "variable named by state.secret_env"
+        )
+
+
+class UnreadableList(SubscriberError):
+    """A CSV file to import cannot be read as a subscriber list."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 class DeliveryError(FeedletterError):
-    """Sending stopped (authentication refused, no usable issue, missing secret)."""
+    """Sending stopped (the cases below)."""
 
     message = "sending stopped"
+
+
+class MissingSecret(DeliveryError):
+    """The link-signing secret is not in the environment, or is too weak to sign with."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        self.variable = variable
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NoIssue(DeliveryError):
+    """The issues folder holds no issue to send."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        super().__init__(f"no digest issue in {self.folder}; run `feedletter digest` first")
+
+
+class UnknownIssue(DeliveryError):
+    """No issue has this id."""
+
+    def __init__(self, issue_id: str, known: Sequence[str]) -> None:
+        self.issue_id = issue_id
+        self.known = tuple(known)
+        super().__init__(f"no issue {issue_id!r} in the archive; issues: {', '.join(known)}")
+
+
+class SendWindowClosed(DeliveryError):
+    """The issue's period ended longer ago than ``newsletter.send_window_hours``."""
+
+    def __init__(self, issue_id: str, ended: datetime, hours: float) -> None:
+        self.issue_id = issue_id
+        self.ended = ended
+        self.hours = hours
+        super().__init__(
+            f"issue {issue_id} ended {ended:%Y-%m-%d %H:%M} UTC, more than {hours:g} "
+            "hours ago (newsletter.send_window_hours); pass --force to send it anyway"
+        )
+
+
+class NothingToSend(DeliveryError):
+    """The issue has no stories for the topics asked for (a test send)."""
+
+    def __init__(self, issue_id: str) -> None:
+        self.issue_id = issue_id
+        super().__init__(f"issue {issue_id} has no stories for the default topics")
+
+
+class MailServerRefused(DeliveryError):
+    """The mail server refused the whole run: the login, or the sender."""
+
+    def __init__(self, what: str, reply: str, advice: str) -> None:
+        # "login" or "sender"
+        self.what = what
+        # the server's code and text, or what is missing
+        self.reply = reply
+        super().__init__(f"{reply}; {advice}")
+
+
+class NoticeNotSent(DeliveryError):
+    """A sign-up notice could not be handed to the mail server."""
+
+    def __init__(self, kind: str, address: str, reason: str) -> None:
+        self.kind = kind
+        self.address = address
+        self.reason = reason
+        super().__init__(f"the {kind} notice to {address} was not sent: {reason}")
 
 
 class BusyError(FeedletterError):

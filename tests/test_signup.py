@@ -165,6 +165,9 @@ def test_the_honeypot_and_bad_addresses(site: Served, smtp: SmtpServer) -> None:
     assert smtp.wait_for(0) == [] and status_of(site.config, "bot@example.com") is None
     status, _, body = post(site, "/news/subscribe", [("email", "not an address")])
     assert status == 400 and "not an email address" in body
+    # told apart by the exception's class, not by words in its message
+    status, _, body = post(site, "/news/subscribe", [("email", "topic@@example.com")])
+    assert status == 400 and "That is not an email address." in body
     status, _, body = post(
         site, "/news/subscribe", [("email", "a@example.com"), ("topics", "nope")]
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -82,3 +84,16 @@ def test_returned_mail_complaints_unsubscribe_and_soft_bounces_only_count_as_his
     assert (complaint.change, complaint.counts) == (Change.UNSUBSCRIBE, Counts(1, 2, "W02"))
     soft = after_returned_mail(Counts(), "soft", LIMITS)
     assert (soft.event, soft.change, soft.counts) == ("soft", None, Counts())
+
+
+def test_each_refusal_is_its_own_class_and_carries_its_fields() -> None:
+    from newsletter import errors
+
+    bad = errors.InvalidAddress("x@@y", "two @ signs")
+    assert isinstance(bad, errors.SubscriberError) and bad.value == "x@@y"
+    unknown = errors.UnknownTopics(["nope"], ["ai", "cloud"])
+    assert unknown.unknown == ("nope",) and "ai" in str(unknown)
+    closed = errors.SendWindowClosed("2021-W10", datetime(2021, 3, 8, tzinfo=UTC), 48)
+    assert isinstance(closed, errors.DeliveryError) and closed.issue_id == "2021-W10"
+    refused = errors.MailServerRefused("login", "535 bad credentials", "check smtp.username")
+    assert refused.reply == "535 bad credentials" and "smtp.username" in str(refused)

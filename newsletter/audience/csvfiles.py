@@ -19,7 +19,7 @@ from feeds.errors import FeedletterError
 from newsletter.audience.lifecycle import add, listing, parse_topics
 from newsletter.audience.notices import sign_up_and_notify
 from newsletter.config import Config
-from newsletter.errors import ExportError, SubscriberError
+from newsletter.errors import ExportError, SubscriberError, UnreadableList
 from newsletter.state import Db
 
 EXPORT_FIELDS = (
@@ -91,15 +91,15 @@ class ImportReport:
 
 
 def read_csv(path: Path) -> csv.DictReader[str]:
-    """A reader over ``email[,name][,topics]`` rows; ``SubscriberError`` if unusable."""
+    """A reader over ``email[,name][,topics]`` rows; ``UnreadableList`` if unusable."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SubscriberError(f"cannot read {path}: {exc}") from None
+        raise UnreadableList(path, f"cannot be read: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "email" not in fields:
-        raise SubscriberError(f"{path}: the first line must be a header with an 'email' column")
+        raise UnreadableList(path, "the first line must be a header with an 'email' column")
     reader.fieldnames = fields
     return reader
 

@@ -10,7 +10,7 @@ Consent — when, how and from where — is recorded. ``forget`` erases a person
 keeps only a keyed hash on the suppression list. Addresses follow the one rule
 of ``newsletter.addresses``; topics are checked against the known ids, an empty
 list meaning all topics. SQL lives in ``state``; mail in ``sending`` and
-``notices``; this module raises ``SubscriberError`` and prints nothing.
+``notices``; this module raises ``SubscriberError``'s cases and prints nothing.
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ from newsletter.audience.subscriber import (
 )
 from newsletter.audience.tokens import address_hash
 from newsletter.config import BounceSettings
-from newsletter.errors import SubscriberError
+from newsletter.errors import (
+    AskedToBeForgotten,
+    InvalidAddress,
+    NotASubscriber,
+    SuppressionNeedsSecret,
+)
 from newsletter.state import Db, Row, transaction
 
 __all__ = [
@@ -63,18 +68,12 @@ def _check_not_suppressed(conn: Db, address: str, secret: bytes | None, reconsen
     if state.suppression_count(conn) == 0:
         return
     if secret is None:
-        raise SubscriberError(
-            "the suppression list can only be checked with the secret: set the environment "
-            "variable named by state.secret_env"
-        )
+        raise SuppressionNeedsSecret()
     digest = address_hash(secret, address)
     if not state.is_suppressed(conn, digest):
         return
     if not reconsent:
-        raise SubscriberError(
-            f"{address} asked to be forgotten; add it again only with their new consent "
-            "(--reconsent)"
-        )
+        raise AskedToBeForgotten(address)
     state.unsuppress(conn, digest)
 
 
@@ -203,7 +202,7 @@ def sign_up(
     whose sign-up request (topics, name) applies only when it is confirmed; active
     or paused readers get a "you are already subscribed" note. Either mail at most
     once per ``per_address_minutes`` and ``per_address_per_day`` times a day,
-    counting only mail that went out (``notice_sent``). ``SubscriberError`` only
+    counting only mail that went out (``notice_sent``). ``InvalidAddress`` only
     for an address that is not one (the form says so, as it would for any typo).
     """
     address = normalise_address(email)
@@ -394,10 +393,10 @@ def purge_pending(conn: Db, now: datetime, confirm_days: float) -> int:
 
 
 def remove(conn: Db, email: str) -> Subscriber:
-    """Delete a subscriber (the send log keeps its rows); ``SubscriberError`` if unknown."""
+    """Delete a subscriber (the send log keeps its rows); ``NotASubscriber`` if unknown."""
     found = get(conn, email)
     if found is None:
-        raise SubscriberError(f"{email} is not a subscriber")
+        raise NotASubscriber(email)
     with transaction(conn):
         state.delete_subscriber(conn, found.id)
     return found
@@ -416,10 +415,10 @@ def forget(conn: Db, email: str, secret: bytes, now: datetime) -> Subscriber:
     if found is None:
         try:
             found = get(conn, normalise_address(address))
-        except SubscriberError:
+        except InvalidAddress:
             found = None
     if found is None:
-        raise SubscriberError(f"{email} is not a subscriber")
+        raise NotASubscriber(email)
     digest = address_hash(secret, found.email)
     with transaction(conn):
         state.forget_subscriber_traces(conn, found.id)

@@ -25,7 +25,7 @@ from newsletter.audience import lifecycle as subs
 from newsletter.audience.lifecycle import Subscriber
 from newsletter.audience.tokens import make_confirm_token, make_expiring_token, signed_link
 from newsletter.config import Config
-from newsletter.errors import DeliveryError
+from newsletter.errors import NoticeNotSent
 from newsletter.issue.message import BODY_POLICY, POLICY, return_path, sender, site_domain
 from newsletter.mail.smtp import SmtpTransport
 from newsletter.state import Db
@@ -102,7 +102,7 @@ def send_notice(
     transport: SmtpTransport | None = None,
     request_id: int = 0,
 ) -> None:
-    """Build and send one notice; ``DeliveryError`` if the server does not take it."""
+    """Build and send one notice; ``NoticeNotSent`` if the server does not take it."""
     link = notice_link(config, kind, subscriber, secret, now, request_id)
     message = compose_notice(config, kind, subscriber, link, now, topic_names)
     envelope_from = return_path(config.newsletter, config.site)
@@ -111,7 +111,7 @@ def send_notice(
     try:
         transport.send(envelope_from, subscriber.email, message.as_bytes())
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"the {kind} notice to {subscriber.email} was not sent: {exc}") from exc
+        raise NoticeNotSent(kind, subscriber.email, str(exc)) from exc
     finally:
         if own:
             transport.close()
@@ -132,7 +132,7 @@ def sign_up_and_notify(
 ) -> subs.SignUp:
     """One sign-up, from the form or ``import --confirm``: the lifecycle's decision,
     the notice it calls for, and the notice settled against the mail limits (it
-    counts only if the server took it). ``DeliveryError`` if the mail did not go."""
+    counts only if the server took it). ``NoticeNotSent`` if the mail did not go."""
     signup = config.newsletter.signup
     decision = subs.sign_up(
         conn,

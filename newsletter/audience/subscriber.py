@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from newsletter import state
 from newsletter.audience.status import Status
-from newsletter.errors import SubscriberError
+from newsletter.errors import UnknownTopics
 from newsletter.state import Db, Row
 
 
@@ -80,9 +80,7 @@ def parse_topics(value: str | Iterable[str], known: Sequence[str]) -> tuple[str,
     wanted = {item.strip() for item in items if item.strip()}
     unknown = sorted(wanted - set(known))
     if unknown:
-        raise SubscriberError(
-            f"unknown topic(s) {', '.join(unknown)}; known topics: {', '.join(known)}"
-        )
+        raise UnknownTopics(unknown, known)
     return tuple(t for t in known if t in wanted)
 
 

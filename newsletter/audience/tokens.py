@@ -26,7 +26,7 @@ import os
 import re
 
 from feeds.urls import with_query
-from newsletter.errors import DeliveryError
+from newsletter.errors import MissingSecret
 
 _ID = r"([1-9][0-9]{0,18})"
 _TOKEN = re.compile(rf"^{_ID}\.([A-Za-z0-9_-]{{43}})$")
@@ -40,16 +40,16 @@ MIN_SECRET_VARIETY = 8
 
 
 def secret_from_env(name: str) -> bytes:
-    """The signing secret from environment variable ``name``; ``DeliveryError`` if unusable."""
+    """The signing secret from environment variable ``name``; ``MissingSecret`` if unusable."""
     value = os.environ.get(name, "")
     advice = (
         f"environment variable {name} must hold the link-signing secret: at least "
         f"{MIN_SECRET_LENGTH} characters, no spaces, e.g. from `openssl rand -hex 32`"
     )
     if len(value) < MIN_SECRET_LENGTH or value != value.strip() or not value.isprintable():
-        raise DeliveryError(advice)
+        raise MissingSecret(name, advice)
     if len(set(value)) < MIN_SECRET_VARIETY or any(ch.isspace() for ch in value):
-        raise DeliveryError(f"{advice} (it holds too few different characters to be secret)")
+        raise MissingSecret(name, f"{advice} (it holds too few different characters to be secret)")
     return value.encode()
 
 

@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Callable
 
 from newsletter.config import SmtpSettings
-from newsletter.errors import DeliveryError
+from newsletter.errors import MailServerRefused
 
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -46,9 +46,11 @@ class SmtpTransport:
             if s.username:
                 password = os.environ.get(s.password_env)
                 if not password:
-                    raise DeliveryError(
+                    raise MailServerRefused(
+                        "login",
                         f"smtp.username is set but environment variable {s.password_env} "
-                        "(smtp.password_env) holds no password"
+                        "(smtp.password_env) holds no password",
+                        "set it, or remove smtp.username",
                     )
                 conn.login(s.username, password)
         except BaseException:
@@ -95,15 +97,19 @@ def deliver_one(
             transport.send(envelope_from, recipient, data)
             return "sent", "250 accepted", attempt
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(
+            raise MailServerRefused(
+                "login",
                 f"the SMTP server refused the login for {settings.username!r}: "
-                f"{exc.smtp_code} {_text(exc.smtp_error)}; nothing further was sent"
+                f"{exc.smtp_code} {_text(exc.smtp_error)}",
+                "nothing further was sent",
             ) from None
         except smtplib.SMTPSenderRefused as exc:
             if exc.smtp_code >= 500:
-                raise DeliveryError(
+                raise MailServerRefused(
+                    "sender",
                     f"the SMTP server refused the sender {exc.sender!r}: {exc.smtp_code} "
-                    f"{_text(exc.smtp_error)}; check newsletter.from"
+                    f"{_text(exc.smtp_error)}",
+                    "check newsletter.from",
                 ) from None
             problem = f"{exc.smtp_code} {_text(exc.smtp_error)}"
         except smtplib.SMTPRecipientsRefused as exc:

@@ -34,7 +34,7 @@ from newsletter.audience import lifecycle as subs
 from newsletter.audience.status import Status
 from newsletter.audience.tokens import make_expiring_token, make_token, secret_from_env, signed_link
 from newsletter.config import Config, Database
-from newsletter.errors import DeliveryError
+from newsletter.errors import NoIssue, SendWindowClosed, UnknownIssue
 from newsletter.issue.archive import IssueInfo, read_issues
 from newsletter.issue.message import PreparedMessage, return_path
 from newsletter.issue.plan import Period, plan_issue
@@ -81,27 +81,20 @@ def find_issue(config: Config, issue_id: str | None) -> IssueInfo:
     """The archived issue to send: ``issue_id``, or the newest one."""
     issues = read_issues(config.issues_folder)
     if not issues:
-        raise DeliveryError(
-            f"no digest issue in {config.issues_folder}; run `feedletter digest` first"
-        )
+        raise NoIssue(config.issues_folder)
     if issue_id is None:
         return max(issues, key=lambda i: (i.end, i.id))
     for info in issues:
         if info.id == issue_id:
             return info
-    known = ", ".join(sorted(i.id for i in issues))
-    raise DeliveryError(f"no issue {issue_id!r} in the archive; issues: {known}")
+    raise UnknownIssue(issue_id, sorted(i.id for i in issues))
 
 
 def check_window(info: IssueInfo, config: Config, now: datetime, force: bool) -> None:
     """Refuse an issue whose period ended too long ago, unless ``force``."""
     window = timedelta(hours=config.newsletter.send_window_hours)
     if not force and now > info.end_time + window:
-        hours = config.newsletter.send_window_hours
-        raise DeliveryError(
-            f"issue {info.id} ended {info.end_time:%Y-%m-%d %H:%M} UTC, more than {hours:g} "
-            "hours ago (newsletter.send_window_hours); pass --force to send it anyway"
-        )
+        raise SendWindowClosed(info.id, info.end_time, config.newsletter.send_window_hours)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from feeds.build import Project
 from feeds.urls import join
 from newsletter.audience.lifecycle import normalise_address
 from newsletter.config import Config
-from newsletter.errors import DeliveryError
+from newsletter.errors import NothingToSend
 from newsletter.issue.archive import IssueInfo
 from newsletter.issue.message import PreparedMessage, return_path
 from newsletter.mail.smtp import SmtpTransport, deliver_one
@@ -43,7 +43,7 @@ def send_test(
     default, _ = issue_topics(config, project)
     issue = render_variants(project, config, info.period, [default])[default]
     if issue is None:
-        raise DeliveryError(f"issue {info.id} has no stories for the default topics")
+        raise NothingToSend(info.id)
     issue = replace(issue, subject=TEST_PREFIX + issue.subject)
     prepared = PreparedMessage(issue, config.newsletter, config.site)
     envelope_from = return_path(config.newsletter, config.site)

@@ -57,7 +57,7 @@ from newsletter.audience.tokens import (
     verify_token,
 )
 from newsletter.config import Config
-from newsletter.errors import SubscriberError
+from newsletter.errors import InvalidAddress, UnknownTopics
 from newsletter.state import Db
 from newsletter.web.guard import BoundedPool
 from newsletter.web.ratelimit import Network, Windows, client_address, client_key
@@ -192,9 +192,10 @@ class Readers:
         try:
             address = normalise_address(email)
             topics = subs.parse_topics([str(t) for t in form.getlist("topics")], self.known)
-        except SubscriberError as exc:
-            message = "That is not an email address." if "topic" not in str(exc) else str(exc)
-            return self._signup_form(message, 400)
+        except InvalidAddress:
+            return self._signup_form("That is not an email address.", 400)
+        except UnknownTopics as exc:
+            return self._signup_form(str(exc), 400)
         done = page(
             self.config,
             "Check your inbox",
@@ -363,7 +364,7 @@ class Readers:
         known = self.known
         try:
             topics = subs.parse_topics([str(t) for t in form.getlist("topics")], known)
-        except SubscriberError as exc:
+        except UnknownTopics as exc:
             return page(self.config, "Your subscription", [str(exc)], 400)
         if not topics:  # an empty list would mean "every topic": ask instead
             return self._preferences(
