@@ -44,7 +44,8 @@ def run() -> None:
     from newsletter.issue.message import PreparedMessage
     from newsletter.issue.pipeline import issue_period, make_issue, write_issue
     from newsletter.issue.plan import Period
-    from newsletter.sending.delivery import find_issue, render_variants, send_issue
+    from newsletter.issue.variants import IssueLook, render_variants
+    from newsletter.sending.delivery import SendSettings, find_issue, send_issue
 
     from .corpus import ROOT
 
@@ -66,7 +67,7 @@ def run() -> None:
         config = load_config(config_path)
         project = load_cached_project(config)
         write_issue(config, make_issue(project, config, issue_period(config, date(2021, 11, 7))))
-        info = find_issue(config, None)
+        info = find_issue(config.issues_folder, None)
         ids = [t.id for t in project.topics.topics]
         # 20 distinct sets, each with Power Apps (the parent topic) so none is empty
         others = [t for t in ids if t != "power-apps"]
@@ -87,7 +88,7 @@ def run() -> None:
 
         period = Period(info.start_time, info.end_time)
         start = time.perf_counter()
-        variants = render_variants(project, config, period, sets)
+        variants = render_variants(project, IssueLook.of(config), period, sets)
         rendered = time.perf_counter() - start
         assert all(v is not None for v in variants.values()), "a topic set had no stories"
         prepared = {
@@ -125,7 +126,7 @@ def run() -> None:
         try:
             time.sleep(1.0)
             start = time.perf_counter()
-            report = send_issue(conn, project, config, info)
+            report = send_issue(conn, project, SendSettings.of(config), info)
             elapsed = time.perf_counter() - start
         finally:
             server.terminate()

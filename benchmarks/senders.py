@@ -32,7 +32,7 @@ def main() -> None:
     from newsletter import state
     from newsletter.config import load_config
     from newsletter.issue.pipeline import issue_period, make_issue, write_issue
-    from newsletter.sending.delivery import find_issue, send_issue
+    from newsletter.sending.delivery import SendOptions, SendSettings, find_issue, send_issue
 
     from .corpus import ROOT
 
@@ -90,9 +90,10 @@ def main() -> None:
                             conn, email=f"reader{n:05}@example.com", status="active",
                             created_at=now, status_at=now,
                         )  # fmt: skip
-                info = find_issue(config, None)
+                info = find_issue(config.issues_folder, None)
                 start = time.perf_counter()
-                report = send_issue(conn, project, config, info, workers=workers)
+                settings, options = SendSettings.of(config), SendOptions(workers=workers)
+                report = send_issue(conn, project, settings, info, options)
                 elapsed = time.perf_counter() - start
                 conn.close()
                 rate = len(report.sent) / elapsed

@@ -20,6 +20,9 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.errors import InvalidAddress
 
 MAX_ADDRESS = 320
+# the longest local part of a return path that a VERP tag ("+fl.<reader id>.<issue
+# id>.<mac>", ``mail.returnpath``) still fits onto within RFC 5321's 64 octets
+MAX_RETURN_PATH_LOCAL = 64 - len("+fl.") - 10 - 1 - 8 - 1 - 20
 
 
 def normalise_address(value: str) -> str:

@@ -8,7 +8,6 @@ they are read from the environment by the code that needs them.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,7 +18,8 @@ from feeds.config import FeedSettings, Section, load_settings
 from feeds.errors import FeedletterError
 from feeds.reading.topics import TOPIC_ID
 from feeds.urls import check_url
-from newsletter.addresses import normalise_address
+from newsletter.addresses import MAX_RETURN_PATH_LOCAL, normalise_address
+from newsletter.state.database import Database, parse_database
 
 DEFAULT_CONFIG = Path("config.yaml")
 SUBJECT_FIELDS = ("site", "date", "issue")
@@ -175,14 +175,12 @@ class NewsletterSettings(Section):
     def _verp_fits(self) -> NewsletterSettings:
         from email.utils import parseaddr
 
-        from newsletter.mail.returnpath import MAX_BASE_LOCAL
-
         base = self.bounces.return_path or parseaddr(self.sender)[1]
         local = base.rpartition("@")[0]
-        if self.bounces.verp and len(local) > MAX_BASE_LOCAL:
+        if self.bounces.verp and len(local) > MAX_RETURN_PATH_LOCAL:
             raise ValueError(
                 f"bounces.return_path: the local part of {base!r} is longer than "
-                f"{MAX_BASE_LOCAL} characters, too long to carry a VERP tag (at most 64 in "
+                f"{MAX_RETURN_PATH_LOCAL} characters, too long to carry a VERP tag (at most 64 in "
                 "all); set a shorter newsletter.bounces.return_path (bounces@…) or "
                 "newsletter.bounces.verp: false"
             )
@@ -291,68 +289,6 @@ class StateSettings(Section):
     def _database(cls, value: str) -> str:
         parse_database(value)
         return value
-
-
-def parse_database(value: str) -> tuple[str, str]:
-    """("sqlite", path) or ("postgresql", URL without password) for ``state.database``."""
-    if "://" not in value:
-        if not value.strip():
-            raise ValueError("is empty: give a file path or a postgresql+psycopg:// URL")
-        return "sqlite", value
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(value)
-    except (ArgumentError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not a database URL: {exc}") from None
-    if url.drivername in ("sqlite", "sqlite+pysqlite"):
-        if not url.database:
-            raise ValueError("sqlite:/// needs a file path (sqlite:///var/feedletter.sqlite3)")
-        return "sqlite", str(url.database)
-    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
-        if url.password is not None:
-            raise ValueError(
-                "holds a password: remove it and put it in the environment variable "
-                "named by state.password_env (FEEDLETTER_DB_PASSWORD unless set)"
-            )
-        if not url.host and not url.query.get("host"):
-            raise ValueError(f"{value!r} names no host (postgresql+psycopg://user@host/db)")
-        if not url.database:
-            raise ValueError(f"{value!r} names no database (postgresql+psycopg://user@host/db)")
-        url = url.set(drivername="postgresql+psycopg")
-        return "postgresql", url.render_as_string(hide_password=False)
-    raise ValueError(
-        f"{url.drivername!r} is not supported: use a file path, sqlite:///path or "
-        "postgresql+psycopg://user@host:5432/db"
-    )
-
-
-@dataclass(frozen=True)
-class Database:
-    """Where the state lives: an SQLite file or a PostgreSQL database."""
-
-    # "sqlite" or "postgresql"
-    kind: str
-    # the SQLite file (resolved), or the server's SQLAlchemy URL without a password
-    where: str
-    # environment variable holding the server's password (unused for SQLite)
-    password_env: str = "FEEDLETTER_DB_PASSWORD"
-
-    @classmethod
-    def of(cls, database: Database | Path) -> Database:
-        """``database`` itself, or the SQLite file at a path."""
-        return cls("sqlite", str(database)) if isinstance(database, Path) else database
-
-    @property
-    def path(self) -> Path | None:
-        """The SQLite file, or None for a server."""
-        return Path(self.where) if self.kind == "sqlite" else None
-
-    @property
-    def shown(self) -> str:
-        """How messages name it: the file, or the URL (never a password)."""
-        return self.where
 
 
 class ScheduleSettings(Section):

@@ -108,7 +108,7 @@ def test_yaml_python_tags_are_not_executed(tmp_path: Path) -> None:
 def test_the_default_sender_is_the_site_title_whatever_it_holds(tmp_path: Path) -> None:
     """Without newsletter.from the digest comes from the site's title at digest@ its
     host; a title with a comma or a colon must not be read as an address list."""
-    from newsletter.issue.message import sender
+    from newsletter.mail.headers import sender
 
     for title, shown in [
         ("News, Views", '"News, Views" <digest@example.org>'),

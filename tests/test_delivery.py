@@ -20,7 +20,14 @@ from newsletter.cli import cli
 from newsletter.config import Config, load_config
 from newsletter.errors import DeliveryError
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
-from newsletter.sending.delivery import SendReport, find_issue, send_issue
+from newsletter.sending.delivery import (
+    SendOptions,
+    SendReport,
+    SendSettings,
+    find_issue,
+    send_issue,
+)
+from newsletter.sending.worker import Hooks
 from newsletter.state import connect
 
 from .smtp_server import Faults, SmtpServer, free_port, refuse_all
@@ -74,13 +81,13 @@ def mail_project(
     return fixture_project
 
 
-def run_send(config: Config, **kwargs: object) -> SendReport:
-    conn = connect(config.database)
-    try:
-        info = find_issue(config, None)
-        return send_issue(conn, load_project(config), config, info, **kwargs)  # type: ignore[arg-type]
-    finally:
-        conn.close()
+def run_send(
+    config: Config, options: SendOptions | None = None, hooks: Hooks | None = None
+) -> SendReport:
+    settings = SendSettings.of(config)
+    with connect(config.database) as conn:
+        info = find_issue(settings.issues_folder, None)
+        return send_issue(conn, load_project(config), settings, info, options, hooks)
 
 
 def log_rows(config: Config) -> dict[str, str]:
@@ -133,7 +140,7 @@ def test_greylisting_is_retried_with_exponential_backoff(mail_project: Path) -> 
     sleeps: list[float] = []
     with SmtpServer(Faults(greylist={target: 2})) as server:
         config = configure(mail_project, server.port)
-        report = run_send(config, sleep=sleeps.append)
+        report = run_send(config, hooks=Hooks(sleep=sleeps.append))
     assert sorted(report.sent) == EXPECTED and report.deferred == []
     assert sleeps == [0.01, 0.02]
     assert Counter(server.handler.recipients())[target] == 1
@@ -167,7 +174,7 @@ def test_a_550_marks_that_recipient_failed_and_the_run_goes_on(mail_project: Pat
 def test_dropped_connections_are_reopened_without_duplicates(mail_project: Path) -> None:
     with SmtpServer(Faults(drop_after=3)) as server:
         config = configure(mail_project, server.port)
-        report = run_send(config, sleep=lambda s: None)
+        report = run_send(config, hooks=Hooks(sleep=lambda s: None))
     assert sorted(report.sent) == EXPECTED
     assert Counter(server.handler.recipients()) == Counter(EXPECTED)
     assert len(server.handler.per_connection) >= 3  # it had to reconnect
@@ -178,10 +185,10 @@ def test_persistent_4xx_defers_to_the_next_run(mail_project: Path) -> None:
     target = EXPECTED[1]
     with SmtpServer(Faults(greylist={target: 3})) as server:
         config = configure(mail_project, server.port, max_attempts=3)
-        first = run_send(config, sleep=lambda s: None)
+        first = run_send(config, hooks=Hooks(sleep=lambda s: None))
         assert [a for a, _ in first.deferred] == [target]
         assert target not in log_rows(config)
-        second = run_send(config, sleep=lambda s: None)
+        second = run_send(config, hooks=Hooks(sleep=lambda s: None))
     assert second.sent == [target]
     assert Counter(server.handler.recipients()) == Counter(EXPECTED)
 
@@ -229,7 +236,7 @@ def test_rate_limit_spaces_the_messages(mail_project: Path) -> None:
     waits: list[float] = []
     with SmtpServer() as server:
         config = configure(mail_project, server.port, rate_per_second=2)
-        run_send(config, sleep=waits.append)
+        run_send(config, hooks=Hooks(sleep=waits.append))
     assert len(waits) == len(EXPECTED) - 1
     assert all(0.3 < w <= 0.5 for w in waits)
 
@@ -237,9 +244,9 @@ def test_rate_limit_spaces_the_messages(mail_project: Path) -> None:
 def test_limit_and_dry_run(mail_project: Path) -> None:
     with SmtpServer() as server:
         config = configure(mail_project, server.port)
-        dry = run_send(config, dry_run=True)
+        dry = run_send(config, SendOptions(dry_run=True))
         assert dry.planned == len(SUBSCRIBERS) and server.messages == []
-        limited = run_send(config, limit=3)
+        limited = run_send(config, SendOptions(limit=3))
         assert len(limited.sent) == 3 and limited.limited
         rest = run_send(config)
     assert len(rest.sent) == len(EXPECTED) - 3

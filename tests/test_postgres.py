@@ -17,8 +17,9 @@ from sqlalchemy import inspect
 
 from newsletter.audience import lifecycle as subs
 from newsletter.cli import cli
-from newsletter.config import Database, load_config
+from newsletter.config import load_config
 from newsletter.state import SCHEMA_VERSION, connect, engine_for, migrate
+from newsletter.state.database import Database
 
 from .postgres import PASSWORD_ENV
 

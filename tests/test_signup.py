@@ -24,7 +24,7 @@ from feeds.build import build_feeds, load_project
 from newsletter.audience import lifecycle as subs
 from newsletter.config import BounceSettings, Config, load_config
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
-from newsletter.sending.delivery import find_issue, send_issue
+from newsletter.sending.delivery import SendSettings, find_issue, send_issue
 from newsletter.state import connect
 
 from .conftest import NOW
@@ -244,11 +244,10 @@ def test_forged_expired_and_wrong_purpose_tokens_get_400(site: Served, smtp: Smt
 
 
 def send(config: Config, issue_id: str | None = None) -> list[str]:
-    conn = connect(config.database)
-    try:
-        report = send_issue(conn, load_project(config), config, find_issue(config, issue_id))
-    finally:
-        conn.close()
+    settings = SendSettings.of(config)
+    with connect(config.database) as conn:
+        info = find_issue(settings.issues_folder, issue_id)
+        report = send_issue(conn, load_project(config), settings, info)
     return sorted(report.sent)
 
 

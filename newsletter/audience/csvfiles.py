@@ -17,8 +17,7 @@ from pathlib import Path
 
 from feeds.errors import FeedletterError
 from newsletter.audience.lifecycle import add, listing, parse_topics
-from newsletter.audience.notices import sign_up_and_notify
-from newsletter.config import Config
+from newsletter.audience.notices import NoticeSettings, sign_up_and_notify
 from newsletter.errors import ExportError, SubscriberError, UnreadableList
 from newsletter.state import Db
 
@@ -174,7 +173,7 @@ class ConfirmReport:
 
 
 def import_with_confirmation(
-    conn: Db, config: Config, path: Path, known: Sequence[str], secret: bytes
+    conn: Db, config: NoticeSettings, path: Path, known: Sequence[str], secret: bytes
 ) -> ConfirmReport:
     """``import --confirm``: every row signs up as the form does, and its mail goes out."""
     reader = read_csv(path)

@@ -5,7 +5,7 @@ Rendered from ``notice.txt.j2`` and ``notice.html.j2`` in the templates folder
 (``smtp.SmtpTransport``). The links are signed and expire: a confirmation
 link after ``newsletter.confirm_days``, a preferences link after
 ``preferences_days``. Whether a notice is sent at all is decided by
-``subscribers.sign_up``; this module builds and sends it, and
+``lifecycle.sign_up``; this module builds and sends it, and
 ``sign_up_and_notify`` is the one sign-up workflow (decide, send, settle) that the
 form and ``import --confirm`` share.
 """
@@ -15,18 +15,21 @@ from __future__ import annotations
 import hashlib
 import smtplib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
+from feeds.config import SiteSettings
 from feeds.rendering.templating import environment
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.lifecycle import Subscriber
 from newsletter.audience.tokens import make_confirm_token, make_expiring_token, signed_link
-from newsletter.config import Config
+from newsletter.config import Config, NewsletterSettings, SignupSettings, SmtpSettings
 from newsletter.errors import NoticeNotSent
-from newsletter.issue.message import BODY_POLICY, POLICY, return_path, sender, site_domain
+from newsletter.mail.headers import BODY_POLICY, POLICY, return_path, sender, site_domain
 from newsletter.mail.smtp import SmtpTransport
 from newsletter.state import Db
 
@@ -36,8 +39,40 @@ SUBJECTS = {
 }
 
 
+@dataclass(frozen=True)
+class NoticeSettings:
+    """What sign-up notices need from the config, and nothing else."""
+
+    # site.title and base_url: the subject, the text, the Message-ID's host
+    site: SiteSettings
+    # newsletter.*: From, confirm_days, preferences_days
+    newsletter: NewsletterSettings
+    # the project's templates folder (notice.txt.j2, notice.html.j2)
+    templates: Path
+    # the relay
+    smtp: SmtpSettings
+    # the confirm and preferences endpoints (a token is appended)
+    confirm_endpoint: str
+    preferences_endpoint: str
+
+    @classmethod
+    def of(cls, config: Config) -> NoticeSettings:
+        return cls(
+            site=config.site,
+            newsletter=config.newsletter,
+            templates=config.templates,
+            smtp=config.smtp,
+            confirm_endpoint=config.endpoint("confirm"),
+            preferences_endpoint=config.endpoint("preferences"),
+        )
+
+    @property
+    def signup(self) -> SignupSettings:
+        return self.newsletter.signup
+
+
 def notice_link(
-    config: Config,
+    config: NoticeSettings,
     kind: str,
     subscriber: Subscriber,
     secret: bytes,
@@ -50,14 +85,14 @@ def notice_link(
     if kind == "confirm":
         expires = int(now.timestamp() + settings.confirm_days * 86_400)
         token = make_confirm_token(secret, subscriber.id, subscriber.email, request_id, expires)
-        return signed_link(config.endpoint("confirm"), token)
+        return signed_link(config.confirm_endpoint, token)
     expires = int(now.timestamp() + settings.preferences_days * 86_400)
     token = make_expiring_token(secret, "preferences", subscriber.id, subscriber.email, expires)
-    return signed_link(config.endpoint("preferences"), token)
+    return signed_link(config.preferences_endpoint, token)
 
 
 def compose_notice(
-    config: Config,
+    config: NoticeSettings,
     kind: str,
     subscriber: Subscriber,
     link: str,
@@ -93,7 +128,7 @@ def compose_notice(
 
 
 def send_notice(
-    config: Config,
+    config: NoticeSettings,
     kind: str,
     subscriber: Subscriber,
     secret: bytes,
@@ -119,7 +154,7 @@ def send_notice(
 
 def sign_up_and_notify(
     conn: Db,
-    config: Config,
+    config: NoticeSettings,
     secret: bytes,
     address: str,
     *,
@@ -133,7 +168,7 @@ def sign_up_and_notify(
     """One sign-up, from the form or ``import --confirm``: the lifecycle's decision,
     the notice it calls for, and the notice settled against the mail limits (it
     counts only if the server took it). ``NoticeNotSent`` if the mail did not go."""
-    signup = config.newsletter.signup
+    signup = config.signup
     decision = subs.sign_up(
         conn,
         address,

@@ -31,7 +31,7 @@ def bounces_import(config_path: Path, path: Path) -> None:
     """
     from newsletter.audience.bounces import import_returned
     from newsletter.audience.tokens import secret_from_env
-    from newsletter.issue.message import return_path
+    from newsletter.mail.headers import return_path
 
     config = load_config(config_path)
     settings = config.newsletter.bounces

@@ -25,8 +25,9 @@ import click
 
 from feeds import __version__
 from feeds.errors import FeedletterError
-from newsletter.config import DEFAULT_CONFIG, Database
+from newsletter.config import DEFAULT_CONFIG
 from newsletter.errors import BusyError
+from newsletter.state.database import Database
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3

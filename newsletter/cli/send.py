@@ -57,6 +57,7 @@ def send(
 ) -> None:
     """Send a digest issue to every active subscriber who has not received it yet."""
     from newsletter.sending import delivery
+    from newsletter.sending.worker import Hooks
 
     config = load_config(config_path)
     migrate(config)
@@ -65,20 +66,15 @@ def send(
         return
     # no work lock: several senders (here or on other hosts) run side by side,
     # kept apart by their claims on recipients (newsletter/sending/claims.py)
-    with state.connect(config.database) as conn:
-        info = delivery.find_issue(config, issue_id)
-        delivery.check_window(info, config, datetime.now(UTC), force or dry_run)
+    settings = delivery.SendSettings.of(config)
+    with state.connect(settings.database) as conn:
+        info = delivery.find_issue(settings.issues_folder, issue_id)
+        delivery.check_window(info, settings.send_window_hours, datetime.now(UTC), force or dry_run)
         project = load_cached_project(config)
+        options = delivery.SendOptions(dry_run=dry_run, limit=limit, workers=workers)
         with progress_bar(f"Sending {info.id}") as advance:
             report = delivery.send_issue(
-                conn,
-                project,
-                config,
-                info,
-                dry_run=dry_run,
-                limit=limit,
-                on_progress=advance,
-                workers=workers,
+                conn, project, settings, info, options, Hooks(on_progress=advance)
             )
     print_send_summary(report)
     if report.failed or report.deferred:
@@ -90,8 +86,9 @@ def send_tests(config: Config, issue_id: str | None, addresses: tuple[str, ...])
     from newsletter.sending import delivery
     from newsletter.sending.testsend import send_test
 
-    info = delivery.find_issue(config, issue_id)
-    results = send_test(load_cached_project(config), config, info, addresses)
+    settings = delivery.SendSettings.of(config)
+    info = delivery.find_issue(settings.issues_folder, issue_id)
+    results = send_test(load_cached_project(config), settings, info, addresses)
     for address, outcome, reply in results:
         say(f"Test of {info.id} to {address}: {outcome} ({reply})")
     if any(outcome != "sent" for _, outcome, _ in results):

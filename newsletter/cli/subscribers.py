@@ -151,12 +151,15 @@ def subscribers_import(
 def import_with_confirmation(config: Config, csv_file: Path) -> None:
     """``import --confirm``: every row signs up as the form does; its mail goes out."""
     from newsletter.audience import csvfiles as roster
+    from newsletter.audience.notices import NoticeSettings
     from newsletter.audience.tokens import secret_from_env
 
     known = known_topics(config)
     with state_connection(config) as conn:
         secret = secret_from_env(config.state.secret_env)
-        report = roster.import_with_confirmation(conn, config, csv_file, known, secret)
+        report = roster.import_with_confirmation(
+            conn, NoticeSettings.of(config), csv_file, known, secret
+        )
     for line, problem in report.errors:
         click.echo(plain(f"  line {line}: {problem}"), err=True)
     say(

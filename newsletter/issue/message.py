@@ -14,43 +14,16 @@ import hashlib
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
-from urllib.parse import quote, urlsplit
+from email.utils import format_datetime
+from urllib.parse import quote
 
 from markupsafe import escape
 
 from feeds.config import SiteSettings
 from newsletter.config import NewsletterSettings
 from newsletter.issue.render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL, RenderedIssue
+from newsletter.mail.headers import BODY_POLICY, POLICY, sender, site_domain
 from newsletter.mail.returnpath import message_id
-
-# Header lines may be up to 998 characters (RFC 5322); folding earlier would turn
-# a long List-Unsubscribe URL into an encoded-word, which mail clients ignore.
-POLICY = SMTP.clone(max_line_length=998)
-# Quoted-printable body lines are at most 76 characters (RFC 2045 §6.7).
-BODY_POLICY = SMTP.clone(max_line_length=76)
-
-
-def site_domain(site: SiteSettings) -> str:
-    """The host name of ``site.base_url`` (for Message-ID and default addresses)."""
-    return urlsplit(site.base_url).hostname or "localhost"
-
-
-def sender(settings: NewsletterSettings, site: SiteSettings) -> str:
-    """The From address: ``newsletter.from`` (checked when the config was loaded), or
-    the site's title at digest@ its domain."""
-    if settings.sender:
-        name, address = parseaddr(settings.sender)
-        return str(Address(display_name=name, addr_spec=address))
-    return str(Address(display_name=site.title, addr_spec=f"digest@{site_domain(site)}"))
-
-
-def return_path(settings: NewsletterSettings, site: SiteSettings) -> str:
-    """Where servers return mail: ``newsletter.bounces.return_path``, or the From address.
-
-    Issues go out from a VERP form of it (``returnpath.envelope_sender``)."""
-    return settings.bounces.return_path or parseaddr(sender(settings, site))[1]
 
 
 def fill(

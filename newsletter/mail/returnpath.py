@@ -23,10 +23,13 @@ import hmac
 import re
 from email.utils import parseaddr
 
+from newsletter.addresses import MAX_RETURN_PATH_LOCAL
+
 # the tag's shape: fl.<reader id>.<issue id, lower case>.<mac>
 _TAG = re.compile(r"^fl\.([1-9][0-9]{0,18})\.([0-9a-z][0-9a-z-]{0,31})\.([0-9a-f]{20})$")
-# the longest local part a tag adds to (RFC 5321 allows 64 octets in all)
-MAX_BASE_LOCAL = 64 - len("+fl.") - 10 - 1 - 8 - 1 - 20
+# the longest local part a tag adds to (RFC 5321 allows 64 octets in all); the
+# config checks newsletter.bounces.return_path against it, so it lives below both
+MAX_BASE_LOCAL = MAX_RETURN_PATH_LOCAL
 
 
 def _mac(secret: bytes, purpose: str, *parts: object) -> str:

@@ -22,7 +22,7 @@ from newsletter import state
 from newsletter.audience import lifecycle
 from newsletter.config import Config, load_config
 from newsletter.runtime.sitebuild import Options, build_site
-from newsletter.sending.delivery import find_issue, send_issue
+from newsletter.sending.delivery import SendSettings, find_issue, send_issue
 
 log = logging.getLogger("feedletter.jobs")
 
@@ -91,9 +91,10 @@ def digest_and_send(config_path: str) -> None:
             log.info("%s: %s", DIGEST_JOB, site.digest.empty)
             return "ok: no issue (nothing new)"
         # no work lock while sending: claims keep senders apart (sending.claims)
-        info = find_issue(config, site.digest.period.issue_id)
-        with state.connect(config.database) as conn:
-            report = send_issue(conn, load_cached_project(config), config, info)
+        settings = SendSettings.of(config)
+        info = find_issue(settings.issues_folder, site.digest.period.issue_id)
+        with state.connect(settings.database) as conn:
+            report = send_issue(conn, load_cached_project(config), settings, info)
         log.info(
             "%s: %s sent %d, failed %d", DIGEST_JOB, info.id, len(report.sent), len(report.failed)
         )

@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
-from newsletter.config import Database
 from newsletter.errors import BusyError
+from newsletter.state.database import Database
 
 log = logging.getLogger("feedletter.locks")
 

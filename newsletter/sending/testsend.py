@@ -9,53 +9,49 @@ issue needs no ``--force``: nobody on the list gets it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from feeds.build import Project
 from feeds.urls import join
-from newsletter.audience.lifecycle import normalise_address
-from newsletter.config import Config
+from newsletter.addresses import normalise_address
 from newsletter.errors import NothingToSend
 from newsletter.issue.archive import IssueInfo
-from newsletter.issue.message import PreparedMessage, return_path
+from newsletter.issue.message import PreparedMessage
+from newsletter.issue.variants import issue_topics, render_variants
 from newsletter.mail.smtp import SmtpTransport, deliver_one
-from newsletter.sending.delivery import issue_topics, render_variants
+from newsletter.sending.delivery import SendSettings
+from newsletter.sending.worker import Hooks
 
 TEST_PREFIX = "[Test] "
 
 
 def send_test(
     project: Project,
-    config: Config,
+    settings: SendSettings,
     info: IssueInfo,
     addresses: Sequence[str],
-    *,
-    transport: SmtpTransport | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    sleep: Callable[[float], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> list[tuple[str, str, str]]:
     """Send issue ``info`` (all topics) to ``addresses``: (address, outcome, reply) each."""
-    import time
-
+    hooks = hooks or Hooks()
+    look = settings.look
     recipients = [normalise_address(a) for a in addresses]
-    default, _ = issue_topics(config, project)
-    issue = render_variants(project, config, info.period, [default])[default]
+    default, _ = issue_topics(look, project)
+    issue = render_variants(project, look, info.period, [default])[default]
     if issue is None:
         raise NothingToSend(info.id)
     issue = replace(issue, subject=TEST_PREFIX + issue.subject)
-    prepared = PreparedMessage(issue, config.newsletter, config.site)
-    envelope_from = return_path(config.newsletter, config.site)
-    transport = transport or SmtpTransport(config.smtp)
-    sample = join(config.site.base_url, "unsubscribe?token=test")
-    preferences = join(config.site.base_url, "preferences?token=test")
+    prepared = PreparedMessage(issue, look.newsletter, look.site)
+    transport = hooks.transport or SmtpTransport(settings.smtp)
+    sample = join(look.site.base_url, "unsubscribe?token=test")
+    preferences = join(look.site.base_url, "preferences?token=test")
     results = []
     try:
         for address in recipients:
-            data, _ = prepared.message(address, sample, clock(), preferences)
+            data, _ = prepared.message(address, sample, hooks.clock(), preferences)
             outcome, reply, _ = deliver_one(
-                transport, envelope_from, address, data, config.smtp, sleep or time.sleep
+                transport, settings.return_path, address, data, settings.smtp, hooks.sleep
             )
             results.append((address, outcome, reply))
     finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from newsletter.config import Database
+from newsletter.state.database import Database
 from newsletter.state.engine import engine_for
 
 # first key of every feedletter advisory lock ("feed"); the second names the lock

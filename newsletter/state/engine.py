@@ -28,8 +28,8 @@ from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from newsletter.config import Database
 from newsletter.errors import StateError
+from newsletter.state.database import Database
 
 # a result row: columns by name
 Row = RowMapping

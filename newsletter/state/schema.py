@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from newsletter.config import Database
 from newsletter.errors import StateError
+from newsletter.state.database import Database
 from newsletter.state.engine import Db, describe, open_db, run_script, transaction
 
 # the key of the advisory lock migrations take on PostgreSQL (pg_advisory_xact_lock)

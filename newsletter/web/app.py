@@ -47,6 +47,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
+from newsletter.audience.notices import NoticeSettings
+from newsletter.audience.notices import send_notice as default_sender
 from newsletter.config import Config
 from newsletter.state import Db
 from newsletter.web.endpoints import Readers
@@ -223,8 +225,6 @@ def create_app(
     signup = config.newsletter.signup
     limits = config.serve
     if send_notice is None:
-        from newsletter.audience.notices import send_notice as default_sender
-
         send_notice = default_sender
     window = signup.per_client_window_seconds
     clients: Windows
@@ -245,6 +245,7 @@ def create_app(
         clients=clients,
         links=links,
         send_notice=send_notice,
+        notices=NoticeSettings.of(config),
         unsubscribe_path=settings.path_of(config.unsubscribe_endpoint(), "unsubscribe"),
         database=database,
         mail=mail,

@@ -47,7 +47,7 @@ from feeds.rendering.layout import opml_url
 from feeds.rendering.templating import environment, render
 from newsletter.addresses import normalise_address
 from newsletter.audience import lifecycle as subs
-from newsletter.audience.notices import sign_up_and_notify
+from newsletter.audience.notices import NoticeSettings, sign_up_and_notify
 from newsletter.audience.status import ON_THE_LIST, SUBSCRIBED, Status
 from newsletter.audience.tokens import (
     make_token,
@@ -119,6 +119,8 @@ class Readers:
     links: Windows
     # sends a sign-up notice (notices.send_notice, or a stand-in in tests)
     send_notice: Callable[..., None]
+    # what the notices need (worked out once from the config)
+    notices: NoticeSettings
     # the path of the unsubscribe endpoint (where its form posts)
     unsubscribe_path: str
     # threads for database work
@@ -226,7 +228,7 @@ class Readers:
             with self.connect() as conn:
                 sign_up_and_notify(
                     conn,
-                    self.config,
+                    self.notices,
                     self.secret,
                     address,
                     topics=topics,
