@@ -129,6 +129,8 @@ def test_a_damaged_state_database_stops_send_with_recovery_advice(
 
 
 def test_a_locked_state_database_is_waited_for(fixture_project: Path) -> None:
+    import threading
+
     from newsletter.audience import lifecycle as subs
     from newsletter.state import connect
 
@@ -136,23 +138,39 @@ def test_a_locked_state_database_is_waited_for(fixture_project: Path) -> None:
     connect(database).close()
     holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")
-    released = []
+    result: list[object] = []
 
-    def release() -> None:
-        time.sleep(1.0)
-        holder.execute("COMMIT")
-        released.append(time.monotonic())
+    def add() -> None:
+        with connect(database) as conn:
+            result.append(subs.add(conn, "ada@example.com"))
 
-    import threading
-
-    thread = threading.Thread(target=release)
-    thread.start()
-    conn = connect(database)
-    _, created = subs.add(conn, "ada@example.com")
-    assert created and released and time.monotonic() >= released[0]
-    thread.join()
-    conn.close()
+    adder = threading.Thread(target=add, name="adder")
+    adder.start()
+    # the observable event: the adder is inside a statement while the lock is held,
+    # that is, SQLite is making it wait (it cannot finish until the COMMIT below)
+    assert adder.ident is not None
+    deadline = time.monotonic() + 60
+    while not _inside_a_statement(adder.ident):
+        assert adder.is_alive(), f"the adder finished while the lock was held: {result}"
+        assert time.monotonic() < deadline, "the adder never reached the database"
+        threading.Event().wait(0.002)
+    assert result == []  # still waiting
+    holder.execute("COMMIT")
     holder.close()
+    adder.join(60)
+    assert not adder.is_alive()
+    (added,) = result
+    assert isinstance(added, tuple) and added[1] is True  # created once the lock was free
+
+
+def _inside_a_statement(thread_id: int) -> bool:
+    """True when the thread is executing an SQL statement (in SQLAlchemy's execute)."""
+    frame = sys._current_frames().get(thread_id)
+    while frame is not None:
+        if frame.f_code.co_name in ("do_execute", "do_execute_no_params"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @pytest.mark.parametrize(
