@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -54,6 +53,8 @@ class Handler:
         # (envelope sender, recipients) of each message, in the same order
         self.envelopes: list[tuple[str, tuple[str, ...]]] = []
         self.lock = threading.Lock()
+        # notified (under ``lock``) each time a message is stored
+        self.arrived = threading.Condition(self.lock)
         self.data_seen = 0
         self.per_connection: dict[int, int] = {}
         self.killed: list[int] = []
@@ -100,6 +101,7 @@ class Handler:
             self.messages.append(message)
             self.envelopes.append((str(envelope.mail_from), tuple(envelope.rcpt_tos)))
             self.per_connection[id(session)] = self.per_connection.get(id(session), 0) + 1
+            self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
     def recipients(self) -> list[str]:
@@ -166,16 +168,14 @@ class SmtpServer:
         assert found, f"nothing was sent to {recipient}"
         return found[-1]
 
-    def wait_for(
-        self, count: int, timeout: float = 15.0, settle: float = 0.3
-    ) -> list[EmailMessage]:
-        """The messages once at least ``count`` arrived (mail sent after an HTTP reply),
-        after ``settle`` seconds more in which any extra one would have arrived too."""
-        deadline = time.monotonic() + timeout
-        while len(self.handler.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(settle)
-        return list(self.handler.messages)
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
+        """The messages once at least ``count`` arrived (mail sent after an HTTP reply).
+
+        It proves nothing about mail that has not arrived: to say "no more", first
+        wait until the sender is done (``Served.settle``, a finished send)."""
+        with self.handler.arrived:
+            self.handler.arrived.wait_for(lambda: len(self.handler.messages) >= count, timeout)
+            return list(self.handler.messages)
 
 
 def refuse_all(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:

@@ -102,11 +102,8 @@ def returned_mail(config: Config, smtp: SmtpServer) -> dict[str, bytes]:
 def forged_mail(config: Config) -> dict[str, bytes]:
     """Each forgery, filled in with what an outsider can know or compute."""
     ids = message_ids(config)
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         readers = {s.email: s.id for s in subs.listing(conn)}
-    finally:
-        conn.close()
     filled = {}
     for name, victim in FORGERIES.items():
         computed = hashlib.sha256(f"2021-W13\0{victim}".encode()).hexdigest()[:24]
@@ -141,11 +138,8 @@ def mailbox_of(tmp_path: Path, mail: dict[str, bytes], kind: str = "maildir") ->
 
 
 def statuses(config: Config) -> dict[str, str]:
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         return {s.email: s.status for s in subs.listing(conn)}
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("kind", ["maildir", "mbox"])
@@ -187,11 +181,8 @@ def test_forged_returned_mail_changes_nobody(
         "7 not ours (they changed nobody)\n"
     ), result.stdout
     assert statuses(config) == before
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         assert all(s.hard_bounces == 0 for s in subs.listing(conn))
-    finally:
-        conn.close()
     genuine = mailbox_of(tmp_path, returned_mail(config, smtp))
     result = CliRunner().invoke(cli, ["bounces", "import", str(genuine)])
     assert "6 subscribers changed" in result.stdout, result.stdout
@@ -200,8 +191,7 @@ def test_forged_returned_mail_changes_nobody(
 
 def test_each_fixture_is_judged_by_its_own_fields(sent: tuple[Config, SmtpServer]) -> None:
     config, smtp = sent
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         for name, raw in returned_mail(config, smtp).items():
             if name == "garbage.eml":
                 continue
@@ -218,8 +208,6 @@ def test_each_fixture_is_judged_by_its_own_fields(sent: tuple[Config, SmtpServer
                 name,
                 verdict.reason,
             )
-    finally:
-        conn.close()
 
 
 def test_a_status_line_in_the_text_makes_no_hard_bounce(sent: tuple[Config, SmtpServer]) -> None:
@@ -231,12 +219,9 @@ def test_a_status_line_in_the_text_makes_no_hard_bounce(sent: tuple[Config, Smtp
         "Your message could not be delivered for more than 4 hour(s).",
         "Action: failed\nStatus: 5.1.1\nYour message could not be delivered for more than 4 hour(s).",
     )
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         returned = parse(raw.encode())
         verdict = judge(returned, proofs_of(conn, returned, SECRET, SENDER, "+"))
-    finally:
-        conn.close()
     assert verdict.kind == "soft"
 
 

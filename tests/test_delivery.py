@@ -162,13 +162,10 @@ def test_a_550_marks_that_recipient_failed_and_the_run_goes_on(mail_project: Pat
     assert again.sent == [] and again.failed_before == 0 and again.failed == []
     assert log_rows(config)[bad] == "failed"
     assert bad not in server.handler.recipients()
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         found = subs.get(conn, bad)
         assert found is not None and found.status == "bounced" and found.hard_bounces == 1
         assert found.status_reason == "hard bounce: 550 5.1.1 mailbox unavailable (test fault)"
-    finally:
-        conn.close()
 
 
 def test_dropped_connections_are_reopened_without_duplicates(mail_project: Path) -> None:

@@ -87,6 +87,16 @@ def start_in_thread(
     return stop, thread, ready
 
 
+def finished(config: Config) -> bool:
+    """A job has run and its run has ended (recorded as ok or failed)."""
+    done = runs(config)
+    return bool(done) and done[-1][1] != "running"
+
+
+def hours_ahead(hours: float) -> datetime:
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
 def wait_for(condition: object, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -107,20 +117,20 @@ def test_restart_after_missed_runs_catches_up_exactly_once(
     # the scheduler was down for three days: three daily runs fell due meanwhile
     set_stored_next_run(config, datetime.now(UTC) - timedelta(days=3))
     stop, thread, _ = start_in_thread(config, path)
-    wait_for(lambda: runs(config) and runs(config)[-1][1] != "running")
-    time.sleep(2)  # room for a (wrong) second run
+    wait_for(lambda: finished(config) and stored_next_run(config) > hours_ahead(1))
     stop.set()
-    thread.join(timeout=30)
+    thread.join(timeout=30)  # shutdown(wait=True): every run it handed over has finished
     assert [job for job, _ in runs(config)] == [FEEDS_JOB]  # once: not zero, not three
     assert runs(config)[0][1].startswith("ok: ")
     assert (fixture_project / "output" / "atom.xml").is_file()
-    assert stored_next_run(config) > datetime.now(UTC) + timedelta(hours=1)
-    # and a restart with nothing missed runs nothing
+    # and a restart with nothing missed runs nothing: the next run stays where it was
+    # (in the future), so there is nothing the scheduler could run before it stops
+    before = stored_next_run(config)
     stop, thread, _ = start_in_thread(config, path)
-    time.sleep(1.5)
+    assert stored_next_run(config) == before
     stop.set()
     thread.join(timeout=30)
-    assert len(runs(config)) == 1
+    assert len(runs(config)) == 1 and stored_next_run(config) == before
 
 
 def test_unchanged_jobs_keep_their_schedule_changed_ones_are_replaced(
@@ -153,9 +163,12 @@ def test_runs_missed_beyond_the_grace_time_are_skipped(fixture_project: Path) ->
     thread.join(timeout=30)
     set_stored_next_run(config, datetime.now(UTC) - timedelta(hours=5))
     stop, thread, _ = start_in_thread(config, path)
-    time.sleep(2)
+    # the scheduler moves the next run past now only after deciding about the missed
+    # one (run it or skip it); a run it handed over finishes before shutdown returns
+    wait_for(lambda: stored_next_run(config) > datetime.now(UTC))
     stop.set()
     thread.join(timeout=30)
+    assert stored_next_run(config) > datetime.now(UTC)
     assert runs(config) == []
 
 
@@ -335,25 +348,23 @@ def test_two_schedulers_on_postgresql_one_runs_the_other_takes_over(
             "another scheduler holds the lock (pid " in line and "feedletter schedule" in line
             for line in second_lines
         ), second_lines
-        # a run falls due; the standby must not run it while the first one holds the lock
+        # a run falls due; the standby has no scheduler while the first holds the lock
         set_stored_next_run(config, datetime.now(UTC) - timedelta(hours=2))
-        time.sleep(3)
         assert runs(config) == []
         assert not any(line.startswith("Scheduler running") for line in second_lines)
         first.kill()  # the first host dies: its database session ends, and the lock with it
         first.wait(timeout=30)
-        wait_for(lambda: runs(config) and runs(config)[-1][1] != "running")
-        time.sleep(2)  # room for a (wrong) second run
-        assert [job for job, _ in runs(config)] == [FEEDS_JOB], runs(config)
-        assert runs(config)[0][1].startswith("ok: ")
-        assert any(
-            line.startswith("Scheduler running on postgresql+psycopg://") for line in second_lines
-        )
+        wait_for(lambda: finished(config) and stored_next_run(config) > hours_ahead(1))
     finally:
         second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        second.wait(timeout=30)  # a run it handed over has finished when it exits
         first.kill()
     assert second.returncode == 0, second_lines
+    assert [job for job, _ in runs(config)] == [FEEDS_JOB], runs(config)  # exactly once
+    assert runs(config)[0][1].startswith("ok: ")
+    assert any(
+        line.startswith("Scheduler running on postgresql+psycopg://") for line in second_lines
+    )
 
 
 def test_a_scheduler_that_loses_its_database_lock_stops(

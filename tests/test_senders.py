@@ -36,12 +36,9 @@ from .test_web import SECRET
 def readers(config: Config, count: int) -> list[str]:
     """``count`` subscribers (every topic) and the W13 issue written."""
     addresses = [f"reader{n:04}@example.com" for n in range(count)]
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         for address in addresses:
             subs.add(conn, address)
-    finally:
-        conn.close()
     build_feeds(config, NOW)
     project = load_project(config)
     write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))

@@ -101,12 +101,9 @@ def link_in(message: EmailMessage, page: str) -> str:
 
 
 def status_of(config: Config, email: str) -> str | None:
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         found = subs.get(conn, email)
         return found.status if found else None
-    finally:
-        conn.close()
 
 
 def test_sign_up_confirm_by_the_mailed_link(site: Served, smtp: SmtpServer) -> None:
@@ -118,7 +115,8 @@ def test_sign_up_confirm_by_the_mailed_link(site: Served, smtp: SmtpServer) -> N
     assert status == 200 and "Check your inbox" in body
     assert "set-cookie" not in {k.lower() for k in headers}
     assert "default-src 'none'" in headers["content-security-policy"]
-    (mail,) = smtp.wait_for(1)  # decided and mailed after the reply
+    site.settle()  # decided and mailed after the reply
+    (mail,) = smtp.wait_for(1)
     assert status_of(site.config, "Ada@example.com") == "pending"
     assert mail["To"] == "Ada@example.com" and "Confirm your subscription" in mail["Subject"]
     assert mail.get_body(("html",)) is not None  # multipart: text and HTML
@@ -149,6 +147,7 @@ def test_the_reply_is_the_same_whatever_the_address_is(site: Served, smtp: SmtpS
         assert status == 200
         bodies.add(body.replace(address, "ADDRESS"))
     assert len(bodies) == 1  # new, active, unsubscribed, pending: one answer
+    site.settle()
     subjects = {str(m["To"]): str(m["Subject"]) for m in smtp.wait_for(3)}
     assert subjects["active@example.com"].startswith("You are already subscribed")
     assert subjects["gone@example.com"].startswith("Confirm your subscription")
@@ -162,7 +161,8 @@ def test_the_honeypot_and_bad_addresses(site: Served, smtp: SmtpServer) -> None:
         site, "/news/subscribe", [("email", "bot@example.com"), ("website", "x")]
     )
     assert status == 200 and "Check your inbox" in body
-    assert smtp.wait_for(0) == [] and status_of(site.config, "bot@example.com") is None
+    site.settle()
+    assert smtp.messages == [] and status_of(site.config, "bot@example.com") is None
     status, _, body = post(site, "/news/subscribe", [("email", "not an address")])
     assert status == 400 and "not an email address" in body
     # told apart by the exception's class, not by words in its message
@@ -183,7 +183,8 @@ def test_per_address_limits_hold_whatever_is_sent(
     for served in serve(config, preview=False):
         for _ in range(8):
             assert post(served, "/news/subscribe", [("email", "target@example.com")])[0] == 200
-    assert len(smtp.wait_for(3)) == 3  # per_address_per_day, whatever an attacker sends
+        served.settle()
+    assert len(smtp.messages) == 3  # per_address_per_day, whatever an attacker sends
 
 
 def test_per_client_window_gives_429_with_retry_after(
@@ -302,8 +303,7 @@ def test_the_whole_path(
 
 def test_pending_sign_ups_expire(fixture_project: Path) -> None:
     config = load_config(fixture_project / "config.yaml")
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         long_ago = datetime.now(UTC) - timedelta(days=8)
         subs.sign_up(
             conn, "late@example.com", topics=(), name="", client="192.0.2.1", now=long_ago,
@@ -312,8 +312,6 @@ def test_pending_sign_ups_expire(fixture_project: Path) -> None:
         assert subs.get(conn, "late@example.com") is not None
         assert subs.purge_pending(conn, datetime.now(UTC), 7) == 1
         assert subs.get(conn, "late@example.com") is None
-    finally:
-        conn.close()
 
 
 def test_a_version_2_database_is_migrated_with_its_subscribers(tmp_path: Path) -> None:
@@ -338,8 +336,7 @@ def test_a_version_2_database_is_migrated_with_its_subscribers(tmp_path: Path) -
         """
     )
     old.close()
-    conn = connect(path)
-    try:
+    with connect(path) as conn:
         a, b = subs.listing(conn)
         assert (a.email, a.status, a.topics, a.consent_source) == (
             "a@example.com", "active", ("portals",), "operator",
@@ -347,8 +344,6 @@ def test_a_version_2_database_is_migrated_with_its_subscribers(tmp_path: Path) -
         assert (b.email, b.status) == ("b@example.com", "unsubscribed")
         new, _ = subs.add(conn, "c@example.com")
         assert new.id == 3  # ids are never reused
-    finally:
-        conn.close()
 
 
 def test_every_page_of_the_site_carries_the_sign_up_form(site: Served) -> None:
@@ -401,8 +396,7 @@ def test_pause_and_resume(fixture_project: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_soft_bounces_over_consecutive_issues(fixture_project: Path) -> None:
     config = load_config(fixture_project / "config.yaml")
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         reader, _ = subs.add(conn, "full@example.com")
 
         def outcome(issue: str, result: str) -> bool:
@@ -421,5 +415,3 @@ def test_soft_bounces_over_consecutive_issues(fixture_project: Path) -> None:
         found = subs.get(conn, "full@example.com")
         assert found is not None and found.status == "bounced"
         assert found.status_reason == "soft bounce: 452 4.2.2 mailbox full"
-    finally:
-        conn.close()

@@ -63,13 +63,10 @@ def test_titles_read_the_same_in_every_format_and_reader(fixture_project: Path) 
     assert {i["url"]: i["title"] for i in items if i["url"] in expected} == expected
     # lemon24/reader, a feed reader library, as a reader's app would use it
     for name in ("atom.xml", "rss.xml"):
-        reader = make_reader(":memory:", feed_root=str(feed))
-        try:
+        with make_reader(":memory:", feed_root=str(feed)) as reader:
             reader.add_feed(f"file:{name}")
             reader.update_feeds()
             got = {e.link: e.title for e in reader.get_entries() if e.link in expected}
-        finally:
-            reader.close()
         assert got == expected, name
     # the pages and the digest: the text, HTML-escaped once
     page = (feed / "index.html").read_text()

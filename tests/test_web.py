@@ -22,7 +22,7 @@ from newsletter.config import Config, load_config
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.state import connect
 from newsletter.web.app import ServeSettings, create_app
-from newsletter.web.guard import server_config
+from newsletter.web.guard import BoundedPool, server_config
 
 from .conftest import NOW
 from .smtp_server import free_port
@@ -31,9 +31,16 @@ SECRET = b"web-test-secret-0123456789"
 
 
 class Served:
-    def __init__(self, config: Config, base: str) -> None:
+    def __init__(self, config: Config, base: str, pool: BoundedPool | None = None) -> None:
         self.config = config
         self.base = base
+        self.pool = pool
+
+    def settle(self) -> None:
+        """Wait until every sign-up handed to the server's mail pool has been decided
+        and its mail (if any) accepted by the SMTP server: after this, a mail that
+        was not sent will not be."""
+        assert self.pool is not None and self.pool.wait_idle(30), "sign-ups still running"
 
     def request(
         self, path: str, method: str = "GET", headers: dict[str, str] | None = None
@@ -60,7 +67,7 @@ def serve(
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started
-    yield Served(config, f"http://127.0.0.1:{port}")
+    yield Served(config, f"http://127.0.0.1:{port}", app.state.mail_pool)
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -92,13 +99,10 @@ def preview(project_config: Config) -> Iterator[Served]:
 
 
 def subscriber(config: Config, email: str) -> subs.Subscriber:
-    conn = connect(config.database)
-    try:
+    with connect(config.database) as conn:
         found = subs.get(conn, email)
         assert found is not None
         return found
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize(

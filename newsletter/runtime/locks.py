@@ -92,8 +92,7 @@ def _hold_advisory(
     """A PostgreSQL advisory lock; ``wait_seconds=None`` waits until ``stop`` is set."""
     from newsletter.state import advisory as sql
 
-    conn = sql.open_lock_session(database, _label(what))
-    try:
+    with sql.open_lock_session(database, _label(what)) as conn:
         deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
         said = False
         while not sql.try_lock(conn, name):
@@ -114,8 +113,6 @@ def _hold_advisory(
         finally:
             with suppress(Exception):  # the session is gone: so is the lock
                 sql.unlock(conn, name)
-    finally:
-        conn.close()
 
 
 class _Stopped(Exception):
@@ -167,11 +164,8 @@ def _watch(
     def watch() -> None:
         while not done.wait(5.0):
             try:
-                conn = sql.open_lock_session(database, "feedletter schedule watchdog")
-                try:
+                with sql.open_lock_session(database, "feedletter schedule watchdog") as conn:
                     label = sql.holder(conn, "scheduler")
-                finally:
-                    conn.close()
             except Exception as exc:
                 log.warning("cannot check the scheduler lock: %s", exc)
                 continue

@@ -286,4 +286,7 @@ def create_app(
             mail.shutdown()
             database.shutdown(wait=False, cancel_futures=True)
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # the sign-up pool, for those who must know when its work is done (the tests)
+    app.state.mail_pool = mail
+    return app

@@ -347,17 +347,34 @@ class BoundedPool:
     def __init__(self, threads: int, queue: int, name: str) -> None:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self.slots = threading.BoundedSemaphore(threads + queue)
+        # jobs queued or running, and a condition that says when it changes
+        self._busy = 0
+        self._changed = threading.Condition()
 
     def submit(self, fn: Callable[..., object], *args: object) -> bool:
         if not self.slots.acquire(blocking=False):
             return False
+        with self._changed:
+            self._busy += 1
         try:
             future: Future[object] = self.executor.submit(fn, *args)
         except RuntimeError:  # shut down
-            self.slots.release()
+            self._done()
             return False
-        future.add_done_callback(lambda _: self.slots.release())
+        future.add_done_callback(lambda _: self._done())
         return True
+
+    def _done(self) -> None:
+        self.slots.release()
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every job submitted so far has finished; False on timeout. (The
+        tests wait on this before saying that no further mail was sent.)"""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._busy == 0, timeout)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
