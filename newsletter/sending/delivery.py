@@ -32,60 +32,15 @@ from feeds.build import Project
 from newsletter import state
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.tokens import secret_from_env
-from newsletter.config import BounceSettings, Config, SmtpSettings
 from newsletter.errors import NoIssue, SendWindowClosed, UnknownIssue
 from newsletter.issue.archive import IssueInfo, read_issues
 from newsletter.issue.message import PreparedMessage
 from newsletter.issue.variants import IssueLook, issue_topics, render_variants, variant_topics
-from newsletter.mail.headers import return_path
 from newsletter.mail.smtp import SmtpTransport
+from newsletter.sending.settings import SendSettings as SendSettings
 from newsletter.sending.worker import Hooks, Queue, Recipient, Sender
 from newsletter.sending.worker import SendReport as SendReport
 from newsletter.state import Db
-from newsletter.state.database import Database
-
-
-@dataclass(frozen=True)
-class SendSettings:
-    """What a send run needs from the config, worked out once."""
-
-    # how issues look (rendered once per topic set)
-    look: IssueLook
-    # the relay, its retries, pacing and the claim lease
-    smtp: SmtpSettings
-    # bounce limits and the VERP return path
-    bounces: BounceSettings
-    # where returned mail goes (newsletter.bounces.return_path or the From address)
-    return_path: str
-    # the one-click unsubscribe and the preferences endpoints (a token is appended)
-    unsubscribe_endpoint: str
-    preferences_endpoint: str
-    # how long a preferences link in a mail stays valid
-    preferences_days: float
-    # the environment variable holding the signing secret
-    secret_env: str
-    # the state database (worker threads open their own connections)
-    database: Database
-    # newsletter.send_window_hours: how stale an issue may be sent without --force
-    send_window_hours: float
-    # state.issues: the private issue archive
-    issues_folder: Path
-
-    @classmethod
-    def of(cls, config: Config) -> SendSettings:
-        return cls(
-            look=IssueLook.of(config),
-            smtp=config.smtp,
-            bounces=config.newsletter.bounces,
-            return_path=return_path(config.newsletter, config.site),
-            unsubscribe_endpoint=config.unsubscribe_endpoint(),
-            preferences_endpoint=config.endpoint("preferences"),
-            preferences_days=config.newsletter.preferences_days,
-            secret_env=config.state.secret_env,
-            database=config.database,
-            send_window_hours=config.newsletter.send_window_hours,
-            issues_folder=config.issues_folder,
-        )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from newsletter.issue.archive import IssueInfo
 from newsletter.issue.message import PreparedMessage
 from newsletter.issue.variants import issue_topics, render_variants
 from newsletter.mail.smtp import SmtpTransport, deliver_one
-from newsletter.sending.delivery import SendSettings
+from newsletter.sending.settings import SendSettings
 from newsletter.sending.worker import Hooks
 
 TEST_PREFIX = "[Test] "

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from newsletter import state
 from newsletter.addresses import header_problem
@@ -27,10 +26,8 @@ from newsletter.issue.message import PreparedMessage
 from newsletter.mail.returnpath import envelope_sender
 from newsletter.mail.smtp import SmtpTransport, deliver_one
 from newsletter.sending import claims
+from newsletter.sending.settings import SendSettings
 from newsletter.state import Db
-
-if TYPE_CHECKING:
-    from newsletter.sending.delivery import SendSettings
 
 
 @dataclass
