@@ -34,9 +34,15 @@ class Section(BaseModel):
 class SiteSettings(Section):
     """``site``: how the published site and its feeds describe themselves."""
 
+    # the site's name: page titles, feed titles ("<title>: <topic>") and the digest's
+    # masthead
     title: str = Field(min_length=1)
+    # the public http(s) address where output/ is served (no query or fragment)
     base_url: str
+    # the all-topics feed's subtitle and the index page's tagline
     description: str = ""
+    # the language of feeds and pages (a BCP 47 tag such as en or de-CH); also picks the
+    # stemmer that compares story titles
     language: str = "en"
 
     @field_validator("title")
@@ -58,19 +64,32 @@ class SiteSettings(Section):
 class ContentSettings(Section):
     """``content``: where the records and topic files are."""
 
+    # the folder of records (read recursively; Markdown files with YAML front matter)
     news: Path = Path("content/news")
+    # the folder of topic files; it must exist (null: the topics are only those under topics
+    # in this file)
     topics: Path | None = Path("content/topics")
 
 
 class RuleSettings(Section):
     """``rules`` (global) or a topic's ``rules`` (overrides; unset keys inherit)."""
 
+    # skip records with published: false
     published_only: bool | None = None
+    # skip records whose quality is lower (null: no floor)
     min_quality: int | None = None
+    # skip records older than this many days (null: no limit)
     max_age_days: float | None = Field(default=None, gt=0)
+    # the newest N stories per feed (older ones go to the archive pages when archives are
+    # on)
     max_items: int | None = Field(default=None, ge=1, le=10_000)
+    # assign records to topics by the topics' keywords too, not only by their topics list
     match_keywords: bool | None = None
+    # records of one story (same URL, matching titles, or one event told in the same words)
+    # published up to this many days apart (chaining) are one story; site-wide, not per
+    # topic
     story_window_days: float | None = Field(default=None, ge=0, le=366)
+    # show a record's related entries that are other stories, as "Related"
     show_related: bool | None = None
 
     def over(self, base: Rules) -> Rules:
@@ -86,8 +105,11 @@ def _rules_dict(rules: Rules) -> dict[str, Any]:
 class LimitSettings(Section):
     """``limits``: bounds that keep one hostile record from exhausting memory."""
 
+    # larger record files are rejected without being read
     max_record_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
+    # longer excerpts are cut at a word
     max_excerpt_chars: int = Field(default=5_000, ge=100, le=1_000_000)
+    # longer titles are cut at a word
     max_title_chars: int = Field(default=500, ge=20, le=10_000)
 
     def limits(self, language: str = "en") -> Limits:
@@ -98,7 +120,9 @@ class LimitSettings(Section):
 class ArchiveSettings(Section):
     """``archives``: RFC 5005 archive documents for items older than ``max_items``."""
 
+    # write RFC 5005 archive pages for the items older than max_items
     enabled: bool = False
+    # items per archive page
     page_size: int = Field(default=50, ge=5, le=1_000)
 
 
@@ -131,12 +155,21 @@ class WebSubSettings(Section):
 class TopicSettings(Section):
     """An entry of ``topics``: defines a topic or overrides one from a topic file."""
 
+    # the topic's id (lower-case letters, digits, hyphens); a topic file with the same id is
+    # overridden
     id: str
+    # the display name (feeds, pages, the digest's section heading)
     name: str | None = None
+    # a shorter name for tight places (navigation)
     shortname: str | None = None
+    # the id of the parent topic: its feed includes this topic's stories
     parent: str | None = None
+    # words that assign a record to this topic when rules.match_keywords is on
     keywords: list[str] | None = None
+    # the topic feed's subtitle and its page's tagline
     description: str | None = None
+    # any of the rules keys, overriding the global ones for this topic (story_window_days
+    # excepted)
     rules: RuleSettings = RuleSettings()
 
     @field_validator("id")
@@ -164,9 +197,14 @@ class TopicSettings(Section):
 class FeedSettings(Section):
     """The settings the feed build needs."""
 
+    # how the site describes itself
     site: SiteSettings
+    # where the records and topics are
     content: ContentSettings = ContentSettings()
+    # the Jinja2 templates for pages and mail; a template missing there is taken from the
+    # ones feedletter ships
     templates: Path = Path("templates")
+    # where the site is written (public: publish this folder)
     output: Path = Path("output")
     # the parse cache (and the record of the last build); null turns it off
     cache: Path | None = Path("var/parse-cache.sqlite3")
@@ -174,6 +212,8 @@ class FeedSettings(Section):
     limits: LimitSettings = LimitSettings()
     archives: ArchiveSettings = ArchiveSettings()
     websub: WebSubSettings = WebSubSettings()
+    # topics defined here, beside the topic files (an entry with a file's id
+    # overrides that file's fields)
     topics: list[TopicSettings] = []
     # where the config file was read from; paths above are resolved against it
     source: Path | None = Field(default=None, exclude=True)

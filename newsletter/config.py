@@ -29,8 +29,12 @@ FOOTER_FIELDS = ("site", "host")
 class UtmSettings(Section):
     """``newsletter.utm``: campaign parameters added to every article link."""
 
+    # add campaign parameters (utm_source, utm_medium, utm_campaign = the issue id) to
+    # article links in the digest
     enabled: bool = True
+    # the utm_source value
     source: str = Field(default="feedletter", min_length=1)
+    # the utm_medium value
     medium: str = Field(default="email", min_length=1)
 
 
@@ -104,16 +108,32 @@ class BounceSettings(Section):
 class NewsletterSettings(Section):
     """``newsletter``: what the digest contains, how it is addressed, who may sign up."""
 
+    # the Subject line; fields {site} (site.title), {date} (the period's last day) and
+    # {issue} (the issue id)
     subject: str = "{site} weekly — {date}"
+    # the From header (a mailbox: "News <digest@example.org>"); empty: site.title at digest@
+    # the host of site.base_url
     sender: str = Field(default="", alias="from")
+    # the Reply-To header (null: none)
     reply_to: str | None = None
+    # an address added to List-Unsubscribe as a mailto: (null: the one-click link only)
     unsubscribe_mailto: str | None = None
+    # the length of an issue's period, ending on the last full day before it is rendered
     period_days: int = Field(default=7, ge=1, le=366)
+    # stories per topic section
     items_per_topic: int = Field(default=5, ge=1, le=50)
+    # stories in the lead section (the highest heat across topics)
     top_stories: int = Field(default=3, ge=0, le=20)
+    # the topics that get a section, in this order (null: every topic); readers who chose
+    # topics get theirs
     topics: list[str] | None = None
+    # the size budget of the inlined HTML (Gmail clips messages over about 102 KB):
+    # the lowest-ranked stories are left out until the issue fits
     max_html_bytes: int = Field(default=90_000, ge=10_000)
+    # a footer line (e.g. why the reader gets this); fields {site} (site.title) and {host}
+    # (base_url's host)
     footer: str = ""
+    # campaign parameters on article links
     utm: UtmSettings = UtmSettings()
     # where the one-click unsubscribe endpoint lives (`feedletter serve`);
     # default: <site.base_url>/unsubscribe
@@ -127,7 +147,9 @@ class NewsletterSettings(Section):
     confirm_days: float = Field(default=7, gt=0, le=90)
     # a preferences link in an issue works for this many days
     preferences_days: float = Field(default=365, gt=0)
+    # limits on the public sign-up form
     signup: SignupSettings = SignupSettings()
+    # where returned mail goes and when it stops the issues
     bounces: BounceSettings = BounceSettings()
 
     @field_validator("sender", "reply_to")
@@ -228,12 +250,17 @@ def mailbox_problem(value: str) -> str:
 class SmtpSettings(Section):
     """``smtp``: the mail server. The password comes from the environment only."""
 
+    # the mail server (the sample config uses 127.0.0.1:8025, a local test server)
     host: str = "localhost"
+    # its port (587 submission with STARTTLS, 465 with ssl)
     port: int = Field(default=587, ge=1, le=65535)
+    # connection security
     security: Literal["starttls", "ssl", "none"] = "starttls"
+    # the login name (null: no login); the password comes from the environment
     username: str | None = None
     # name of the environment variable that holds the password
     password_env: str = "FEEDLETTER_SMTP_PASSWORD"
+    # socket timeout for each step of a conversation with the server
     timeout_seconds: float = Field(default=30, gt=0)
     # at most this many messages per second (null: as fast as the server takes them)
     rate_per_second: float | None = Field(default=None, gt=0)
@@ -251,7 +278,8 @@ class ServerSettings(Section):
 
     # request bodies larger than this get 413 (the forms are a few hundred bytes)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
-    # the request line and headers together (larger: 400)
+    # the request line and headers together (larger: 431, or 400 when they come in
+    # pieces)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     # connections open at once; more are closed at once (also kept well under the
     # process's open-file limit)
@@ -263,9 +291,10 @@ class ServerSettings(Section):
     keep_alive_seconds: float = Field(default=5, gt=0, le=600)
     # threads for database work (a locked database never stalls other requests)
     database_threads: int = Field(default=4, ge=1, le=64)
-    # threads that send sign-up mail, and how many sign-ups may wait for them; past
-    # that a sign-up is answered as usual and logged, and no mail is sent
+    # threads that decide sign-ups and send their mail
     mail_threads: int = Field(default=2, ge=1, le=64)
+    # sign-ups that may wait for those threads; past that a sign-up is answered as
+    # usual and logged, and no mail is sent
     mail_queue: int = Field(default=200, ge=1, le=100_000)
 
 
@@ -294,6 +323,7 @@ class StateSettings(Section):
 class ScheduleSettings(Section):
     """``schedule``: the jobs `feedletter schedule` runs (crontab syntax)."""
 
+    # the IANA time zone of the crontab expressions and of the digest's calendar days
     timezone: str = "UTC"
     # the site build (feeds, pages, the digest that is due, the hub pings)
     feeds: str | None = "0 * * * *"

@@ -43,6 +43,7 @@ LAYERS = {
     "newsletter.state": 11,
     "newsletter.config": 12,
     "newsletter.mail": 13,
+    "newsletter.reference": 13,  # the generated configuration reference
     "newsletter.issue": 14,
     "newsletter.audience": 15,
     "newsletter.sending": 16,
