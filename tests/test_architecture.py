@@ -131,6 +131,18 @@ def test_the_feeds_never_import_the_newsletter() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_each_command_module_stands_alone() -> None:
+    """A CLI module may share only ``group`` (the group, options, output helpers)."""
+    crossing = [
+        f"{name} imports {target}"
+        for name, path in modules().items()
+        if name.startswith("newsletter.cli.")
+        for target in imports(path)
+        if target.startswith("newsletter.cli.") and target != "newsletter.cli.group"
+    ]
+    assert crossing == []
+
+
 def test_the_layer_table_catches_a_wrong_import(tmp_path: Path) -> None:
     source = "from newsletter.cli.group import cli\n"
     (tmp_path / "bad.py").write_text(source)

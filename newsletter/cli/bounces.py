@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from newsletter.cli.group import cli, config_option, plain, say
-from newsletter.cli.subscribers import state_connection
 from newsletter.config import load_config
 
 
@@ -29,13 +28,14 @@ def bounces_import(config_path: Path, path: Path) -> None:
     unsubscribes at once. Each message is reported; one that cannot be read is
     skipped.
     """
+    from newsletter import state
     from newsletter.audience.bounces import import_returned
     from newsletter.audience.tokens import secret_from_env
     from newsletter.mail.headers import return_path
 
     config = load_config(config_path)
     settings = config.newsletter.bounces
-    with state_connection(config) as conn:
+    with state.connect(config.database) as conn:
         outcomes = import_returned(
             conn,
             path,
