@@ -13,16 +13,18 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from feeds.errors import ConfigError, yaml_problem
-from feeds.reading.records import Limits
 from feeds.reading.topics import TOPIC_ID
-from feeds.selection.collector import Rules
 from feeds.urls import check_url
+
+if TYPE_CHECKING:  # the parser and the collector load only when a build asks for them
+    from feeds.reading.records import Limits
+    from feeds.selection.collector import Rules
 
 
 class Section(BaseModel):
@@ -94,12 +96,14 @@ class RuleSettings(Section):
 
     def over(self, base: Rules) -> Rules:
         """These settings applied on top of ``base``."""
+        from feeds.selection.collector import Rules
+
         values = {k: v for k, v in self.model_dump().items() if k in self.model_fields_set}
         return Rules(**{**_rules_dict(base), **values})
 
 
 def _rules_dict(rules: Rules) -> dict[str, Any]:
-    return {name: getattr(rules, name) for name in Rules.__slots__}
+    return {name: getattr(rules, name) for name in type(rules).__slots__}
 
 
 class LimitSettings(Section):
@@ -114,6 +118,8 @@ class LimitSettings(Section):
 
     def limits(self, language: str = "en") -> Limits:
         """The parser's ``Limits`` value (for records in ``language``)."""
+        from feeds.reading.records import Limits
+
         return Limits(self.max_record_bytes, self.max_excerpt_chars, self.max_title_chars, language)
 
 
@@ -224,6 +230,8 @@ class FeedSettings(Section):
 
     def global_rules(self) -> Rules:
         """The global rules: defaults with ``rules`` applied."""
+        from feeds.selection.collector import Rules
+
         return self.rules.over(Rules())
 
     def topic_rules(self) -> dict[str, Rules]:

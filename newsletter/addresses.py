@@ -15,8 +15,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, default
 
-from email_validator import EmailNotValidError, validate_email
-
 from newsletter.errors import InvalidAddress
 
 MAX_ADDRESS = 320
@@ -29,6 +27,8 @@ def normalise_address(value: str) -> str:
     """The normalised form of an address; ``InvalidAddress`` if it is not one."""
     if any(ch in value for ch in "\r\n\x00") or len(value) > MAX_ADDRESS:
         raise InvalidAddress(value)
+    from email_validator import EmailNotValidError, validate_email  # only when asked
+
     try:
         # no SMTPUTF8: every relay accepts an ASCII address (IDN domains in punycode)
         result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)

@@ -14,6 +14,7 @@ over a library call, and none catches a ``FeedletterError`` itself.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import sys
@@ -47,9 +48,33 @@ config_option = click.option(
 GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose"})
 
 
+# each command's module, imported only when the command runs (or --help lists it),
+# so `feedletter send` never loads the site build and `build` never loads `serve`
+COMMANDS = {
+    "bounces": "bounces",
+    "build": "build",
+    "check": "check",
+    "digest": "build",
+    "init": "init",
+    "schedule": "schedule",
+    "send": "send",
+    "serve": "serve",
+    "subscribers": "subscribers",
+}
+
+
 class Group(click.Group):
     """The ``feedletter`` group: ``-q``/``-v`` work after the command too
-    (``feedletter check -v`` as ``feedletter -v check``)."""
+    (``feedletter check -v`` as ``feedletter -v check``), and each command's
+    module is imported when it is asked for (its decorators register it here)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"newsletter.cli.{COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if "--" in args:

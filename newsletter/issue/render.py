@@ -16,11 +16,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from jinja2 import Environment
-from premailer import Premailer
 
 from feeds.config import SiteSettings
 from feeds.model import Article, Image
@@ -29,6 +26,9 @@ from feeds.text import clean_text, truncate
 from feeds.urls import join, with_query
 from newsletter.config import NewsletterSettings
 from newsletter.issue.plan import DigestItem, IssuePlan, trim
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 # Per-recipient placeholders: plain ASCII words that survive escaping and inlining.
 RECIPIENT = "FEEDLETTER-RECIPIENT-ADDRESS"
@@ -185,8 +185,10 @@ def preheader(plan: IssuePlan) -> str:
 
 def inline_css(html: str) -> str:
     """Inline the <style> block with premailer; media queries keep ``!important``."""
+    import premailer  # only when an issue is rendered: it loads cssutils, lxml
+
     return str(
-        Premailer(
+        premailer.Premailer(
             html,
             strip_important=False,
             keep_style_tags=False,
