@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.build import load_project
 from newsletter.audience import lifecycle as subs
@@ -301,3 +303,40 @@ def test_send_cli_summary(mail_project: Path, monkeypatch: pytest.MonkeyPatch) -
         f"  failed {EXPECTED[0]}: 550 5.1.1 mailbox unavailable (test fault)\n"
         f"  bounced {EXPECTED[0]}: no further issues (newsletter.bounces)\n"
     )
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=60).map(lambda b: b.replace(b"\x00", b".")))
+def test_dot_stuffing_is_smtplibs(data: bytes) -> None:
+    import smtplib
+
+    from newsletter.mail.smtp import _dot_stuffed
+
+    assert _dot_stuffed(data) == smtplib._quote_periods(data)  # type: ignore[attr-defined]
+
+
+def test_the_overlapped_send_delivers_what_sendmail_would() -> None:
+    """``SmtpTransport.send`` with ``meanwhile``: the work runs once, after the data
+    went and before the answer; lines that start with a dot arrive intact; a
+    refused recipient raises as sendmail does, and ``meanwhile`` has not run."""
+    import smtplib
+
+    from newsletter.config import SmtpSettings
+    from newsletter.mail.smtp import SmtpTransport
+
+    data = (
+        b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
+        b".starts with a dot\r\n..two\r\nmiddle . dot\r\n.\r\nend\r\n"
+    )
+    with SmtpServer(Faults(reject={"no@example.org"})) as server:
+        transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=server.port, security="none"))
+        calls: list[int] = []
+        transport.send("a@example.org", "b@example.org", data, lambda: calls.append(1))
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            transport.send("a@example.org", "no@example.org", data, lambda: calls.append(2))
+        transport.send("a@example.org", "b@example.org", data)  # sendmail itself
+        transport.close()
+        received = [m.get_content() for m in server.wait_for(2)]
+    assert calls == [1]
+    assert received == [received[1], received[1]]
+    assert received[0].splitlines()[:4] == [".starts with a dot", "..two", "middle . dot", "."]

@@ -12,6 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import html as lxml_html
 from markupsafe import escape
 
@@ -502,3 +504,39 @@ def test_prepared_messages_equal_composed_ones(
         body = fast_bytes.split(b"\r\n\r\n", 1)[1]
         assert all(len(line) <= 76 for line in body.split(b"\r\n"))
         assert b"\n" not in fast_bytes.replace(b"\r\n", b"")
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from('ab =\t.é😀<>&"\r\n\x0b\u2028'), max_size=120)
+        | st.sampled_from(
+            [
+                "FEEDLETTER-RECIPIENT-ADDRESS",
+                "https://feedletter.invalid/FEEDLETTER-UNSUBSCRIBE-URL",
+            ]
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_a_part_encoded_once_equals_the_whole_part_encoded(pieces: list[str], html: bool) -> None:
+    """Quoted-printable is line-local: encoding the static lines once and the filled
+    ones per recipient gives the bytes of encoding the whole filled part."""
+    import binascii
+
+    from markupsafe import escape
+
+    from newsletter.issue.message import _EncodedPart
+    from newsletter.issue.render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL
+
+    body = "".join(pieces)
+    values = ("o'neil+x@example.org", "https://n.example/u?token=1.a&b=<2>", "https://n.example/p")
+    filled = body
+    for mark, value in zip((RECIPIENT, UNSUBSCRIBE_URL, PREFERENCES_URL), values, strict=True):
+        filled = filled.replace(mark, str(escape(value)) if html else value)
+    text = filled if filled.endswith("\n") else filled + "\n"
+    while "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    whole = binascii.b2a_qp(text.encode(), istext=True).replace(b"\n", b"\r\n")
+    assert _EncodedPart(body, html=html).filled(*values) == whole

@@ -35,6 +35,7 @@ from newsletter.audience.status import (
 from newsletter.audience.subscriber import (
     Subscriber,
     by_id,
+    by_ids,
     clean_name,
     get,
     listing,
@@ -55,6 +56,7 @@ __all__ = [
     "Status",
     "Subscriber",
     "by_id",
+    "by_ids",
     "get",
     "listing",
     "normalise_address",

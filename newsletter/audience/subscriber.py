@@ -106,6 +106,13 @@ def by_id(conn: Db, subscriber_id: int) -> Subscriber | None:
     return _row(row) if row else None
 
 
+def by_ids(conn: Db, subscriber_ids: Sequence[int]) -> list[Subscriber]:
+    """The subscribers with these ids that exist (a send batch), in one query."""
+    if not subscriber_ids:
+        return []
+    return [_row(row) for row in state.subscribers_by_ids(conn, subscriber_ids)]
+
+
 def listing(
     conn: Db, *, active_only: bool = False, status: Status | None = None
 ) -> list[Subscriber]:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from feeds.build import load_cached_project
 from newsletter import state
 from newsletter.cli.group import EXIT_UNDELIVERED, cli, config_option, progress_bar, say
 from newsletter.config import Config, load_config
+from newsletter.issue.variants import ProjectInputs
 from newsletter.runtime.migrate import migrate
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def send(
     with state.connect(settings.database) as conn:
         info = delivery.find_issue(settings.issues_folder, issue_id)
         delivery.check_window(info, settings.send_window_hours, datetime.now(UTC), force or dry_run)
-        project = load_cached_project(config)
+        project = ProjectInputs.of_config(config)
         options = delivery.SendOptions(dry_run=dry_run, limit=limit, workers=workers)
         with progress_bar(f"Sending {info.id}") as advance:
             report = delivery.send_issue(
@@ -88,7 +88,7 @@ def send_tests(config: Config, issue_id: str | None, addresses: tuple[str, ...])
 
     settings = delivery.SendSettings.of(config)
     info = delivery.find_issue(settings.issues_folder, issue_id)
-    results = send_test(load_cached_project(config), settings, info, addresses)
+    results = send_test(ProjectInputs.of_config(config), settings, info, addresses)
     for address, outcome, reply in results:
         say(f"Test of {info.id} to {address}: {outcome} ({reply})")
     if any(outcome != "sent" for _, outcome, _ in results):

@@ -28,20 +28,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from feedgen.feed import FeedGenerator
-from jinja2 import Environment
 
 from feeds import __version__
 from feeds.config import SiteSettings
-from feeds.rendering.feed import GENERATOR_URI
 from feeds.rendering.templating import render
 from feeds.urls import join, story_key
 from newsletter.config import NewsletterSettings
 from newsletter.issue.message import PreparedMessage
 from newsletter.issue.plan import Period
 from newsletter.issue.render import RenderedIssue, archive_path
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 ARCHIVE = "newsletter/"
 # an issue's files that stay in the state folder, never in output/
@@ -128,6 +128,30 @@ def _info_dict(info: IssueInfo) -> dict[str, object]:
     return {name: getattr(info, name) for name in IssueInfo.__slots__}
 
 
+@dataclass(frozen=True, slots=True)
+class ArchivedIssue:
+    """An issue's message parts as the digest filed them (``email.html``,
+    ``email.txt``): what ``send`` sends for the default topics, so the mail is the
+    issue that the archive and its web copy show."""
+
+    issue_id: str
+    subject: str
+    # the parts, with the per-recipient placeholders
+    html: str
+    text: str
+
+
+def read_parts(issues_folder: Path, info: IssueInfo) -> ArchivedIssue | None:
+    """The filed parts of issue ``info``; None when they are missing or unreadable."""
+    folder = issues_folder / info.id
+    try:
+        html = (folder / "email.html").read_text(encoding="utf-8")
+        text = (folder / "email.txt").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return ArchivedIssue(info.id, info.subject, html, text)
+
+
 def read_issues(issues_folder: Path) -> list[IssueInfo]:
     """Every issue in the issues folder; unreadable metadata is skipped."""
     issues = []
@@ -182,6 +206,10 @@ def archive_files(
         opml_url=join(site.base_url, "feeds.opml"),
         subscribe_url=subscribe_url,
     )
+    from feedgen.feed import FeedGenerator
+
+    from feeds.rendering.feed import GENERATOR_URI
+
     fg = FeedGenerator()
     fg.id(f"urn:uuid:{uuid.uuid5(_ISSUE_NAMESPACE, story_key(index_url))}")
     fg.title(f"{site.title}: weekly digest")

@@ -3,21 +3,30 @@
 A reader who chose no topics gets the default set (``newsletter.topics``, or
 every topic); one who chose some gets those, in the issue's section order. Each
 distinct set is planned and rendered once (premailer never runs per reader).
-Used by ``sending`` (the run and test sends); pure apart from reading templates.
+The default set is the issue the digest filed (``archive.read_parts``): the mail
+is then the issue its web copy shows, and a send whose readers all take the
+default needs neither the records nor the renderers. Other sets are rendered
+from the records as they are now. Used by ``sending`` (the run and test sends).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from feeds.build import Project, select
 from feeds.config import SiteSettings
+from feeds.reading.topics import TopicSet
 from feeds.rendering.templating import environment
 from newsletter.config import Config, NewsletterSettings
+from newsletter.issue.archive import ArchivedIssue, IssueInfo
+from newsletter.issue.message import MessageParts
 from newsletter.issue.plan import Period, plan_issue
 from newsletter.issue.render import RenderedIssue, render_issue
+
+if TYPE_CHECKING:
+    from feeds.build import Project
 
 
 @dataclass(frozen=True)
@@ -36,10 +45,44 @@ class IssueLook:
         return cls(config.site, config.newsletter, config.templates)
 
 
-def issue_topics(look: IssueLook, project: Project) -> tuple[tuple[str, ...], tuple[str, ...]]:
+@dataclass
+class ProjectInputs:
+    """What a send may read of the project, each loaded once and only when needed:
+    the topics (cheap) to know who gets which set, the records only to render a
+    set the digest did not file."""
+
+    load_topics: Callable[[], TopicSet]
+    load_project: Callable[[], Project]
+    _project: Project | None = field(default=None, repr=False)
+    _topics: TopicSet | None = field(default=None, repr=False)
+
+    @classmethod
+    def of_config(cls, config: Config) -> ProjectInputs:
+        """The project of ``config``, through its parse cache, when it is needed."""
+        from feeds.build import load_cached_project, load_topics
+
+        return cls(lambda: load_topics(config), lambda: load_cached_project(config))
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectInputs:
+        """Inputs from a project already loaded."""
+        return cls(lambda: project.topics, lambda: project, project, project.topics)
+
+    def topics(self) -> TopicSet:
+        if self._topics is None:
+            self._topics = self._project.topics if self._project else self.load_topics()
+        return self._topics
+
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = self.load_project()
+        return self._project
+
+
+def issue_topics(look: IssueLook, topics: TopicSet) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The default topic set (``newsletter.topics``, or all topics) and the order of
     sections: the defaults first, then any other topic a subscriber may choose."""
-    known = [t.id for t in project.topics.topics]
+    known = [t.id for t in topics.topics]
     default = tuple(look.newsletter.topics or known)
     return default, default + tuple(t for t in known if t not in default)
 
@@ -58,6 +101,8 @@ def render_variants(
     project: Project, look: IssueLook, period: Period, topic_sets: Sequence[tuple[str, ...]]
 ) -> dict[tuple[str, ...], RenderedIssue | None]:
     """One rendered issue per distinct topic set (None when it has no stories)."""
+    from feeds.build import select
+
     selection = select(project, now=period.end, since=period.start)
     env = environment(look.templates)
     settings = look.newsletter
@@ -72,4 +117,26 @@ def render_variants(
             top_stories=settings.top_stories,
         )
         variants[topics] = None if plan.is_empty else render_issue(plan, env, look.site, settings)
+    return variants
+
+
+def issue_variants(
+    inputs: ProjectInputs,
+    look: IssueLook,
+    info: IssueInfo,
+    topic_sets: Sequence[tuple[str, ...]],
+    filed: ArchivedIssue | None,
+) -> dict[tuple[str, ...], MessageParts | None]:
+    """The message parts for each distinct topic set (None: no stories for it): the
+    filed issue for the default set when there is one, the others rendered."""
+    default, _ = issue_topics(look, inputs.topics())
+    variants: dict[tuple[str, ...], MessageParts | None] = {}
+    rest = []
+    for topics in dict.fromkeys(topic_sets):
+        if topics == default and filed is not None:
+            variants[topics] = filed if info.stories else None
+        else:
+            rest.append(topics)
+    if rest:
+        variants.update(render_variants(inputs.project(), look, info.period, rest))
     return variants

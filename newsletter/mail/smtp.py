@@ -59,8 +59,72 @@ class SmtpTransport:
         self.connection = conn
         return conn
 
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
-        self.open().sendmail(envelope_from, [recipient], data)
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        data: bytes,
+        meanwhile: Callable[[], None] | None = None,
+        started: Callable[[], None] | None = None,
+    ) -> None:
+        """Send one message as ``smtplib.SMTP.sendmail`` does (the same commands,
+        replies and exceptions), with two places for the caller's own work while
+        the server is busy, so that over one connection it costs no time:
+
+        - ``started``, once MAIL FROM is on the wire (before its reply);
+        - ``meanwhile``, once the message data is on the wire (before the reply).
+
+        Each runs at most once and must not raise; either may not run at all when
+        the send fails before that point (callers make their work idempotent and
+        finish it afterwards)."""
+        conn = self.open()
+        if meanwhile is None and started is None:
+            conn.sendmail(envelope_from, [recipient], data)
+            return
+        conn.ehlo_or_helo_if_needed()
+        options = [f"size={len(data)}"] if conn.does_esmtp and conn.has_extn("size") else []
+        if _plain(envelope_from):  # what smtplib.quoteaddr would give, without parsing
+            conn.putcmd("mail", f"FROM:<{envelope_from}>" + "".join(" " + o for o in options))
+            if started:
+                started()
+            code, reply = conn.getreply()
+        else:
+            if started:
+                started()
+            code, reply = conn.mail(envelope_from, options)
+        if code != 250:
+            self._after_refusal(conn, code)
+            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+        if _plain(recipient):
+            code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
+        else:
+            code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            self._after_refusal(conn, code)
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        conn.putcmd("data")
+        code, reply = conn.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        payload = _dot_stuffed(data)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        conn.send(payload + b".\r\n")
+        if meanwhile:
+            meanwhile()
+        code, reply = conn.getreply()
+        if code != 250:
+            self._after_refusal(conn, code)
+            raise smtplib.SMTPDataError(code, reply)
+
+    @staticmethod
+    def _after_refusal(conn: smtplib.SMTP, code: int) -> None:
+        """What sendmail does after a refusal: close on 421, else reset the transaction."""
+        if code == 421:
+            conn.close()
+        else:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                conn.rset()
 
     def reset(self) -> None:
         """Forget a connection that failed; the next send reconnects."""
@@ -89,12 +153,17 @@ def deliver_one(
     data: bytes,
     settings: SmtpSettings,
     sleep: Callable[[float], None],
+    meanwhile: Callable[[], None] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> tuple[str, str, int]:
-    """Send one message with retries: ("sent" | "failed" | "deferred", reply, attempts)."""
+    """Send one message with retries: ("sent" | "failed" | "deferred", reply, attempts).
+
+    ``meanwhile`` and ``started`` go to ``SmtpTransport.send``: work to do while the
+    server is busy (they may run on any attempt, and must run at most once)."""
     problem = ""
     for attempt in range(1, settings.max_attempts + 1):
         try:
-            transport.send(envelope_from, recipient, data)
+            transport.send(envelope_from, recipient, data, meanwhile, started)
             return "sent", "250 accepted", attempt
         except smtplib.SMTPAuthenticationError as exc:
             raise MailServerRefused(
@@ -127,8 +196,24 @@ def deliver_one(
             problem = f"connection problem: {exc}"
             transport.reset()
         if attempt < settings.max_attempts:
+            if started:  # the caller's work is done before any wait, never delayed by it
+                started()
             sleep(min(settings.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
     return "deferred", problem, settings.max_attempts
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a dot that starts a line is doubled. The same bytes as
+    smtplib's ``re.sub(rb"(?m)^\\.", b"..", data)`` (a line starts after a line
+    feed), by ``bytes.replace``, some thirty times faster on a digest."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+def _plain(address: str) -> bool:
+    """An address that smtplib would quote as ``<address>`` (ours are checked when
+    they enter, so this is the usual case)."""
+    return address.isascii() and not any(c in address for c in '<>()"\\ \t\r\n,;:[]')
 
 
 def _text(value: bytes | str) -> str:

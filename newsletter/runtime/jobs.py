@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.build import load_cached_project
 from feeds.errors import FeedletterError
 from feeds.publishing.websub import PublishReport
 from newsletter import state
 from newsletter.audience import lifecycle
 from newsletter.config import Config, load_config
+from newsletter.issue.variants import ProjectInputs
 from newsletter.runtime.sitebuild import Options, build_site
 from newsletter.sending.delivery import SendSettings, find_issue, send_issue
 
@@ -94,7 +94,7 @@ def digest_and_send(config_path: str) -> None:
         settings = SendSettings.of(config)
         info = find_issue(settings.issues_folder, site.digest.period.issue_id)
         with state.connect(settings.database) as conn:
-            report = send_issue(conn, load_cached_project(config), settings, info)
+            report = send_issue(conn, ProjectInputs.of_config(config), settings, info)
         log.info(
             "%s: %s sent %d, failed %d", DIGEST_JOB, info.id, len(report.sent), len(report.failed)
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Sequence
 
 from newsletter import state
 from newsletter.state import Db, transaction
@@ -76,3 +77,53 @@ def claim(
             state.drop_claim(db, issue_id, subscriber_id, owner)
             return False
     return True
+
+
+def claim_many(
+    db: Db,
+    issue_id: str,
+    subscriber_ids: Sequence[int],
+    owner: str,
+    now: float,
+    lease: float,
+) -> set[int]:
+    """Claim a batch of pairs for ``owner`` in one transaction: the ids claimed.
+
+    The same rules as ``claim``, one statement for the pairs no one claims: a
+    pair held by a live sender whose lease holds is not taken, a lapsed or dead
+    sender's claim is taken over, and a pair the send log already has is
+    released again. A batch costs one commit instead of one per recipient.
+    """
+    if not subscriber_ids:
+        return set()
+    with transaction(db):
+        taken = state.insert_claims(db, issue_id, subscriber_ids, owner, now + lease)
+        for subscriber_id in subscriber_ids:
+            if subscriber_id in taken:
+                continue
+            held = state.claim_holder(db, issue_id, subscriber_id)
+            if held is None:
+                continue  # another sender is deciding on it right now
+            holder, expires_at = held
+            if holder != owner and expires_at > now and _alive(holder):
+                continue
+            state.update_claim(db, issue_id, subscriber_id, owner, now + lease)
+            taken.add(subscriber_id)
+        done = state.delivered_among(db, issue_id, sorted(taken)) if taken else set()
+        if done:
+            state.drop_claims(db, issue_id, sorted(done), owner)
+    return taken - done
+
+
+def release(db: Db, issue_id: str, subscriber_ids: Sequence[int], owner: str) -> None:
+    """Drop ``owner``'s claims on these pairs (sent and logged, or not sent after all)."""
+    if subscriber_ids:
+        with transaction(db):
+            state.drop_claims(db, issue_id, subscriber_ids, owner)
+
+
+def sweep(db: Db, issue_id: str) -> None:
+    """Drop the claims left on pairs already in the send log: a sender drops its own
+    a batch at a time, so one killed between logging a copy and that drop leaves
+    some behind. Run when a send starts and ends."""
+    state.drop_logged_claims(db, issue_id)

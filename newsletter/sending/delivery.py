@@ -29,14 +29,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from feeds.build import Project
+from feeds.reading.topics import TopicSet
 from newsletter import state
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.tokens import secret_from_env
 from newsletter.errors import NoIssue, SendWindowClosed, UnknownIssue
-from newsletter.issue.archive import IssueInfo, read_issues
+from newsletter.issue.archive import IssueInfo, read_issues, read_parts
 from newsletter.issue.message import PreparedMessage
-from newsletter.issue.variants import IssueLook, issue_topics, render_variants, variant_topics
+from newsletter.issue.variants import (
+    IssueLook,
+    ProjectInputs,
+    issue_topics,
+    issue_variants,
+    variant_topics,
+)
 from newsletter.mail.smtp import SmtpTransport
+from newsletter.sending import claims
 from newsletter.sending.settings import SendSettings as SendSettings
 from newsletter.sending.worker import Hooks, Queue, Recipient, Sender
 from newsletter.sending.worker import SendReport as SendReport
@@ -76,7 +84,7 @@ def check_window(info: IssueInfo, hours: float, now: datetime, force: bool) -> N
 
 def send_issue(
     conn: Db,
-    project: Project,
+    project: Project | ProjectInputs,
     settings: SendSettings,
     info: IssueInfo,
     options: SendOptions | None = None,
@@ -87,12 +95,18 @@ def send_issue(
     ``options.workers`` senders share the run, each with its own SMTP connection
     and database connection; recipients are claimed (``claims``), so they and any
     other ``send`` on the same database never send one recipient two copies.
+    ``project`` may be ``ProjectInputs``: the records are then loaded only if a
+    reader's topic set is not the filed issue's.
     """
     options = options or SendOptions()
     hooks = hooks or Hooks()
+    inputs = project if isinstance(project, ProjectInputs) else ProjectInputs.of(project)
     report = SendReport(info.id, dry_run=options.dry_run)
-    recipients = _recipients(conn, project, settings.look, info.id, report)
-    variants = render_variants(project, settings.look, info.period, [r.topics for r in recipients])
+    recipients = _recipients(conn, inputs.topics(), settings.look, info.id, report)
+    if not options.dry_run:
+        claims.sweep(conn, info.id)  # what a killed sender left on logged pairs
+    filed = read_parts(settings.issues_folder, info)
+    variants = issue_variants(inputs, settings.look, info, [r.topics for r in recipients], filed)
     report.variants = sum(v is not None for v in variants.values())
     if options.dry_run or not recipients:
         report.nothing_new = sum(variants[r.topics] is None for r in recipients)
@@ -120,16 +134,17 @@ def send_issue(
             thread.join()
         if queue.error is not None:
             raise queue.error
+    claims.sweep(conn, info.id)
     return report
 
 
 def _recipients(
-    conn: Db, project: Project, look: IssueLook, issue_id: str, report: SendReport
+    conn: Db, topics: TopicSet, look: IssueLook, issue_id: str, report: SendReport
 ) -> list[Recipient]:
     """The active subscribers not yet accepted or refused for this issue, each with
     the topic set of the copy they get; counts the others in ``report``."""
     done = state.delivery_statuses(conn, issue_id)
-    default, order = issue_topics(look, project)
+    default, order = issue_topics(look, topics)
     recipients: list[Recipient] = []
     for subscriber in subs.listing(conn, active_only=True):
         status = done.get(subscriber.id)
@@ -138,7 +153,7 @@ def _recipients(
         elif status == "failed":
             report.failed_before += 1
         else:
-            topics = variant_topics(subscriber.topics, default, order)
-            recipients.append(Recipient(subscriber, topics))
+            chosen = variant_topics(subscriber.topics, default, order)
+            recipients.append(Recipient(subscriber, chosen))
     report.planned = len(recipients)
     return recipients

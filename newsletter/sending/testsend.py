@@ -10,15 +10,15 @@ issue needs no ``--force``: nobody on the list gets it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 
 from feeds.build import Project
 from feeds.urls import join
 from newsletter.addresses import normalise_address
 from newsletter.errors import NothingToSend
-from newsletter.issue.archive import IssueInfo
+from newsletter.issue.archive import IssueInfo, read_parts
 from newsletter.issue.message import PreparedMessage
-from newsletter.issue.variants import issue_topics, render_variants
+from newsletter.issue.variants import ProjectInputs, issue_topics, issue_variants
 from newsletter.mail.smtp import SmtpTransport, deliver_one
 from newsletter.sending.settings import SendSettings
 from newsletter.sending.worker import Hooks
@@ -26,8 +26,18 @@ from newsletter.sending.worker import Hooks
 TEST_PREFIX = "[Test] "
 
 
+@dataclass(frozen=True)
+class _Retitled:
+    """The issue's parts under the test subject."""
+
+    issue_id: str
+    subject: str
+    html: str
+    text: str
+
+
 def send_test(
-    project: Project,
+    project: Project | ProjectInputs,
     settings: SendSettings,
     info: IssueInfo,
     addresses: Sequence[str],
@@ -37,11 +47,13 @@ def send_test(
     hooks = hooks or Hooks()
     look = settings.look
     recipients = [normalise_address(a) for a in addresses]
-    default, _ = issue_topics(look, project)
-    issue = render_variants(project, look, info.period, [default])[default]
+    inputs = project if isinstance(project, ProjectInputs) else ProjectInputs.of(project)
+    default, _ = issue_topics(look, inputs.topics())
+    filed = read_parts(settings.issues_folder, info)
+    issue = issue_variants(inputs, look, info, [default], filed)[default]
     if issue is None:
         raise NothingToSend(info.id)
-    issue = replace(issue, subject=TEST_PREFIX + issue.subject)
+    issue = _Retitled(issue.issue_id, TEST_PREFIX + issue.subject, issue.html, issue.text)
     prepared = PreparedMessage(issue, look.newsletter, look.site)
     transport = hooks.transport or SmtpTransport(settings.smtp)
     sample = join(look.site.base_url, "unsubscribe?token=test")

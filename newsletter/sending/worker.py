@@ -1,11 +1,24 @@
-"""One send run's workers: take a recipient, send their copy, record it, tally it.
+"""One send run's workers: take recipients, send their copies, record them, tally.
 
 ``delivery`` plans the run and hands a ``Queue`` of recipients to one ``Sender``
-shared by its threads. Per recipient the steps are separate functions: check the
-reader is still active and claim them, personalise the copy (tokens, bytes),
-pace and hand it to the relay (``smtp.deliver_one`` retries), write the send-log
-row and drop the claim in one transaction, let the lifecycle decide what the
-outcome does to the reader, then count it.
+shared by its threads. A worker takes a batch of recipients and claims them in
+one transaction (``claims.claim_many``: taken by no one else, not yet in the
+send log, still active); then per recipient the steps are separate methods:
+personalise the copy (tokens, bytes), pace and hand it to the relay
+(``smtp.deliver_one`` retries), write the send-log row as soon as the server
+accepted it, let the lifecycle decide what the outcome does to the reader, and
+count it.
+
+Over one connection the protocol waits for the server after every command, so
+the worker does its own work in those waits (``SmtpTransport.send``): the next
+copy is claimed and personalised while the server takes the current one's data,
+and a clean delivery's send-log row is committed while the server answers the
+next copy's MAIL FROM. That row is still committed before the next copy's data
+goes out and before any wait (pacing, a retry's back-off), so a process killed
+at any moment leaves at most the one copy the server accepted in the last
+microseconds unrecorded, as before. Claims of copies sent and logged are dropped
+a batch at a time; claims taken but never used (a stop, ``--limit``) are
+dropped before the worker ends.
 """
 
 from __future__ import annotations
@@ -102,29 +115,47 @@ class Outcome:
     message_id: str = ""
 
 
+# recipients a worker claims in one transaction
+BATCH = 32
+
+
 class Queue:
     """The recipients still to do and the run's tally, shared by the worker threads."""
 
     def __init__(self, report: SendReport, recipients: list[Recipient], limit: int | None):
         self.report = report
         self.total = len(recipients)
-        self.handled = 0
+        # recipients finished (sent, refused, deferred or skipped), for the progress bar
+        self.done = 0
         # the first error a worker met; the others stop taking work
         self.error: BaseException | None = None
         self._todo = list(reversed(recipients))
         self._limit = limit
         self._lock = threading.Lock()
 
-    def take(self) -> Recipient | None:
+    def take(self, count: int) -> list[Recipient]:
+        """Up to ``count`` recipients (fewer near ``--limit``); [] when done or stopped."""
         with self._lock:
-            report = self.report
-            if self.error is not None or not self._todo:
-                return None
-            if self._limit is not None and len(report.sent) + len(report.failed) >= self._limit:
-                report.limited = True
-                return None
-            self.handled += 1
-            return self._todo.pop()
+            if self.error is not None or not self._todo or not self._may_send():
+                return []
+            if self._limit is not None:
+                report = self.report
+                count = min(count, max(1, self._limit - len(report.sent) - len(report.failed)))
+            taken = self._todo[-count:]
+            del self._todo[-count:]
+            return taken[::-1]
+
+    def may_send(self) -> bool:
+        """False once ``--limit`` recipients were accepted or refused (and say so)."""
+        with self._lock:
+            return self.error is None and self._may_send()
+
+    def _may_send(self) -> bool:
+        report = self.report
+        if self._limit is not None and len(report.sent) + len(report.failed) >= self._limit:
+            report.limited = True
+            return False
+        return True
 
     def fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -134,15 +165,23 @@ class Queue:
         """Count a recipient whose topics had no stories in this period."""
         with self._lock:
             self.report.nothing_new += 1
+            self.done += 1
 
-    def claimed_elsewhere(self) -> None:
-        """Count a recipient another sender holds."""
+    def claimed_elsewhere(self, count: int = 1) -> None:
+        """Count recipients another sender holds (or has sent meanwhile)."""
         with self._lock:
-            self.report.claimed_elsewhere += 1
+            self.report.claimed_elsewhere += count
+            self.done += count
+
+    def skipped(self, count: int) -> None:
+        """Count recipients who left (unsubscribed, bounced) since the run began."""
+        with self._lock:
+            self.done += count
 
     def count(self, address: str, outcome: Outcome, bounced: bool) -> None:
         with self._lock:
             report = self.report
+            self.done += 1
             if outcome.status == "sent":
                 report.sent.append(address)
             elif outcome.status == "failed":
@@ -162,6 +201,10 @@ class Pacer:
         self._next = 0.0
         self._gate = threading.Lock()
 
+    @property
+    def active(self) -> bool:
+        return bool(self._rate)
+
     def wait(self) -> None:
         if not self._rate:
             return
@@ -170,6 +213,83 @@ class Pacer:
             if wait > 0:
                 self._sleep(wait)
             self._next = time.monotonic() + 1.0 / self._rate
+
+
+@dataclass(slots=True)
+class Copy:
+    """One claimed reader's copy, ready to go (or why it cannot)."""
+
+    # the reader as stored when they were claimed
+    reader: subs.Subscriber
+    # the message bytes and Message-ID (b"" when the address cannot be written)
+    data: bytes
+    message_id: str
+    # why it cannot be sent ("" when it can)
+    problem: str = ""
+
+
+class Claimed:
+    """One worker's claimed recipients, claimed a batch at a time, and the claims
+    it still has to drop (copies logged, or never sent)."""
+
+    def __init__(self, sender: Sender, conn: Db, owner: str) -> None:
+        self.sender = sender
+        self.conn = conn
+        self.owner = owner
+        self.ready: list[tuple[subs.Subscriber, PreparedMessage]] = []
+        # claims of copies already logged: dropped with the next batch
+        self.logged: list[int] = []
+
+    def next(self) -> Copy | None:
+        """The next claimed reader's copy, personalised; None when there are no more."""
+        while not self.ready:
+            if not self._refill():
+                return None
+        reader, message = self.ready.pop()
+        return self.sender.personalise(message, reader)
+
+    def _refill(self) -> bool:
+        queue, settings, info = self.sender.queue, self.sender.settings, self.sender.info
+        taken = queue.take(BATCH)
+        if not taken:
+            return False
+        self.flush()
+        wanted = []
+        for recipient in taken:
+            message = self.sender.prepared.get(recipient.topics)
+            if message is None:
+                queue.nothing_new()
+            else:
+                wanted.append((recipient.subscriber.id, message))
+        ids = [i for i, _ in wanted]
+        lease = settings.smtp.claim_lease_seconds
+        claimed = claims.claim_many(self.conn, info.id, ids, self.owner, time.time(), lease)
+        queue.claimed_elsewhere(len(ids) - len(claimed))
+        current = {s.id: s for s in subs.by_ids(self.conn, sorted(claimed))}
+        gone = [i for i in claimed if current.get(i) is None or current[i].status != Status.ACTIVE]
+        if gone:  # unsubscribed or bounced while this run was going
+            claims.release(self.conn, info.id, gone, self.owner)
+            queue.skipped(len(gone))
+        # kept in queue order, taken from the end
+        self.ready = [
+            (current[i], message)
+            for i, message in reversed(wanted)
+            if i in claimed and i not in gone
+        ]
+        return True
+
+    def flush(self) -> None:
+        """Drop the claims of copies already in the send log."""
+        if self.logged:
+            claims.release(self.conn, self.sender.info.id, self.logged, self.owner)
+            self.logged = []
+
+    def close(self, unused: list[int]) -> None:
+        """Drop the claims of logged copies, and of ``unused`` and every reader still
+        waiting: this worker will not send to them."""
+        self.logged.extend(unused + [reader.id for reader, _ in self.ready])
+        self.ready = []
+        self.flush()
 
 
 @dataclass
@@ -196,81 +316,77 @@ class Sender:
             self.queue.fail(exc)
 
     def work(self, conn: Db, transport: SmtpTransport) -> None:
-        owner = claims.owner_id()
+        claimed = Claimed(self, conn, claims.owner_id())
+        unlogged = _Unlogged(self, conn, claimed)
         progress = self.hooks.on_progress
+        upcoming: Copy | None = None
         try:
-            while (recipient := self.queue.take()) is not None:
-                self.send_one(conn, transport, recipient, owner)
+            upcoming = claimed.next()
+            while upcoming is not None and self.queue.may_send():
+                copy, ahead = upcoming, _Ahead(claimed)
+                upcoming = None
+                outcome = self.deliver(transport, copy, ahead, unlogged.write)
+                unlogged.write()  # when this send failed before its MAIL FROM went
+                if outcome.status == "sent" and not copy.reader.soft_bounce_issues:
+                    unlogged.hold(copy, outcome)  # logged as the next MAIL FROM goes out
+                else:
+                    self.record(conn, copy, outcome)
+                    claimed.logged.append(copy.reader.id)
+                    self.after(conn, copy, outcome)
                 if progress:
-                    progress(self.queue.handled, self.queue.total)
+                    progress(self.queue.done, self.queue.total)
+                upcoming = ahead.result()
         finally:
-            transport.close()
+            try:
+                unlogged.write()  # the last copy's row
+            finally:
+                try:  # claims taken but not used (--limit, a stop): free them for others
+                    claimed.close([upcoming.reader.id] if upcoming is not None else [])
+                finally:
+                    transport.close()
 
-    def send_one(
-        self, conn: Db, transport: SmtpTransport, recipient: Recipient, owner: str
-    ) -> None:
-        message = self.prepared.get(recipient.topics)
-        if message is None:
-            self.queue.nothing_new()
-            return
-        current = self.claim(conn, recipient.subscriber, owner)
-        if current is None:
-            return
-        outcome = self.deliver(transport, message, current)
-        self.record(conn, current, outcome, owner)
-        bounced = False
-        if outcome.status != "sent" or current.soft_bounce_issues:  # clean: nothing changes
-            bounced = subs.record_delivery_outcome(
-                conn,
-                current.id,
-                self.info.id,
-                outcome.status,
-                outcome.reply,
-                limits=self.settings.bounces,
-                now=self.hooks.clock(),
-            )
-        self.queue.count(current.email, outcome, bounced)
-
-    def claim(self, conn: Db, subscriber: subs.Subscriber, owner: str) -> subs.Subscriber | None:
-        """The reader as stored now, claimed for this run; None when they left since
-        the run began or another sender holds them."""
-        current = subs.by_id(conn, subscriber.id)
-        if current is None or current.status != Status.ACTIVE:
-            return None  # unsubscribed while this run was going
-        lease = self.settings.smtp.claim_lease_seconds
-        if not claims.claim(conn, self.info.id, current.id, owner, time.time(), lease):
-            self.queue.claimed_elsewhere()
-            return None
-        return current
-
-    def personalise(self, message: PreparedMessage, reader: subs.Subscriber) -> tuple[bytes, str]:
+    def personalise(self, message: PreparedMessage, reader: subs.Subscriber) -> Copy:
         """This reader's copy and its Message-ID, with their signed links."""
         settings, secret, now = self.settings, self.secret, self.hooks.clock()
         token = make_token(secret, reader.id, reader.email)
         expires = int(now.timestamp() + settings.preferences_days * 86_400)
         manage = make_expiring_token(secret, "preferences", reader.id, reader.email, expires)
-        return message.message(
-            reader.email,
-            signed_link(settings.unsubscribe_endpoint, token),
-            now,
-            signed_link(settings.preferences_endpoint, manage),
-        )
-
-    def deliver(
-        self, transport: SmtpTransport, message: PreparedMessage, reader: subs.Subscriber
-    ) -> Outcome:
         try:
-            data, message_id = self.personalise(message, reader)
+            data, message_id = message.message(
+                reader.email,
+                signed_link(settings.unsubscribe_endpoint, token),
+                now,
+                signed_link(settings.preferences_endpoint, manage),
+            )
         except ValueError as exc:
             # an address stored before today's checks that no header can carry:
             # that reader's failure, never the run's
-            return Outcome("failed", f"not sent: {header_problem(reader.email) or exc}", 0)
+            return Copy(reader, b"", "", f"not sent: {header_problem(reader.email) or exc}")
+        return Copy(reader, data, message_id)
+
+    def deliver(
+        self,
+        transport: SmtpTransport,
+        copy: Copy,
+        ahead: _Ahead,
+        started: Callable[[], None],
+    ) -> Outcome:
+        """Hand one copy to the relay. ``started`` (the previous copy's send-log row)
+        runs once this copy's MAIL FROM is on the wire, and always before any wait;
+        ``ahead`` (the next copy) while the server takes this one."""
+        if copy.problem:
+            started()
+            ahead()
+            return Outcome("failed", copy.problem, 0)
+        if self.pacer.active:
+            started()  # never held back by the pacing
         self.pacer.wait()
         status, reply, attempts = deliver_one(
-            transport, self.envelope_from(reader), reader.email, data, self.settings.smtp,
-            self.hooks.sleep,
+            transport, self.envelope_from(copy.reader), copy.reader.email, copy.data,
+            self.settings.smtp, self.hooks.sleep, meanwhile=ahead, started=started,
         )  # fmt: skip
-        return Outcome(status, reply, attempts, message_id)
+        ahead()  # when the server answered before the copy's data went (a refusal)
+        return Outcome(status, reply, attempts, copy.message_id)
 
     def envelope_from(self, reader: subs.Subscriber) -> str:
         """The envelope sender of this reader's copy: a keyed VERP address, so what
@@ -287,19 +403,88 @@ class Sender:
             settings.bounces.verp_delimiter,
         )
 
-    def record(self, conn: Db, reader: subs.Subscriber, outcome: Outcome, owner: str) -> None:
-        """The send-log row (none for a deferral) and the end of the claim, together."""
-        with state.transaction(conn):
-            if outcome.status != "deferred":
-                state.record_delivery(
-                    conn,
-                    issue_id=self.info.id,
-                    subscriber_id=reader.id,
-                    email=reader.email,
-                    status=outcome.status,
-                    message_id=outcome.message_id,
-                    reply=outcome.reply,
-                    attempts=outcome.attempts,
-                    at=self.hooks.clock().isoformat(timespec="seconds"),
-                )
-            state.drop_claim(conn, self.info.id, reader.id, owner)
+    def record(self, conn: Db, copy: Copy, outcome: Outcome) -> None:
+        """The send-log row, committed at once (none for a deferral: tried next run)."""
+        if outcome.status != "deferred":
+            state.record_delivery(
+                conn,
+                issue_id=self.info.id,
+                subscriber_id=copy.reader.id,
+                email=copy.reader.email,
+                status=outcome.status,
+                message_id=outcome.message_id,
+                reply=outcome.reply,
+                attempts=outcome.attempts,
+                at=self.hooks.clock().isoformat(timespec="seconds"),
+            )
+
+    def after(self, conn: Db, copy: Copy, outcome: Outcome) -> None:
+        """What the outcome does to the reader (the lifecycle decides), then the tally."""
+        reader = copy.reader
+        bounced = False
+        if outcome.status != "sent" or reader.soft_bounce_issues:  # clean: nothing changes
+            bounced = subs.record_delivery_outcome(
+                conn,
+                reader.id,
+                self.info.id,
+                outcome.status,
+                outcome.reply,
+                limits=self.settings.bounces,
+                now=self.hooks.clock(),
+            )
+        self.queue.count(reader.email, outcome, bounced)
+
+
+class _Unlogged:
+    """At most one copy the relay accepted (a clean delivery) whose send-log row is
+    written once the next copy's MAIL FROM is on the wire: the commit then runs
+    while the server answers that command instead of before it. The row is still
+    committed before the next copy's data goes out and before any wait, so a kill
+    at any moment leaves at most the one just-accepted copy unrecorded, within
+    microseconds of its 250, as writing it at once would."""
+
+    def __init__(self, sender: Sender, conn: Db, claimed: Claimed) -> None:
+        self.sender = sender
+        self.conn = conn
+        self.claimed = claimed
+        self.copy: Copy | None = None
+        self.outcome: Outcome | None = None
+
+    def hold(self, copy: Copy, outcome: Outcome) -> None:
+        assert self.copy is None
+        self.copy, self.outcome = copy, outcome
+        self.sender.queue.count(copy.reader.email, outcome, False)
+
+    def write(self) -> None:
+        copy, outcome = self.copy, self.outcome
+        if copy is None or outcome is None:
+            return
+        self.copy = self.outcome = None
+        self.sender.record(self.conn, copy, outcome)
+        self.claimed.logged.append(copy.reader.id)
+
+
+class _Ahead:
+    """The next copy, made at most once: while the server takes the current one, or
+    after it answered. An error making it waits until the current copy is recorded."""
+
+    def __init__(self, claimed: Claimed) -> None:
+        self.claimed = claimed
+        self.made = False
+        self.copy: Copy | None = None
+        self.error: BaseException | None = None
+
+    def __call__(self) -> None:
+        if self.made:
+            return
+        self.made = True
+        try:
+            self.copy = self.claimed.next()
+        except BaseException as exc:  # raised by result(), after the current copy's row
+            self.error = exc
+
+    def result(self) -> Copy | None:
+        self()
+        if self.error is not None:
+            raise self.error
+        return self.copy

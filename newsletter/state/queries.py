@@ -9,19 +9,25 @@ they differ (row locks), the function asks ``db.dialect``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from newsletter.state.engine import Db, Row
 
 __all__ = [
     "claim_holder",
     "delete_subscriber",
     "delivered",
+    "delivered_among",
     "delivery_for_message",
     "delivery_statuses",
     "drop_claim",
+    "drop_claims",
+    "drop_logged_claims",
     "finish_job_run",
     "finish_notice",
     "forget_subscriber_traces",
     "insert_claim",
+    "insert_claims",
     "insert_signup_request",
     "insert_subscriber",
     "is_suppressed",
@@ -41,6 +47,7 @@ __all__ = [
     "subscriber_by_email",
     "subscriber_by_id",
     "subscribers",
+    "subscribers_by_ids",
     "suppress",
     "suppression_count",
     "unsuppress",
@@ -69,6 +76,17 @@ def subscriber_by_id(db: Db, subscriber_id: int) -> Row | None:
     return db.one(
         f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = :id", {"id": subscriber_id}
     )
+
+
+def _ids(ids: Sequence[int]) -> tuple[str, dict[str, int]]:
+    """``:i0, :i1, …`` and their values, for ``IN (…)`` (one statement per batch size)."""
+    return ", ".join(f":i{n}" for n in range(len(ids))), {f"i{n}": i for n, i in enumerate(ids)}
+
+
+def subscribers_by_ids(db: Db, ids: Sequence[int]) -> list[Row]:
+    """The subscribers with these ids that exist (a send batch, read at once)."""
+    marks, values = _ids(ids)
+    return db.rows(f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id IN ({marks})", values)
 
 
 def subscribers(db: Db, status: str | None = None) -> list[Row]:
@@ -292,6 +310,17 @@ def record_delivery(
     )
 
 
+def delivered_among(db: Db, issue_id: str, ids: Sequence[int]) -> set[int]:
+    """Which of these subscribers the send log already has for this issue."""
+    marks, values = _ids(ids)
+    rows = db.rows(
+        f"SELECT subscriber_id FROM deliveries WHERE issue_id = :issue "
+        f"AND subscriber_id IN ({marks})",
+        {"issue": issue_id, **values},
+    )
+    return {int(r["subscriber_id"]) for r in rows}
+
+
 def delivered(db: Db, issue_id: str, subscriber_id: int) -> bool:
     """Whether the send log has a row (sent or failed) for this issue and subscriber."""
     row = db.one(
@@ -314,6 +343,20 @@ def insert_claim(db: Db, issue_id: str, subscriber_id: int, owner: str, expires_
     return result.rowcount == 1
 
 
+def insert_claims(
+    db: Db, issue_id: str, ids: Sequence[int], owner: str, expires_at: float
+) -> set[int]:
+    """Claim every pair of these no one claims, in one statement; the ids claimed."""
+    rows = ", ".join(f"(:issue, :i{n}, :owner, :expires)" for n in range(len(ids)))
+    _, values = _ids(ids)
+    result = db.rows(
+        f"INSERT INTO claims (issue_id, subscriber_id, owner, expires_at) VALUES {rows} "
+        "ON CONFLICT (issue_id, subscriber_id) DO NOTHING RETURNING subscriber_id",
+        {"issue": issue_id, "owner": owner, "expires": expires_at, **values},
+    )
+    return {int(r["subscriber_id"]) for r in result}
+
+
 def claim_holder(db: Db, issue_id: str, subscriber_id: int) -> tuple[str, float] | None:
     """(owner, expires_at) of the claim on this pair, locking its row until the
     transaction ends; None if there is none or (PostgreSQL) another sender holds
@@ -334,6 +377,26 @@ def update_claim(db: Db, issue_id: str, subscriber_id: int, owner: str, expires_
         "WHERE issue_id = :issue AND subscriber_id = :id",
         {"issue": issue_id, "id": subscriber_id, "owner": owner, "expires": expires_at},
     )
+
+
+def drop_claims(db: Db, issue_id: str, ids: Sequence[int], owner: str) -> None:
+    marks, values = _ids(ids)
+    db.execute(
+        f"DELETE FROM claims WHERE issue_id = :issue AND owner = :owner "
+        f"AND subscriber_id IN ({marks})",
+        {"issue": issue_id, "owner": owner, **values},
+    )
+
+
+def drop_logged_claims(db: Db, issue_id: str) -> int:
+    """Drop every claim on a pair the send log already has, whoever holds it (such a
+    claim decides nothing: the log wins); how many went."""
+    result = db.execute(
+        "DELETE FROM claims WHERE issue_id = :issue AND subscriber_id IN "
+        "(SELECT subscriber_id FROM deliveries WHERE issue_id = :issue)",
+        {"issue": issue_id},
+    )
+    return int(result.rowcount or 0)
 
 
 def drop_claim(db: Db, issue_id: str, subscriber_id: int, owner: str) -> None:
