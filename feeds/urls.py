@@ -109,6 +109,7 @@ def _check_iri(value: str) -> str | None:
     return url
 
 
+@functools.lru_cache(maxsize=65536)  # a related entry's key is asked for once per topic
 def story_key(url: str) -> str:
     """The normalised form of an http(s) URL that identifies a story.
 

@@ -293,3 +293,33 @@ def test_a_copy_dated_earlier_moves_the_guid_the_documented_exception(
     build_feeds(config, NOW)
     (after,) = entry_ids(config, "topics/teams-integration/atom.xml")
     assert before != after == story_guid(story_key("https://syndicate.example/copy-of-the-story"))
+
+
+def test_the_content_rule_misses_no_pair_that_it_would_join() -> None:
+    """Candidates are pruned (a pair needs two of a record's own title words in
+    common); on the sample, every pair within the window that ``same_event`` joins,
+    tried exhaustively, still ends in one story."""
+    from feeds.build.project import site_vocabulary
+    from feeds.selection.similarity import same_event
+    from feeds.selection.stories import same_publisher
+
+    config = load_config(ROOT / "config.yaml")
+    project = load_project(config.model_copy(update={"cache": None}))
+    site = site_vocabulary(config, project.topics)
+    articles = sorted(project.corpus.articles, key=lambda a: a.published_at)
+    index = group_stories(articles, 7, site)
+    window = timedelta(days=7)
+    joined = 0
+    for i, a in enumerate(articles):
+        for b in articles[i + 1 :]:
+            if b.published_at - a.published_at > window:
+                break
+            if same_event(
+                a.signature,
+                b.signature,
+                site,
+                same_publisher=same_publisher(a.provider, b.provider),
+            ):
+                joined += 1
+                assert index.story_of[a.path] == index.story_of[b.path], (a.path, b.path)
+    assert joined >= 10  # the rule does join pairs on the sample

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from feeds import tune_gc
 from feeds.errors import ConfigError, RecordError
 from feeds.model import Article
 from feeds.reading.cache import Entry, ParseCache
@@ -210,7 +211,9 @@ def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:
     chunk = max(1, min(500, len(jobs) // (cores * 8)))
     done: set[str] = set()
     try:
-        with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=cores, mp_context=context, initializer=tune_gc
+        ) as pool:
             # results are handled as they arrive, overlapping with the workers
             for result in pool.map(_read_pickled, jobs, chunksize=chunk):
                 done.add(result.path)

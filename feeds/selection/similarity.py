@@ -36,7 +36,7 @@ when one record changes. Pure functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from feeds.model import Signature
@@ -70,7 +70,10 @@ class Vocabulary:
         """The topics whose names ``one``'s title says, word for word."""
         found = []
         words_ = one.sequence
+        present = set(words_)
         for name in self.topics:
+            if not present.issuperset(name):
+                continue  # a word of the name is missing: no need to look for the run
             size = len(name)
             if any(words_[i : i + size] == name for i in range(len(words_) - size + 1)):
                 found.append(name)
@@ -101,16 +104,33 @@ def same_event(
     same_publisher: bool = False,
 ) -> bool:
     """Whether two records of different publishers tell one event (module docstring)."""
+    if same_publisher or not (can_match(a, site) and can_match(b, site)):
+        return False  # one publisher, one we cannot tell apart, or a title saying too little
+    return matches(a, b, site, site.named(a), site.named(b))
+
+
+def can_match(one: Signature, site: Vocabulary = NO_VOCABULARY) -> bool:
+    """What ``same_event`` asks of each record alone: a known publisher, and a title
+    that says enough (worked out once per record when many pairs are compared)."""
+    return bool(one.publisher) and _enough(one, site.common)
+
+
+def matches(
+    a: Signature,
+    b: Signature,
+    site: Vocabulary,
+    named_a: Sequence[tuple[str, ...]],
+    named_b: Sequence[tuple[str, ...]],
+) -> bool:
+    """The pairwise part of ``same_event``, for two records that ``can_match`` and
+    are not one publisher's; ``named_*`` are ``site.named`` of each."""
     common = site.common
-    if same_publisher or not (a.publisher and b.publisher):
-        return False  # one publisher, or one we cannot tell apart from the other
-    if not (_enough(a, common) and _enough(b, common)):
-        return False
     if a.numbers and b.numbers and a.numbers != b.numbers:
         return False
-    for one, other in ((a, b), (b, a)):
-        if any(not set(name) <= other.text for name in site.named(one)):
-            return False
+    if any(not set(name) <= b.text for name in named_a):
+        return False
+    if any(not set(name) <= a.text for name in named_b):
+        return False
     if len((a.title & b.title) - common) < TITLE_EVIDENCE:
         return False
     if _coverage(a, b) < COVERAGE or _coverage(b, a) < COVERAGE:

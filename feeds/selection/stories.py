@@ -44,9 +44,10 @@ window is too common to look up by); only those pairs are compared.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -54,7 +55,14 @@ from rapidfuzz.distance import Levenshtein
 
 from feeds.model import Article, Provider, Related
 from feeds.reading.signature import fold, title_key
-from feeds.selection.similarity import NO_VOCABULARY, Vocabulary, same_event
+from feeds.selection.similarity import (
+    NO_VOCABULARY,
+    TITLE_EVIDENCE,
+    Vocabulary,
+    can_match,
+    matches,
+    same_event,
+)
 from feeds.urls import story_key
 
 # titles with fewer words never match by title (too generic)
@@ -170,46 +178,78 @@ def _join_content(
     site: Vocabulary,
     parts: _Components,
 ) -> None:
-    """Join records that tell one event (``similarity.same_event``) within the window."""
+    """Join records that tell one event (``similarity.same_event``) within the window.
+
+    Candidates come from the later records in the window that say one of a
+    record's own title words (postings by word, in date order; a word in more than
+    ``CONTENT_POSTINGS`` of them is skipped as too common to find anything). The
+    rule needs two own title words in common, so a candidate must say at least
+    ``TITLE_EVIDENCE`` of them, less the skipped ones, which might be among them;
+    what the rule asks of each record alone is worked out once per record.
+    """
     common = site.common
     postings: dict[str, list[int]] = defaultdict(list)  # word -> records, by date
     for index, article in enumerate(ranked):
         for word in article.signature.text - common:
             postings[word].append(index)
-    for index, article in enumerate(ranked):
-        title = article.signature.title - common
+    signatures = [article.signature for article in ranked]
+    able = [can_match(signature, site) for signature in signatures]
+    named = [
+        site.named(signature) if ok else [] for signature, ok in zip(signatures, able, strict=True)
+    ]
+    # each record's publisher, folded once (not once per candidate pair)
+    publishers = [_publisher_key(article.provider) for article in ranked]
+    for index, signature in enumerate(signatures):
+        if not able[index]:
+            continue
+        title = signature.title - common
         if len(title) < 2:
             continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
-        limit = stamps[index] + window
-        seen: set[int] = set()
+        end = bisect.bisect_right(stamps, stamps[index] + window, lo=index)  # window's end
+        runs = []
+        skipped = 0
         for word in title:
             found = postings[word]
             start = bisect.bisect_right(found, index)
-            end = bisect.bisect_right(stamps, limit, lo=index)  # the window's last record
             stop = bisect.bisect_right(found, end - 1, lo=start)
             if stop - start > CONTENT_POSTINGS:
+                skipped += 1
                 continue
-            seen.update(found[start:stop])
-        for other in sorted(seen):
-            if parts.find(other) == parts.find(index):
+            runs.append(found[start:stop])
+        need = TITLE_EVIDENCE - skipped
+        hits = Counter(itertools.chain.from_iterable(runs))
+        root = parts.find(index)
+        for other in sorted(o for o, count in hits.items() if count >= need):
+            if not able[other] or parts.find(other) == root:
                 continue
-            candidate = ranked[other]
-            if same_event(
-                article.signature,
-                candidate.signature,
-                site,
-                same_publisher=same_publisher(article.provider, candidate.provider),
-            ):
+            if _same_key(publishers[index], publishers[other]):
+                continue
+            if matches(signature, signatures[other], site, named[index], named[other]):
                 parts.union(index, other)
+                root = parts.find(index)
 
 
 def same_publisher(a: Provider | None, b: Provider | None) -> bool:
     """Whether two providers are one publisher (by name or domain); unknown is not."""
+    return _same_key(_publisher_key(a), _publisher_key(b))
+
+
+def _publisher_key(provider: Provider | None) -> tuple[str, str] | None:
+    """(folded name, domain without www.) of a provider; None when unknown."""
+    if provider is None:
+        return None
+    return _folded(provider.name), _domain(provider.domain) if provider.domain else ""
+
+
+@functools.lru_cache(maxsize=4096)  # a few hundred publishers write most records
+def _folded(name: str) -> str:
+    return fold(name)
+
+
+def _same_key(a: tuple[str, str] | None, b: tuple[str, str] | None) -> bool:
     if a is None or b is None:
         return False
-    if fold(a.name) == fold(b.name):
-        return True
-    return bool(a.domain and b.domain and _domain(a.domain) == _domain(b.domain))
+    return a[0] == b[0] or bool(a[1] and a[1] == b[1])
 
 
 def _domain(domain: str) -> str:

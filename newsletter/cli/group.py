@@ -196,5 +196,8 @@ def shown_database(database: Database) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (it owns the process, so it tunes its collector)."""
+    from feeds import tune_gc
+
+    tune_gc()
     cli(prog_name="feedletter")
