@@ -540,3 +540,38 @@ def test_a_part_encoded_once_equals_the_whole_part_encoded(pieces: list[str], ht
         text = text.replace("\r\n", "\n")
     whole = binascii.b2a_qp(text.encode(), istext=True).replace(b"\n", b"\r\n")
     assert _EncodedPart(body, html=html).filled(*values) == whole
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=st.sampled_from("aZ09!#$%&'*+/=?^_`{|}~-.@\"() ,;:<>[]\\é"), min_size=1))
+def test_the_plain_address_fast_path_agrees_with_the_email_package(value: str) -> None:
+    from email.headerregistry import Address
+
+    from newsletter.issue.message import _plain_address
+
+    try:
+        expected: str | None = Address(addr_spec=value).addr_spec
+    except Exception:  # the email package refuses it in more ways than ValueError
+        expected = None
+    try:
+        got: str | None = _plain_address(value)
+    except Exception:
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://news.example.org/powerapps/unsubscribe",
+        "https://news.example.org/u?list=weekly&x=a+b",
+        "https://news.example.org/u#part",
+        "https://news.example.org:8443/ü/unsubscribe",
+    ],
+)
+def test_links_made_for_a_run_equal_signed_links(endpoint: str) -> None:
+    from newsletter.audience.tokens import link_maker, signed_link
+
+    make = link_maker(endpoint)
+    for token in ("12.0af3", "7.f00d.1796161688.ab", "1.a b+c"):
+        assert make(token) == signed_link(endpoint, token)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -151,7 +152,7 @@ class PreparedMessage:
         ``preferences_url`` is the reader's own preferences link (default: the
         unsubscribe link, whose page offers the same way out).
         """
-        to = Address(addr_spec=recipient).addr_spec  # raises ValueError if malformed
+        to = _plain_address(recipient)
         mailto = self.settings.unsubscribe_mailto or ""
         preferences_url = preferences_url or unsubscribe_url
         links = unsubscribe_url + preferences_url
@@ -235,6 +236,22 @@ class _EncodedPart:
 
 
 _PLACEHOLDERS = (RECIPIENT, UNSUBSCRIBE_URL, PREFERENCES_URL)
+
+
+# a dot-atom local part and domain (RFC 5322 3.2.3): what Address takes as it is
+_DOT_ATOM = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def _plain_address(recipient: str) -> str:
+    """The address as a To header carries it; ValueError if malformed. A plain
+    dot-atom address (the usual case) is that already; anything else, and anything
+    that looks like an encoded word, goes through the email package's parser."""
+    if _DOT_ATOM.fullmatch(recipient) and "=?" not in recipient:
+        return recipient
+    return Address(addr_spec=recipient).addr_spec
 
 
 def _qp_lines(text: str) -> bytes:

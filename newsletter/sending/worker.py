@@ -33,7 +33,7 @@ from newsletter import state
 from newsletter.addresses import header_problem
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.status import Status
-from newsletter.audience.tokens import make_expiring_token, make_token, signed_link
+from newsletter.audience.tokens import link_maker, make_expiring_token, make_token
 from newsletter.issue.archive import IssueInfo
 from newsletter.issue.message import PreparedMessage
 from newsletter.mail.returnpath import envelope_sender
@@ -304,9 +304,13 @@ class Sender:
     queue: Queue
     hooks: Hooks
     pacer: Pacer = field(init=False)
+    _unsubscribe_link: Callable[[str], str] = field(init=False)
+    _preferences_link: Callable[[str], str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.pacer = Pacer(self.settings.smtp.rate_per_second, self.hooks.sleep)
+        self._unsubscribe_link = link_maker(self.settings.unsubscribe_endpoint)
+        self._preferences_link = link_maker(self.settings.preferences_endpoint)
 
     def work_on_own_connection(self) -> None:
         try:
@@ -354,9 +358,9 @@ class Sender:
         try:
             data, message_id = message.message(
                 reader.email,
-                signed_link(settings.unsubscribe_endpoint, token),
+                self._unsubscribe_link(token),
                 now,
-                signed_link(settings.preferences_endpoint, manage),
+                self._preferences_link(manage),
             )
         except ValueError as exc:
             # an address stored before today's checks that no header can carry:
