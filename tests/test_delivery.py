@@ -29,7 +29,7 @@ from newsletter.sending.delivery import (
     find_issue,
     send_issue,
 )
-from newsletter.sending.worker import Hooks
+from newsletter.sending.queue import Hooks
 from newsletter.state import connect
 
 from .smtp_server import Faults, SmtpServer, free_port, refuse_all

@@ -57,7 +57,7 @@ def send(
 ) -> None:
     """Send a digest issue to every active subscriber who has not received it yet."""
     from newsletter.sending import delivery
-    from newsletter.sending.worker import Hooks
+    from newsletter.sending.queue import Hooks
 
     config = load_config(config_path)
     migrate(config)

@@ -45,9 +45,10 @@ from newsletter.issue.variants import (
 )
 from newsletter.mail.smtp import SmtpTransport
 from newsletter.sending import claims
+from newsletter.sending.queue import Hooks, Queue, Recipient
+from newsletter.sending.queue import SendReport as SendReport
 from newsletter.sending.settings import SendSettings as SendSettings
-from newsletter.sending.worker import Hooks, Queue, Recipient, Sender
-from newsletter.sending.worker import SendReport as SendReport
+from newsletter.sending.worker import Sender
 from newsletter.state import Db
 
 

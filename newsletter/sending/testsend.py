@@ -20,8 +20,8 @@ from newsletter.issue.archive import IssueInfo, read_parts
 from newsletter.issue.message import PreparedMessage
 from newsletter.issue.variants import ProjectInputs, issue_topics, issue_variants
 from newsletter.mail.smtp import SmtpTransport, deliver_one
+from newsletter.sending.queue import Hooks
 from newsletter.sending.settings import SendSettings
-from newsletter.sending.worker import Hooks
 
 TEST_PREFIX = "[Test] "
 
