@@ -11,6 +11,7 @@ would decode it as text). Pure functions; ``InvalidAddress`` names the problem.
 from __future__ import annotations
 
 import email
+import re
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, default
@@ -21,6 +22,19 @@ MAX_ADDRESS = 320
 # the longest local part of a return path that a VERP tag ("+fl.<reader id>.<issue
 # id>.<mac>", ``mail.returnpath``) still fits onto within RFC 5321's 64 octets
 MAX_RETURN_PATH_LOCAL = 64 - len("+fl.") - 10 - 1 - 8 - 1 - 20
+# a dot-atom local part and domain (RFC 5322 3.2.3)
+_DOT_ATOM = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def is_plain(address: str) -> bool:
+    """An address every header and SMTP command carries as it is: a dot-atom local
+    part and domain, nothing like an encoded word. The email package's ``Address``
+    and smtplib's ``quoteaddr`` give such an address back unchanged, so the send
+    path skips their parsers for it (a test holds both to that)."""
+    return _DOT_ATOM.fullmatch(address) is not None and "=?" not in address
 
 
 def normalise_address(value: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -22,6 +21,7 @@ from urllib.parse import quote
 from markupsafe import escape
 
 from feeds.config import SiteSettings
+from newsletter.addresses import is_plain
 from newsletter.config import NewsletterSettings
 from newsletter.issue.render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL
 from newsletter.mail.headers import BODY_POLICY, POLICY, sender, site_domain
@@ -45,17 +45,16 @@ def fill(
     issue: MessageParts, recipient: str, unsubscribe_url: str, preferences_url: str
 ) -> tuple[str, str]:
     """The HTML and text parts with one recipient's values, escaped for each part."""
-    html = (
-        issue.html.replace(RECIPIENT, str(escape(recipient)))
-        .replace(UNSUBSCRIBE_URL, str(escape(unsubscribe_url)))
-        .replace(PREFERENCES_URL, str(escape(preferences_url)))
-    )
-    text = (
-        issue.text.replace(RECIPIENT, recipient)
-        .replace(UNSUBSCRIBE_URL, unsubscribe_url)
-        .replace(PREFERENCES_URL, preferences_url)
-    )
-    return html, text
+    values = (recipient, unsubscribe_url, preferences_url)
+    return substitute(issue.html, values, html=True), substitute(issue.text, values, html=False)
+
+
+def substitute(text: str, values: tuple[str, str, str], *, html: bool) -> str:
+    """``text`` with the per-recipient placeholders replaced by ``values`` (address,
+    unsubscribe link, preferences link), HTML-escaped for an HTML part."""
+    for mark, value in zip(_PLACEHOLDERS, values, strict=True):
+        text = text.replace(mark, str(escape(value)) if html else value)
+    return text
 
 
 def list_unsubscribe(unsubscribe_url: str, mailto: str | None, recipient: str) -> str:
@@ -152,7 +151,8 @@ class PreparedMessage:
         ``preferences_url`` is the reader's own preferences link (default: the
         unsubscribe link, whose page offers the same way out).
         """
-        to = _plain_address(recipient)
+        # a plain address is what Address would give back; anything else is parsed
+        to = recipient if is_plain(recipient) else Address(addr_spec=recipient).addr_spec
         mailto = self.settings.unsubscribe_mailto or ""
         preferences_url = preferences_url or unsubscribe_url
         links = unsubscribe_url + preferences_url
@@ -222,36 +222,14 @@ class _EncodedPart:
 
     def filled(self, recipient: str, unsubscribe_url: str, preferences_url: str) -> bytes:
         values = (recipient, unsubscribe_url, preferences_url)
-        if self.html:
-            values = tuple(str(escape(v)) for v in values)  # type: ignore[assignment]
-        out = []
-        for piece in self.pieces:
-            if isinstance(piece, bytes):
-                out.append(piece)
-            else:
-                for mark, value in zip(_PLACEHOLDERS, values, strict=True):
-                    piece = piece.replace(mark, value)
-                out.append(_qp_lines(piece))
-        return b"".join(out)
+        return b"".join(
+            piece if isinstance(piece, bytes)
+            else _qp_lines(substitute(piece, values, html=self.html))
+            for piece in self.pieces
+        )  # fmt: skip
 
 
 _PLACEHOLDERS = (RECIPIENT, UNSUBSCRIBE_URL, PREFERENCES_URL)
-
-
-# a dot-atom local part and domain (RFC 5322 3.2.3): what Address takes as it is
-_DOT_ATOM = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-)
-
-
-def _plain_address(recipient: str) -> str:
-    """The address as a To header carries it; ValueError if malformed. A plain
-    dot-atom address (the usual case) is that already; anything else, and anything
-    that looks like an encoded word, goes through the email package's parser."""
-    if _DOT_ATOM.fullmatch(recipient) and "=?" not in recipient:
-        return recipient
-    return Address(addr_spec=recipient).addr_spec
 
 
 def _qp_lines(text: str) -> bytes:

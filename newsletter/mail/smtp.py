@@ -15,6 +15,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 
+from newsletter.addresses import is_plain
 from newsletter.config import SmtpSettings
 from newsletter.errors import MailServerRefused
 
@@ -83,7 +84,7 @@ class SmtpTransport:
             return
         conn.ehlo_or_helo_if_needed()
         options = [f"size={len(data)}"] if conn.does_esmtp and conn.has_extn("size") else []
-        if _plain(envelope_from):  # what smtplib.quoteaddr would give, without parsing
+        if is_plain(envelope_from):  # what smtplib.quoteaddr would give, without parsing
             conn.putcmd("mail", f"FROM:<{envelope_from}>" + "".join(" " + o for o in options))
             if started:
                 started()
@@ -95,7 +96,7 @@ class SmtpTransport:
         if code != 250:
             self._after_refusal(conn, code)
             raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
-        if _plain(recipient):
+        if is_plain(recipient):
             code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
         else:
             code, reply = conn.rcpt(recipient)
@@ -208,12 +209,6 @@ def _dot_stuffed(data: bytes) -> bytes:
     feed), by ``bytes.replace``, some thirty times faster on a digest."""
     stuffed = data.replace(b"\n.", b"\n..")
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
-
-
-def _plain(address: str) -> bool:
-    """An address that smtplib would quote as ``<address>`` (ours are checked when
-    they enter, so this is the usual case)."""
-    return address.isascii() and not any(c in address for c in '<>()"\\ \t\r\n,;:[]')
 
 
 def _text(value: bytes | str) -> str:
