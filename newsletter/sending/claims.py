@@ -56,27 +56,9 @@ def claim(
     now: float,
     lease: float,
 ) -> bool:
-    """Claim one (issue, subscriber) pair for ``owner``; False if it is done or taken.
-
-    The claim is taken first and the send log read after it, in one transaction:
-    on PostgreSQL (read committed) a sender that recorded the pair and dropped
-    its claim just before is then seen, never missed. The claim row is locked
-    while deciding (``FOR UPDATE SKIP LOCKED``: a row another sender is deciding
-    on is skipped, not waited for); SQLite's write lock serialises the whole.
-    """
-    with transaction(db):
-        if not state.insert_claim(db, issue_id, subscriber_id, owner, now + lease):
-            held = state.claim_holder(db, issue_id, subscriber_id)
-            if held is None:
-                return False  # another sender is deciding on it right now
-            holder, expires_at = held
-            if holder != owner and expires_at > now and _alive(holder):
-                return False
-            state.update_claim(db, issue_id, subscriber_id, owner, now + lease)
-        if state.delivered(db, issue_id, subscriber_id):
-            state.drop_claim(db, issue_id, subscriber_id, owner)
-            return False
-    return True
+    """Claim one (issue, subscriber) pair for ``owner``; False if it is done or taken
+    (``claim_many`` for one pair)."""
+    return subscriber_id in claim_many(db, issue_id, [subscriber_id], owner, now, lease)
 
 
 def claim_many(
@@ -89,10 +71,14 @@ def claim_many(
 ) -> set[int]:
     """Claim a batch of pairs for ``owner`` in one transaction: the ids claimed.
 
-    The same rules as ``claim``, one statement for the pairs no one claims: a
-    pair held by a live sender whose lease holds is not taken, a lapsed or dead
-    sender's claim is taken over, and a pair the send log already has is
-    released again. A batch costs one commit instead of one per recipient.
+    One statement claims the pairs no one claims; a pair held by a live sender
+    whose lease holds is not taken, a lapsed or dead sender's claim is taken over.
+    The claims are taken first and the send log read after them, in the same
+    transaction: on PostgreSQL (read committed) a sender that recorded a pair and
+    dropped its claim just before is then seen, never missed; a pair the log has
+    is released again. A claim row is locked while deciding (``FOR UPDATE SKIP
+    LOCKED``: a row another sender is deciding on is skipped, not waited for);
+    SQLite's write lock serialises the whole. A batch costs one commit.
     """
     if not subscriber_ids:
         return set()

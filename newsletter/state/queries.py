@@ -16,17 +16,14 @@ from newsletter.state.engine import Db, Row
 __all__ = [
     "claim_holder",
     "delete_subscriber",
-    "delivered",
     "delivered_among",
     "delivery_for_message",
     "delivery_statuses",
-    "drop_claim",
     "drop_claims",
     "drop_logged_claims",
     "finish_job_run",
     "finish_notice",
     "forget_subscriber_traces",
-    "insert_claim",
     "insert_claims",
     "insert_signup_request",
     "insert_subscriber",
@@ -321,26 +318,7 @@ def delivered_among(db: Db, issue_id: str, ids: Sequence[int]) -> set[int]:
     return {int(r["subscriber_id"]) for r in rows}
 
 
-def delivered(db: Db, issue_id: str, subscriber_id: int) -> bool:
-    """Whether the send log has a row (sent or failed) for this issue and subscriber."""
-    row = db.one(
-        "SELECT 1 FROM deliveries WHERE issue_id = :issue AND subscriber_id = :id",
-        {"issue": issue_id, "id": subscriber_id},
-    )
-    return row is not None
-
-
 # --- claims ---------------------------------------------------------------------------
-
-
-def insert_claim(db: Db, issue_id: str, subscriber_id: int, owner: str, expires_at: float) -> bool:
-    """Claim a pair no one claims; False if a claim row exists (taken or lapsed)."""
-    result = db.execute(
-        "INSERT INTO claims (issue_id, subscriber_id, owner, expires_at) "
-        "VALUES (:issue, :id, :owner, :expires) ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
-        {"issue": issue_id, "id": subscriber_id, "owner": owner, "expires": expires_at},
-    )
-    return result.rowcount == 1
 
 
 def insert_claims(
@@ -397,13 +375,6 @@ def drop_logged_claims(db: Db, issue_id: str) -> int:
         {"issue": issue_id},
     )
     return int(result.rowcount or 0)
-
-
-def drop_claim(db: Db, issue_id: str, subscriber_id: int, owner: str) -> None:
-    db.execute(
-        "DELETE FROM claims WHERE issue_id = :issue AND subscriber_id = :id AND owner = :owner",
-        {"issue": issue_id, "id": subscriber_id, "owner": owner},
-    )
 
 
 def delivery_for_message(db: Db, message_id: str) -> Row | None:
