@@ -26,6 +26,16 @@ SUBJECT_FIELDS = ("site", "date", "issue")
 FOOTER_FIELDS = ("site", "host")
 
 
+def _only_fields(value: str, fields: tuple[str, ...]) -> str:
+    """``value`` if it is a format string using no fields but ``fields``."""
+    try:
+        value.format(**{name: "" for name in fields})
+    except (KeyError, IndexError, ValueError) as exc:
+        names = ", ".join(f"{{{name}}}" for name in fields)
+        raise ValueError(f"may only use the fields {names} (problem: {exc})") from None
+    return value
+
+
 class UtmSettings(Section):
     """``newsletter.utm``: campaign parameters added to every article link."""
 
@@ -172,22 +182,12 @@ class NewsletterSettings(Section):
     @field_validator("subject")
     @classmethod
     def _subject_fields(cls, value: str) -> str:
-        try:
-            value.format(**{name: "" for name in SUBJECT_FIELDS})
-        except (KeyError, IndexError, ValueError) as exc:
-            fields = ", ".join(f"{{{name}}}" for name in SUBJECT_FIELDS)
-            raise ValueError(f"may only use the fields {fields} (problem: {exc})") from None
-        return value
+        return _only_fields(value, SUBJECT_FIELDS)
 
     @field_validator("footer")
     @classmethod
     def _footer_fields(cls, value: str) -> str:
-        try:
-            value.format(**{name: "" for name in FOOTER_FIELDS})
-        except (KeyError, IndexError, ValueError) as exc:
-            fields = ", ".join(f"{{{name}}}" for name in FOOTER_FIELDS)
-            raise ValueError(f"may only use the fields {fields} (problem: {exc})") from None
-        return value
+        return _only_fields(value, FOOTER_FIELDS)
 
     def footer_for(self, site: str, host: str) -> str:
         """The footer line with ``{site}`` (site.title) and ``{host}`` (base_url's host)."""
