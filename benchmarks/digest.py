@@ -17,24 +17,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from .sink import free_port, start_sink
+
 SUBSCRIBERS = 10_000
 TOPIC_SETS = 20
 RENDER_TARGET_S = 10.0
 DELIVERY_TARGET = 300.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run() -> None:
@@ -50,7 +43,7 @@ def run() -> None:
     from .corpus import ROOT
 
     os.environ.setdefault("FEEDLETTER_SECRET", "benchmark-secret-0123456789")
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         config_path = work / "config.yaml"
@@ -109,22 +102,8 @@ def run() -> None:
             f"{'met' if total <= RENDER_TARGET_S else 'not met'})"
         )
 
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                f"127.0.0.1:{port}",
-                "-c",
-                "aiosmtpd.handlers.Sink",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_sink(port)
         try:
-            time.sleep(1.0)
             start = time.perf_counter()
             report = send_issue(conn, project, SendSettings.of(config), info)
             elapsed = time.perf_counter() - start

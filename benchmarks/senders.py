@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .sink import free_port, start_sink
 
 
 def main() -> None:
@@ -48,14 +41,10 @@ def main() -> None:
         server = PostgresServer().start()
         os.environ[PASSWORD_ENV] = server.password
     os.environ.setdefault("FEEDLETTER_SECRET", "benchmark-secret-0123456789")
-    port = _free_port()
-    relay = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.slow_relay", str(port), str(args.delay)],
-        cwd=ROOT,
-    )
+    port = free_port()
+    relay = start_sink(port, args.delay)
     rows = []
     try:
-        time.sleep(1.0)
         for workers in (1, 2, 4, 8):
             with tempfile.TemporaryDirectory() as tmp:
                 work = Path(tmp)

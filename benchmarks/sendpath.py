@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .corpus import ROOT
+from .sink import free_port, start_sink
+
 RAW = """
 import smtplib, sys, time
 data = open(sys.argv[1], "rb").read()
@@ -39,23 +40,6 @@ with smtplib.SMTP("127.0.0.1", port) as smtp:
     for n in range(count):
         smtp.sendmail("digest@news.example.org", [f"reader{n:05}@example.com"], data)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"the sink on port {port} did not start")
 
 
 def _project(work: Path, port: int, database: str) -> Path:
@@ -88,16 +72,11 @@ def main() -> None:
 
         pg = PostgresServer().start()
         env[PASSWORD_ENV] = pg.password
-    port = _free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-         "-c", "aiosmtpd.handlers.Sink"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    port = free_port()
+    sink = start_sink(port)
     feedletter = [sys.executable, "-m", "newsletter"]
     rows = []
     try:
-        _wait_for_port(port)
         for round_ in range(args.rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 work = Path(tmp)
