@@ -340,3 +340,39 @@ def test_the_overlapped_send_delivers_what_sendmail_would() -> None:
     assert calls == [1]
     assert received == [received[1], received[1]]
     assert received[0].splitlines()[:4] == [".starts with a dot", "..two", "middle . dot", "."]
+
+
+def test_readers_of_the_default_topics_get_the_issue_as_filed(mail_project: Path) -> None:
+    """The default topic set sends the parts the digest filed (what the web copy
+    shows), even after the records changed; other sets are rendered now; a filed
+    issue with no stories (--force) sends nothing to anyone."""
+    with SmtpServer() as server:
+        config = configure(mail_project, server.port)
+        news = mail_project / "news"
+        for record in news.rglob("*.md"):  # every title edited after the digest
+            text = re.sub(
+                r"^title: ([\"']?)", r"title: \1Edited ", record.read_text(), count=1, flags=re.M
+            )
+            record.write_text(text)
+        report = run_send(config)
+        messages = {str(m["To"]): m for m in server.wait_for(len(EXPECTED))}
+        default = [a for a in EXPECTED if not topics_of(a)]
+        chosen = [a for a in EXPECTED if topics_of(a)]
+        filed = (config.issues_folder / "2021-W13" / "email.txt").read_text()
+        for address in default:
+            body = messages[address].get_body(("plain",))
+            assert body is not None and "Edited" not in body.get_content()
+        assert "Edited" not in filed
+        for address in chosen:
+            body = messages[address].get_body(("plain",))
+            assert body is not None and "Edited" in body.get_content()
+        assert len(report.sent) == len(EXPECTED)
+        # an empty issue, forced, for a week without records
+        project = load_project(config)
+        empty = make_issue(project, config, issue_period(config, date(2019, 1, 6)), force=True)
+        write_issue(config, empty)
+        settings = SendSettings.of(config)
+        with connect(config.database) as conn:
+            info = find_issue(settings.issues_folder, empty.issue_id)
+            nothing = send_issue(conn, project, settings, info)
+        assert nothing.sent == [] and nothing.nothing_new == nothing.planned == len(SUBSCRIBERS)
