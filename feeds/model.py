@@ -6,6 +6,7 @@ Everything here is a frozen dataclass: values are built once by the parser (in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -214,3 +215,17 @@ class Article:
 for _cls in (Image, Provider, Related, Article):
     # operator.attrgetter with several names returns the tuple of their values
     setattr(_cls, "_values", staticmethod(attrgetter(*_cls.__slots__)))  # noqa: B010
+
+
+@dataclass(frozen=True)
+class ContentPairs:
+    """The content rule's matching pairs among a set of records, kept between builds
+    so that only the records near a change are compared again
+    (``feeds.selection.content``; the parse cache stores it)."""
+
+    # what the pairs depend on besides the records (``content.rules_stamp``)
+    stamp: str
+    # record path -> (SHA-256 of its file, its timestamp), for every record compared
+    records: Mapping[str, tuple[bytes, float]]
+    # (earlier path, later path) of every pair that tells one event
+    pairs: tuple[tuple[str, str], ...]

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from feeds.config import FeedSettings
 from feeds.errors import ConfigError
+from feeds.model import ContentPairs
 from feeds.reading.boilerplate import scrub_all
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import Corpus, FileStat, load_corpus
@@ -32,6 +33,8 @@ class Project:
     corpus: Corpus
     # topic definitions, in display order
     topics: TopicSet
+    # the content rule's pairs the last build stored (None: compare every record)
+    known_pairs: ContentPairs | None = None
 
 
 def open_cache(settings: FeedSettings) -> ParseCache | None:
@@ -58,7 +61,8 @@ def load_project(
     )
     # each provider's recurring text, learned from the whole corpus, leaves the excerpts
     corpus = replace(corpus, articles=scrub_all(corpus.articles))
-    return Project(settings, corpus, load_topics(settings))
+    known = cache.content_pairs() if cache is not None else None
+    return Project(settings, corpus, load_topics(settings), known)
 
 
 def load_cached_project(settings: FeedSettings) -> Project:
@@ -103,6 +107,8 @@ def select(
         since=since,
         keep_rest=keep_rest,
         site=site_vocabulary(settings, project.topics),
+        digests=project.corpus.digests,
+        known=project.known_pairs,
     )
 
 

@@ -134,6 +134,8 @@ def build_feeds(
             rules = [settings.global_rules(), *settings.topic_rules().values()]
             until = valid_until(project.corpus.articles, rules, now)
             uptodate.save(cache, fingerprint, until, settings.output, plan.files, summary)
+            if plan.selection.content is not None:
+                cache.save_content_pairs(plan.selection.content, project.known_pairs)
         return BuildResult(summary, project, plan.selection, report, fingerprint)
     finally:
         if cache is not None:

@@ -10,6 +10,10 @@ hash matches (a ``touch``, a checkout) is taken too, and its stat refreshed; onl
 the rest is parsed. A change of ``PARSER_VERSION`` or of feedletter's version
 empties the cache. A damaged cache file is reported, moved aside and rebuilt.
 The pickles are read only from this file, which feedletter itself writes.
+
+Beside the records it keeps the content rule's story pairs of the last build
+(``story_records``: each record's digest and date; ``story_pairs``), so the next
+build compares again only the records near a change (``feeds.selection.content``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feeds import __version__
-from feeds.model import Article
+from feeds.model import Article, ContentPairs
 from feeds.reading.records import DEFAULT_LIMITS, PARSER_VERSION, Limits
 
 log = logging.getLogger("feedletter.cache")
@@ -37,7 +41,19 @@ CREATE TABLE IF NOT EXISTS records (
     sha256 BLOB NOT NULL,
     payload BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS story_records (
+    path TEXT PRIMARY KEY,
+    sha256 BLOB NOT NULL,
+    stamp REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_pairs (
+    earlier TEXT NOT NULL,
+    later TEXT NOT NULL,
+    PRIMARY KEY (earlier, later)
+);
 """
+# the meta key of the stamp the stored story pairs were found under
+PAIRS_STAMP = "story-pairs-stamp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +120,9 @@ class ParseCache:
                     )
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("DELETE FROM records")
+                conn.execute("DELETE FROM story_records")
+                conn.execute("DELETE FROM story_pairs")
+                conn.execute("DELETE FROM meta WHERE key = ?", (PAIRS_STAMP,))
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (self.made_by,))
                 conn.execute("COMMIT")
             conn.execute("SELECT count(*) FROM records").fetchone()
@@ -137,6 +156,55 @@ class ParseCache:
             self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             # the cache is an optimisation: a write that fails costs speed, not output
+            self.warnings.append(f"parse cache {self.path} could not be written ({exc})")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def content_pairs(self) -> ContentPairs | None:
+        """The content rule's pairs the last build stored, or None."""
+        try:
+            stamp = self.get_meta(PAIRS_STAMP)
+            if stamp is None:
+                return None
+            records = {
+                path: (sha, when)
+                for path, sha, when in self.conn.execute(
+                    "SELECT path, sha256, stamp FROM story_records"
+                )
+            }
+            pairs = tuple(self.conn.execute("SELECT earlier, later FROM story_pairs ORDER BY 1, 2"))
+        except sqlite3.DatabaseError as exc:
+            self.warnings.append(f"parse cache {self.path} could not be read ({exc})")
+            return None
+        return ContentPairs(stamp, records, pairs)
+
+    def save_content_pairs(self, new: ContentPairs, old: ContentPairs | None) -> None:
+        """Store ``new`` in place of ``old`` (what ``content_pairs`` returned), writing
+        only the rows that differ; failures only cost speed."""
+        if old is not None and old.stamp != new.stamp:
+            old = None
+        before = old.records if old is not None else {}
+        gone = [(p,) for p in before if p not in new.records]
+        rows = [(p, *value) for p, value in new.records.items() if before.get(p) != value]
+        pairs_before = set(old.pairs) if old is not None else set()
+        pairs_now = set(new.pairs)
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if old is None:
+                self.conn.execute("DELETE FROM story_records")
+                self.conn.execute("DELETE FROM story_pairs")
+            self.conn.executemany("DELETE FROM story_records WHERE path = ?", gone)
+            self.conn.executemany("INSERT OR REPLACE INTO story_records VALUES (?, ?, ?)", rows)
+            self.conn.executemany(
+                "DELETE FROM story_pairs WHERE earlier = ? AND later = ?",
+                sorted(pairs_before - pairs_now),
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO story_pairs VALUES (?, ?)", sorted(pairs_now - pairs_before)
+            )
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PAIRS_STAMP, new.stamp))
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be written ({exc})")
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from feeds import tune_gc
@@ -45,6 +45,9 @@ class Corpus:
     parsed: int = 0
     # cache problems worth a warning (the build went on without the cache)
     warnings: tuple[str, ...] = ()
+    # each usable record's path -> SHA-256 of its file (what later stages key
+    # their own caches by)
+    digests: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
@@ -168,6 +171,7 @@ def load_corpus(
             changed.append((read.path, entry))
     articles: list[Article] = []
     rejected: list[RecordError] = []
+    digests: dict[str, bytes] = {}
     unreadable = 0
     for item in files:
         label = _label(item.path, root)
@@ -180,6 +184,7 @@ def load_corpus(
                 assert isinstance(read.outcome, Parsed | Rejected)  # nothing was known
                 value = _value(read.outcome)
                 entry = Entry(read.size, read.mtime_ns, read.sha256, encode(value))
+                results[item.path] = entry
                 changed.append((item.path, entry))
                 parsed += 1
                 unreadable += 1
@@ -187,6 +192,7 @@ def load_corpus(
             rejected.append(RecordError(label, value))
         else:
             articles.append(value if value.path == label else replace(value, path=label))
+            digests[label] = results[item.path].sha256
     warnings: list[str] = []
     if cache is not None:
         present = {f.path for f in files}
@@ -197,7 +203,7 @@ def load_corpus(
                 f"parse cache {cache.path}: {unreadable} entr{'y' if unreadable == 1 else 'ies'} "
                 "could not be read (written by another version?); those records were read again"
             )
-    return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings))
+    return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings), digests)
 
 
 def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from feeds.model import Article, Related
+from feeds.model import Article, ContentPairs, Related
 from feeds.reading.topics import TopicSet
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
 from feeds.selection.stories import Story, StoryIndex, group_stories, related_is_same_story
@@ -97,6 +97,8 @@ class Selection:
     stories: tuple[Story, ...]
     # topic references used by records that no topic defines, sorted
     unknown_topics: tuple[str, ...]
+    # the content rule's pairs, for the next build (``StoryIndex.content``)
+    content: ContentPairs | None = None
 
     @property
     def copies_folded(self) -> int:
@@ -286,6 +288,8 @@ def collect(
     since: datetime | None = None,
     keep_rest: bool = False,
     site: Vocabulary = NO_VOCABULARY,
+    digests: Mapping[str, bytes] | None = None,
+    known: ContentPairs | None = None,
 ) -> Selection:
     """Select the stories of every topic and of the all-topics feed.
 
@@ -295,11 +299,12 @@ def collect(
     asks for one period's articles under the same rules. With ``keep_rest``, each
     selection also keeps the stories ``max_items`` cut (for archive documents).
     ``site`` is the site's vocabulary (``similarity.vocabulary``), which the
-    content rule of the stories discounts.
+    content rule of the stories discounts; ``digests`` and ``known`` let it compare
+    only the records near a change (``stories.group_stories``).
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     window = rules.story_window_days
-    index = group_stories(articles, window, site)
+    index = group_stories(articles, window, site, digests, known)
     own, unknown = memberships(articles, topics, per_topic)
     membership = _story_memberships(articles, own, index, topics)
     by_topic: dict[str, list[Article]] = defaultdict(list)
@@ -329,6 +334,7 @@ def collect(
         membership=membership,
         stories=index.groups,
         unknown_topics=unknown,
+        content=index.content,
     )
 
 

@@ -35,34 +35,25 @@ far becomes the earliest, and the story's id moves to it.
 Candidates are found by exact keys (normalised title, and the title without
 spaces) and, for near-identical titles, by the title with one word left out, so
 the work stays near-linear in the number of records; edit distances are computed
-(rapidfuzz) only for those candidates. Content candidates are the later records
-of the window whose words include one of a record's title words outside the
-site's vocabulary (a word in more than ``CONTENT_POSTINGS`` records of one
-window is too common to look up by); only those pairs are compared.
+(rapidfuzz) only for those candidates. The content rule's pairs come from
+``content.content_pairs``, which, given the pairs of the last build and the
+records' digests, compares again only the records near a change.
 """
 
 from __future__ import annotations
 
-import bisect
-import functools
 import itertools
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from feeds.model import Article, Provider, Related
-from feeds.reading.signature import fold, title_key
-from feeds.selection.similarity import (
-    NO_VOCABULARY,
-    TITLE_EVIDENCE,
-    Vocabulary,
-    can_match,
-    matches,
-    same_event,
-)
+from feeds.model import Article, ContentPairs, Related
+from feeds.reading.signature import title_key
+from feeds.selection.content import content_pairs, same_publisher
+from feeds.selection.similarity import NO_VOCABULARY, Vocabulary, same_event
 from feeds.urls import story_key
 
 # titles with fewer words never match by title (too generic)
@@ -71,9 +62,6 @@ MIN_WORDS = 4
 # at least this long
 NEAR_EDITS = 2
 NEAR_MIN_CHARS = 24
-# a title word in more records than this within one window is not used to find
-# content candidates (the pair still needs its other words)
-CONTENT_POSTINGS = 200
 _NUMBER = re.compile(r"\d+")
 
 
@@ -95,6 +83,8 @@ class StoryIndex:
     story_of: Mapping[str, str]
     # stories with more than one copy, in order of their earliest copy
     groups: tuple[Story, ...]
+    # the content rule's pairs, to pass to the next build (None without digests)
+    content: ContentPairs | None = None
 
 
 def story_title(article: Article) -> str:
@@ -132,10 +122,16 @@ def _near(a: str, b: str) -> bool:
 
 
 def group_stories(
-    articles: Sequence[Article], window_days: float, site: Vocabulary = NO_VOCABULARY
+    articles: Sequence[Article],
+    window_days: float,
+    site: Vocabulary = NO_VOCABULARY,
+    digests: Mapping[str, bytes] | None = None,
+    known: ContentPairs | None = None,
 ) -> StoryIndex:
     """Group ``articles`` into stories (see the module docstring); ``site`` is the
-    site's vocabulary (``similarity.vocabulary``)."""
+    site's vocabulary (``similarity.vocabulary``). With ``digests`` (record path ->
+    SHA-256 of its file) and the last build's ``StoryIndex.content`` as ``known``,
+    the content rule compares only the records near a change."""
     ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
     stamps = [a.published_at.timestamp() for a in ranked]
     window = window_days * 86_400
@@ -167,93 +163,10 @@ def group_stories(
     for members in by_part.values():
         if len(members) > 1:
             _join_near(members, stamps, keys, window, parts)
-    _join_content(ranked, stamps, window, site, parts)
-    return _index(ranked, parts)
-
-
-def _join_content(
-    ranked: Sequence[Article],
-    stamps: Sequence[float],
-    window: float,
-    site: Vocabulary,
-    parts: _Components,
-) -> None:
-    """Join records that tell one event (``similarity.same_event``) within the window.
-
-    Candidates come from the later records in the window that say one of a
-    record's own title words (postings by word, in date order; a word in more than
-    ``CONTENT_POSTINGS`` of them is skipped as too common to find anything). The
-    rule needs two own title words in common, so a candidate must say at least
-    ``TITLE_EVIDENCE`` of them, less the skipped ones, which might be among them;
-    what the rule asks of each record alone is worked out once per record.
-    """
-    common = site.common
-    postings: dict[str, list[int]] = defaultdict(list)  # word -> records, by date
-    for index, article in enumerate(ranked):
-        for word in article.signature.text - common:
-            postings[word].append(index)
-    signatures = [article.signature for article in ranked]
-    able = [can_match(signature, site) for signature in signatures]
-    named = [
-        site.named(signature) if ok else [] for signature, ok in zip(signatures, able, strict=True)
-    ]
-    # each record's publisher, folded once (not once per candidate pair)
-    publishers = [_publisher_key(article.provider) for article in ranked]
-    for index, signature in enumerate(signatures):
-        if not able[index]:
-            continue
-        title = signature.title - common
-        if len(title) < 2:
-            continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
-        end = bisect.bisect_right(stamps, stamps[index] + window, lo=index)  # window's end
-        runs = []
-        skipped = 0
-        for word in title:
-            found = postings[word]
-            start = bisect.bisect_right(found, index)
-            stop = bisect.bisect_right(found, end - 1, lo=start)
-            if stop - start > CONTENT_POSTINGS:
-                skipped += 1
-                continue
-            runs.append(found[start:stop])
-        need = TITLE_EVIDENCE - skipped
-        hits = Counter(itertools.chain.from_iterable(runs))
-        root = parts.find(index)
-        for other in sorted(o for o, count in hits.items() if count >= need):
-            if not able[other] or parts.find(other) == root:
-                continue
-            if _same_key(publishers[index], publishers[other]):
-                continue
-            if matches(signature, signatures[other], site, named[index], named[other]):
-                parts.union(index, other)
-                root = parts.find(index)
-
-
-def same_publisher(a: Provider | None, b: Provider | None) -> bool:
-    """Whether two providers are one publisher (by name or domain); unknown is not."""
-    return _same_key(_publisher_key(a), _publisher_key(b))
-
-
-def _publisher_key(provider: Provider | None) -> tuple[str, str] | None:
-    """(folded name, domain without www.) of a provider; None when unknown."""
-    if provider is None:
-        return None
-    return _folded(provider.name), _domain(provider.domain) if provider.domain else ""
-
-
-@functools.lru_cache(maxsize=4096)  # a few hundred publishers write most records
-def _folded(name: str) -> str:
-    return fold(name)
-
-
-def _same_key(a: tuple[str, str] | None, b: tuple[str, str] | None) -> bool:
-    if a is None or b is None:
-        return False
-    return a[0] == b[0] or bool(a[1] and a[1] == b[1])
-
-
-def _domain(domain: str) -> str:
-    return domain.casefold().removeprefix("www.")
+    pairs, content = content_pairs(ranked, stamps, window, site, digests, known)
+    for before, after in pairs:
+        parts.union(before, after)
+    return _index(ranked, parts, content)
 
 
 def related_is_same_story(
@@ -329,7 +242,9 @@ def _join_near(
                 parts.union(index, other)
 
 
-def _index(ranked: Sequence[Article], parts: _Components) -> StoryIndex:
+def _index(
+    ranked: Sequence[Article], parts: _Components, content: ContentPairs | None
+) -> StoryIndex:
     members: dict[int, list[Article]] = defaultdict(list)
     for index, article in enumerate(ranked):
         members[parts.find(index)].append(article)  # ranked: earliest first
@@ -342,4 +257,4 @@ def _index(ranked: Sequence[Article], parts: _Components) -> StoryIndex:
             for copy in copies:
                 story_of[copy.path] = key
     groups.sort(key=lambda s: (s.copies[0].published_at, s.key))
-    return StoryIndex(story_of, tuple(groups))
+    return StoryIndex(story_of, tuple(groups), content)

@@ -1,0 +1,195 @@
+"""The content join: which records tell one event by what they say, found again
+only where something changed.
+
+Pure functions; the state they keep between builds (``ContentPairs``) is stored
+by the parse cache. ``content_pairs`` compares each record with the later
+records of its window that say one of its own title words (postings by word, in
+date order; a word in more than ``CONTENT_POSTINGS`` of them is skipped as too
+common to find anything) and returns every pair ``similarity.matches`` accepts.
+
+Whether a pair is found depends only on the two records and on the records of
+the earlier one's window (they decide which words are too common), so pairs
+found in an earlier build stay true for every record whose window holds no
+changed record. Given the earlier pairs and the files' digests, only the
+records whose window [t, t + window] holds a changed record (its old or new
+date) are compared again, against the records within a window of a change; the
+rest keep their pairs. With no earlier pairs (a cold build) every record is
+compared: one code path, and the warm answer is the cold one by construction
+(tests compare them through edits, additions, deletions and renames).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import hashlib
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from feeds.model import Article, ContentPairs, Provider
+from feeds.reading.signature import fold
+from feeds.selection.similarity import TITLE_EVIDENCE, Vocabulary, can_match, matches
+
+# a title word in more records than this within one window is not used to find
+# content candidates (the pair still needs its other words)
+CONTENT_POSTINGS = 200
+# the rules' own code: a change to it voids the pairs found under the old one
+_RULES = [Path(__file__), Path(__file__).with_name("similarity.py")]
+
+
+def rules_stamp(window: float, site: Vocabulary) -> str:
+    """What the pairs depend on besides the records: the window, the site's
+    vocabulary, and the code of the rule."""
+    digest = hashlib.sha256(repr((window, sorted(site.common), site.topics)).encode())
+    for path in _RULES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def content_pairs(
+    ranked: Sequence[Article],
+    stamps: Sequence[float],
+    window: float,
+    site: Vocabulary,
+    digests: Mapping[str, bytes] | None = None,
+    known: ContentPairs | None = None,
+) -> tuple[list[tuple[int, int]], ContentPairs | None]:
+    """Pairs (earlier, later) of indices into ``ranked`` (sorted by date, then key,
+    then path; ``stamps`` their timestamps) that tell one event within ``window``
+    seconds, and the state to pass as ``known`` next time.
+
+    ``digests`` (record path -> SHA-256 of its file) lets the state be kept: without
+    it, or without a ``known`` made under the same rules, every record is compared.
+    """
+    count = len(ranked)
+    stamp = rules_stamp(window, site)
+    current = _current(ranked, stamps, digests)
+    if current is None or known is None or known.stamp != stamp:
+        affected = [True] * count
+        band = affected
+        kept: list[tuple[int, int]] = []
+    else:
+        before = known.records
+        changes = sorted(
+            {value[1] for label, value in before.items() if current.get(label) != value}
+            | {value[1] for label, value in current.items() if before.get(label) != value}
+        )
+        affected = [_within(changes, t, t + window) for t in stamps]
+        band = [_within(changes, t - window, t + window) for t in stamps]
+        position = {a.path: i for i, a in enumerate(ranked)}
+        kept = [
+            (position[a], position[b])
+            for a, b in known.pairs
+            if a in position and b in position and not affected[position[a]]
+        ]
+    found = kept + _compare(ranked, stamps, window, site, affected, band)
+    if current is None:
+        return found, None
+    pairs = tuple(sorted((ranked[a].path, ranked[b].path) for a, b in found))
+    return found, ContentPairs(stamp, current, pairs)
+
+
+def _current(
+    ranked: Sequence[Article], stamps: Sequence[float], digests: Mapping[str, bytes] | None
+) -> dict[str, tuple[bytes, float]] | None:
+    if digests is None:
+        return None
+    current = {}
+    for article, when in zip(ranked, stamps, strict=True):
+        digest = digests.get(article.path)
+        if digest is None or article.path in current:
+            return None  # a record we cannot tell changed or not: compare everything
+        current[article.path] = (digest, when)
+    return current
+
+
+def _within(changes: Sequence[float], low: float, high: float) -> bool:
+    """Whether a changed record's date lies in [low, high]."""
+    index = bisect.bisect_left(changes, low)
+    return index < len(changes) and changes[index] <= high
+
+
+def _compare(
+    ranked: Sequence[Article],
+    stamps: Sequence[float],
+    window: float,
+    site: Vocabulary,
+    affected: Sequence[bool],
+    band: Sequence[bool],
+) -> list[tuple[int, int]]:
+    """The matching pairs whose earlier record is ``affected``; candidates come from
+    the ``band`` (which holds every affected record's whole window).
+
+    A candidate must say at least ``TITLE_EVIDENCE`` of the record's own title words
+    (the rule needs two in common), less the skipped ones, which might be among
+    them; what the rule asks of each record alone is worked out once per record."""
+    chosen = [i for i in range(len(ranked)) if band[i]]
+    if not chosen:
+        return []
+    common = site.common
+    times = [stamps[i] for i in chosen]
+    signatures = [ranked[i].signature for i in chosen]
+    postings: dict[str, list[int]] = defaultdict(list)  # word -> positions in chosen, by date
+    for position, signature in enumerate(signatures):
+        for word in signature.text - common:
+            postings[word].append(position)
+    able = [can_match(signature, site) for signature in signatures]
+    named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
+    # each record's publisher, folded once (not once per candidate pair)
+    publishers = [_publisher_key(ranked[i].provider) for i in chosen]
+    found: list[tuple[int, int]] = []
+    for position, signature in enumerate(signatures):
+        if not affected[chosen[position]] or not able[position]:
+            continue
+        title = signature.title - common
+        if len(title) < 2:
+            continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
+        end = bisect.bisect_right(times, times[position] + window, lo=position)
+        runs = []
+        skipped = 0
+        for word in title:
+            posted = postings[word]
+            start = bisect.bisect_right(posted, position)
+            stop = bisect.bisect_right(posted, end - 1, lo=start)
+            if stop - start > CONTENT_POSTINGS:
+                skipped += 1
+                continue
+            runs.append(posted[start:stop])
+        need = TITLE_EVIDENCE - skipped
+        hits = Counter(itertools.chain.from_iterable(runs))
+        for other in sorted(o for o, seen in hits.items() if seen >= need):
+            if not able[other] or same_key(publishers[position], publishers[other]):
+                continue
+            if matches(signature, signatures[other], site, named[position], named[other]):
+                found.append((chosen[position], chosen[other]))
+    return found
+
+
+def same_publisher(a: Provider | None, b: Provider | None) -> bool:
+    """Whether two providers are one publisher (by name or domain); unknown is not."""
+    return same_key(_publisher_key(a), _publisher_key(b))
+
+
+def _publisher_key(provider: Provider | None) -> tuple[str, str] | None:
+    """(folded name, domain without www.) of a provider; None when unknown."""
+    if provider is None:
+        return None
+    return _folded(provider.name), _domain(provider.domain) if provider.domain else ""
+
+
+@functools.lru_cache(maxsize=4096)  # a few hundred publishers write most records
+def _folded(name: str) -> str:
+    return fold(name)
+
+
+def same_key(a: tuple[str, str] | None, b: tuple[str, str] | None) -> bool:
+    """Whether two ``_publisher_key`` values are one publisher."""
+    if a is None or b is None:
+        return False
+    return a[0] == b[0] or bool(a[1] and a[1] == b[1])
+
+
+def _domain(domain: str) -> str:
+    return domain.casefold().removeprefix("www.")
