@@ -45,7 +45,7 @@ _WORD = re.compile(r"\w+")
 def sample() -> list[Article]:
     config = load_config(ROOT / "config.yaml")
     project = load_project(config.model_copy(update={"cache": None}))
-    return sorted(project.corpus.articles, key=lambda a: (a.published_at, a.path))
+    return sorted(project.cleaned(), key=lambda a: (a.published_at, a.path))
 
 
 def events() -> dict[str, str]:

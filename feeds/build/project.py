@@ -1,21 +1,22 @@
 """A build's inputs: the records and topics of a project, loaded, and their selection.
 
 ``load_project`` reads the records (through the parse cache when there is one)
-and the topic definitions, and takes each publisher's boilerplate out of the
-excerpts; ``select`` is the collector over them. The digest loads and selects
-through these same functions, so the feeds and the email always agree.
+and the topic definitions, and learns each publisher's boilerplate (which the
+collector takes out of the excerpts it shows); ``select`` is the collector over
+them. The digest loads and selects through these same functions, so the feeds
+and the email always agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds.config import FeedSettings
 from feeds.errors import ConfigError
-from feeds.model import ContentPairs
-from feeds.reading.boilerplate import scrub_all
+from feeds.model import Article, ContentPairs
+from feeds.reading.boilerplate import Boilerplate, learn, scrub
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import Corpus, FileStat, load_corpus
 from feeds.reading.topics import TopicSet, load_topic_files, merge_topics
@@ -35,6 +36,13 @@ class Project:
     topics: TopicSet
     # the content rule's pairs the last build stored (None: compare every record)
     known_pairs: ContentPairs | None = None
+    # what each publisher glues to its excerpts, learned from the corpus (the
+    # corpus's excerpts still have it; the selection takes it out of what it shows)
+    boilerplate: Boilerplate = field(default_factory=Boilerplate)
+
+    def cleaned(self) -> tuple[Article, ...]:
+        """Every record as a feed would show it: without its publisher's boilerplate."""
+        return tuple(scrub(a, self.boilerplate) for a in self.corpus.articles)
 
 
 def open_cache(settings: FeedSettings) -> ParseCache | None:
@@ -59,10 +67,9 @@ def load_project(
         progress=progress,
         base=settings.source.resolve().parent if settings.source is not None else None,
     )
-    # each provider's recurring text, learned from the whole corpus, leaves the excerpts
-    corpus = replace(corpus, articles=scrub_all(corpus.articles))
     known = cache.content_pairs() if cache is not None else None
-    return Project(settings, corpus, load_topics(settings), known)
+    # each provider's recurring text, learned from the whole corpus
+    return Project(settings, corpus, load_topics(settings), known, learn(corpus.articles))
 
 
 def load_cached_project(settings: FeedSettings) -> Project:
@@ -109,6 +116,7 @@ def select(
         site=site_vocabulary(settings, project.topics),
         digests=project.corpus.digests,
         known=project.known_pairs,
+        boilerplate=project.boilerplate,
     )
 
 

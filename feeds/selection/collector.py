@@ -10,18 +10,22 @@ that passes the topic's rules represents it (highest quality, then newest, then
 path), carrying the story's key (so its GUID) and, as its ``related`` coverage,
 the other copies that pass the rules followed by its own ``related`` links,
 without repeats. Its excerpt is the best such copy's that says something.
+Only the stories a feed shows are built that way, their copies' excerpts
+without their publishers' boilerplate; the others are only counted.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from feeds.model import Article, ContentPairs, Related
+from feeds.reading.boilerplate import Boilerplate, scrub
 from feeds.reading.topics import TopicSet
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
 from feeds.selection.stories import Story, StoryIndex, group_stories, related_is_same_story
@@ -118,34 +122,33 @@ def rank_key(article: Article) -> tuple[int, float, str]:
     return (-article.quality, -article.published_at.timestamp(), article.path)
 
 
-def newest_first(article: Article) -> tuple[float, str, str]:
-    """Sort key for feeds: newest first; ties broken by story key, then path."""
-    return (-article.published_at.timestamp(), article.key, article.path)
+def _same(article: Article) -> Article:
+    return article
 
 
-def representatives(
-    admitted: Iterable[Article],
-    index: StoryIndex,
-    window_days: float = 7,
-    site: Vocabulary = NO_VOCABULARY,
-) -> list[Article]:
-    """One article per story among ``admitted``: the best copy, as the story.
-
-    The best copy (``rank_key``) gets the story's key, the best excerpt among the
-    copies, and a ``related`` list in which the other copies come first, marked as
-    the same story, followed by the copies' own ``related`` entries, each marked
-    the same story only when the story rules say so
-    (``stories.related_is_same_story``); the rest are only related.
-    """
+def _by_story(admitted: Iterable[Article], index: StoryIndex) -> dict[str, list[Article]]:
+    """The admitted copies of each story, by story key."""
     copies: dict[str, list[Article]] = {}
     story_of = index.story_of
     for article in admitted:
         copies.setdefault(story_of.get(article.path, article.key), []).append(article)
-    return [_represent(key, group, window_days, site) for key, group in copies.items()]
+    return copies
 
 
-def _represent(key: str, copies: list[Article], window_days: float, site: Vocabulary) -> Article:
-    copies.sort(key=rank_key)
+def _represent(
+    key: str,
+    copies: list[Article],
+    window_days: float,
+    site: Vocabulary,
+    clean: Callable[[Article], Article],
+) -> Article:
+    """The story ``key`` as its best copy (``rank_key``) shows it: with the story's
+    key, the best excerpt among the copies, and a ``related`` list in which the
+    other copies come first, marked as the same story, followed by the copies' own
+    ``related`` entries, each marked the same story only when the story rules say
+    so (``stories.related_is_same_story``); the rest are only related. ``clean``
+    takes each copy's publisher's boilerplate out first."""
+    copies = sorted((clean(c) for c in copies), key=rank_key)
     best, others = copies[0], copies[1:]
     excerpt = next((c.excerpt for c in copies if c.excerpt), "")
     related = _related(best, others, window_days, site)
@@ -260,6 +263,7 @@ def _select(
     keep_rest: bool = False,
     window_days: float = 7,
     site: Vocabulary = NO_VOCABULARY,
+    clean: Callable[[Article], Article] = _same,
 ) -> TopicSelection:
     # a period is [since, now): an article at its very end belongs to the next one
     admitted = [
@@ -267,16 +271,22 @@ def _select(
         for a in candidates
         if rules.admits(a, now) and (since is None or since <= a.published_at < now)
     ]
-    stories = representatives(admitted, index, window_days, site)
+    groups = _by_story(admitted, index)
+    # feeds are newest first (ties: story key, then path); a story's place is its best
+    # copy's, so only the stories shown (and, with keep_rest, the rest) are built
+    order = {}
+    for key, copies in groups.items():
+        best = min(copies, key=rank_key)
+        order[key] = (-best.published_at.timestamp(), key, best.path)
+    if keep_rest:
+        chosen = sorted(order, key=order.__getitem__)
+    else:  # only the newest max_items are shown: a heap beats sorting everything
+        chosen = heapq.nsmallest(rules.max_items, order, key=order.__getitem__)
+    stories = [_represent(key, groups[key], window_days, site, clean) for key in chosen]
     if not rules.show_related:
         stories = [_without_see_also(a) for a in stories]
-    if keep_rest:
-        stories.sort(key=newest_first)
-        shown, rest = stories[: rules.max_items], stories[rules.max_items :]
-        return TopicSelection(topic_id, tuple(shown), len(stories), tuple(rest))
-    # only the newest max_items are shown: a heap beats sorting everything
-    shown = heapq.nsmallest(rules.max_items, stories, key=newest_first)
-    return TopicSelection(topic_id, tuple(shown), len(stories))
+    shown, rest = stories[: rules.max_items], stories[rules.max_items :]
+    return TopicSelection(topic_id, tuple(shown), len(groups), tuple(rest))
 
 
 def collect(
@@ -290,6 +300,7 @@ def collect(
     site: Vocabulary = NO_VOCABULARY,
     digests: Mapping[str, bytes] | None = None,
     known: ContentPairs | None = None,
+    boilerplate: Boilerplate | None = None,
 ) -> Selection:
     """Select the stories of every topic and of the all-topics feed.
 
@@ -300,10 +311,18 @@ def collect(
     selection also keeps the stories ``max_items`` cut (for archive documents).
     ``site`` is the site's vocabulary (``similarity.vocabulary``), which the
     content rule of the stories discounts; ``digests`` and ``known`` let it compare
-    only the records near a change (``stories.group_stories``).
+    only the records near a change (``stories.group_stories``). ``boilerplate`` is
+    taken out of the excerpts of the stories shown (of every record, when a topic
+    matches keywords, which read the excerpts).
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     window = rules.story_window_days
+    clean = _same
+    if boilerplate:
+        if any(t.keywords and per_topic[t.id].match_keywords for t in topics.topics):
+            articles = [scrub(a, boilerplate) for a in articles]
+        else:
+            clean = functools.partial(scrub, boilerplate=boilerplate)
     index = group_stories(articles, window, site, digests, known)
     own, unknown = memberships(articles, topics, per_topic)
     membership = _story_memberships(articles, own, index, topics)
@@ -322,11 +341,12 @@ def collect(
             keep_rest,
             window,
             site,
+            clean,
         )
         for t in topics.topics
     )
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site)
+    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site, clean)
     return Selection(
         now=now,
         topics=selections,

@@ -69,7 +69,7 @@ def check(config_path: Path) -> None:
             say(f"  removed: {name}", VERBOSE)
         for name in taken.emptied:
             say(f"  emptied: {name}", VERBOSE)
-    notes = [(a.path, a.excerpt_note) for a in corpus.articles if a.excerpt_note]
+    notes = [(a.path, a.excerpt_note) for a in found.project.cleaned() if a.excerpt_note]
     trimmed = sum(note.startswith("trimmed") for _, note in notes)
     say(
         f"Excerpts cleaned: {trimmed} trimmed, {len(notes) - trimmed} dropped"
