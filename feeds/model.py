@@ -24,6 +24,8 @@ def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
 class Signature:
     """What one record says, for the content rule (stemmed, case-folded tokens)."""
 
+    __reduce__ = _reduce
+
     # content words of the title
     title: frozenset[str]
     # content words of the title and of the excerpt's lede
@@ -183,6 +185,9 @@ class Article:
     # what it says, for the story rules (``feeds.reading.signature``), computed once
     # when the record is parsed
     signature: Signature = EMPTY
+    # what its excerpt can teach about its publisher's boilerplate
+    # (``feeds.reading.boilerplate.lessons``), packed; None when not parsed
+    lessons: bytes | None = None
 
     @property
     def lead_image(self) -> Image | None:
@@ -212,7 +217,7 @@ class Article:
         return tuple(item for item in self.related if not item.same_story)[:3]
 
 
-for _cls in (Image, Provider, Related, Article):
+for _cls in (Signature, Image, Provider, Related, Article):
     # operator.attrgetter with several names returns the tuple of their values
     setattr(_cls, "_values", staticmethod(attrgetter(*_cls.__slots__)))  # noqa: B010
 

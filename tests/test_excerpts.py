@@ -205,3 +205,18 @@ def test_every_bundled_record_after_learning_keeps_a_piece_of_its_own_text() -> 
         if after.excerpt != before.excerpt:
             assert after.excerpt_note, after.path
     assert scrub_all(cleaned) == cleaned
+
+
+def test_lessons_kept_from_parsing_teach_what_the_excerpts_teach() -> None:
+    """``learn`` reads the lessons worked out when each record was parsed; records
+    made by hand (no lessons) teach the same from their excerpts."""
+    from dataclasses import replace
+
+    from feeds.reading.boilerplate import learn
+    from feeds.reading.corpus import load_corpus
+
+    corpus = load_corpus(ROOT / "content" / "news")
+    assert all(a.lessons is not None for a in corpus.articles)
+    learned = learn(corpus.articles)
+    assert learned.openings  # the sample's publishers do repeat themselves
+    assert learned == learn([replace(a, lessons=None) for a in corpus.articles])

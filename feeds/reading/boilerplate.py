@@ -6,8 +6,9 @@ can know every site's, but the corpus shows them: text that recurs in one
 provider's excerpts **of different stories** is that provider's furniture, not
 the articles' own text.
 
-``learn`` reads every record once and keeps, per provider (by domain, else
-name), the opening and the closing pieces of its excerpts (pieces end at a
+``learn`` reads every record's ``lessons`` (worked out once, when it is parsed)
+and keeps, per provider (by domain, else name), the opening and the closing
+pieces of its excerpts (pieces end at a
 sentence end or a " | " / " – " separator) that recur in at least ``MIN_STORIES``
 records whose remaining text differs, so copies of one story (syndication, a
 record crawled twice) never teach anything. ``scrub`` removes such pieces from
@@ -18,7 +19,9 @@ adds or changes any, and applying it twice changes nothing more. Pure functions.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +37,10 @@ MIN_WORDS = 2
 # pieces longer than this are an article's own text, whatever repeats
 MAX_CHARS = 400
 
+# which end of an excerpt a run of pieces is at
+OPENING = 0
+CLOSING = 1
+
 _PIECES = re.compile(r"(?<=[.!?…])\s+|\s+(?=[|–—]\s)|(?<=\s[|–—])\s+")
 _WORD = re.compile(r"\w+")
 
@@ -42,10 +49,10 @@ _WORD = re.compile(r"\w+")
 class Boilerplate:
     """What each provider glues to its excerpts."""
 
-    # provider key -> pieces that open its excerpts
-    openings: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    # provider key -> pieces that close them
-    closings: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # provider key -> digests of the words of the runs that open its excerpts
+    openings: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    # provider key -> the same of the runs that close them
+    closings: Mapping[str, frozenset[int]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.openings or self.closings)
@@ -88,36 +95,63 @@ def _fingerprint(parts: Sequence[str]) -> str:
     return " ".join(_WORD.findall(" ".join(parts).casefold())[:12])
 
 
-def learn(articles: Iterable[Article]) -> Boilerplate:
-    """The boilerplate every provider in ``articles`` repeats (module docstring)."""
-    heads: dict[tuple[str, str], set[str]] = defaultdict(set)
-    tails: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for article in articles:
-        key = provider_key(article.provider)
-        parts = pieces(article.excerpt) if article.excerpt else []
-        if not key or len(parts) < 2:
-            continue
-        for size in (1, 2, 3):
-            if size >= len(parts):
-                break
-            head = " ".join(parts[:size])
-            tail = " ".join(parts[-size:])
-            heads[(key, head)].add(_fingerprint(parts[size:]))
-            tails[(key, tail)].add(_fingerprint(parts[:-size]))
-    return Boilerplate(_known(heads), _known(tails))
+def lessons(excerpt: str, provider: Provider | None) -> bytes:
+    """What one record can teach ``learn``, worked out once when it is parsed.
 
-
-def _known(seen: Mapping[tuple[str, str], set[str]]) -> dict[str, frozenset[str]]:
-    found: dict[str, set[str]] = defaultdict(set)
-    for (key, piece), rests in seen.items():
-        words = _norm(piece)
-        if (
-            len(rests) >= MIN_STORIES
-            and words.count(" ") + 1 >= MIN_WORDS
-            and len(piece) <= MAX_CHARS
+    For each opening and closing run of one to three pieces that could be
+    boilerplate (at least ``MIN_WORDS`` words, at most ``MAX_CHARS``): which end,
+    the run itself with its provider, the run's words, and the rest's words (copies
+    of one story share them), each as a 64-bit digest, packed.
+    """
+    key = provider_key(provider)
+    parts = pieces(excerpt) if excerpt else []
+    if not key or len(parts) < 2:
+        return b""
+    values = array("Q")
+    for size in (1, 2, 3):
+        if size >= len(parts):
+            break
+        for side, piece, rest in (
+            (OPENING, " ".join(parts[:size]), parts[size:]),
+            (CLOSING, " ".join(parts[-size:]), parts[:-size]),
         ):
-            found[key].add(words)
-    return {key: frozenset(values) for key, values in found.items()}
+            words = _norm(piece)
+            if words.count(" ") + 1 < MIN_WORDS or len(piece) > MAX_CHARS:
+                continue  # never boilerplate, however often it recurs
+            run = _digest(f"{key}\0{side}\0{piece}")
+            values.extend((side, run, _digest(words), _digest(_fingerprint(rest))))
+    return values.tobytes()
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def learn(articles: Iterable[Article]) -> Boilerplate:
+    """The boilerplate every provider in ``articles`` repeats (module docstring):
+    the runs that recur with ``MIN_STORIES`` different rests."""
+    rests: dict[int, set[int]] = defaultdict(set)
+    what: dict[int, tuple[str, int, int]] = {}  # run -> (provider, end, its words)
+    for article in articles:
+        taught = article.lessons
+        if taught is None:  # made by hand, not parsed
+            taught = lessons(article.excerpt, article.provider)
+        if not taught:
+            continue
+        key = provider_key(article.provider)
+        values = array("Q")
+        values.frombytes(taught)
+        for at in range(0, len(values), 4):
+            run = values[at + 1]
+            rests[run].add(values[at + 3])
+            what[run] = (key, values[at], values[at + 2])
+    found: tuple[dict[str, set[int]], dict[str, set[int]]] = ({}, {})
+    for run, seen in rests.items():
+        if len(seen) >= MIN_STORIES:
+            key, side, words = what[run]
+            found[side].setdefault(key, set()).add(words)
+    openings, closings = ({k: frozenset(v) for k, v in f.items()} for f in found)
+    return Boilerplate(openings, closings)
 
 
 def scrub(article: Article, boilerplate: Boilerplate) -> Article:
@@ -138,13 +172,13 @@ def scrub(article: Article, boilerplate: Boilerplate) -> Article:
     while parts and changed:
         changed = False
         for size in (3, 2, 1):
-            if size <= len(parts) and _norm(text(parts[:size])) in openings:
+            if size <= len(parts) and _digest(_norm(text(parts[:size]))) in openings:
                 removed.append(text(parts[:size]))
                 parts = parts[size:]
                 changed = True
                 break
         for size in (3, 2, 1):
-            if size <= len(parts) and _norm(text(parts[-size:])) in closings:
+            if size <= len(parts) and _digest(_norm(text(parts[-size:]))) in closings:
                 removed.append(text(parts[-size:]))
                 parts = parts[:-size]
                 changed = True

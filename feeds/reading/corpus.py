@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from feeds import tune_gc
+from feeds import pause_gc
 from feeds.errors import ConfigError, RecordError
 from feeds.model import Article
 from feeds.reading.cache import Entry, ParseCache
@@ -218,7 +218,7 @@ def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:
     done: set[str] = set()
     try:
         with ProcessPoolExecutor(
-            max_workers=cores, mp_context=context, initializer=tune_gc
+            max_workers=cores, mp_context=context, initializer=pause_gc
         ) as pool:
             # results are handled as they arrive, overlapping with the workers
             for result in pool.map(_read_pickled, jobs, chunksize=chunk):

@@ -19,6 +19,7 @@ import yaml
 
 from feeds.errors import RecordError
 from feeds.model import Article, Image, Provider, Related
+from feeds.reading.boilerplate import lessons
 from feeds.reading.excerpts import clean_excerpt
 from feeds.reading.signature import signature, title_key
 from feeds.reading.yamlfast import FastYAMLHandler, node_start_indicators
@@ -26,7 +27,7 @@ from feeds.text import clean_text, strip_xml_illegal, truncate
 from feeds.urls import check_iri, check_url, story_key, to_uri
 
 # Bumped whenever parsing changes what an Article holds (caches key on it).
-PARSER_VERSION = 7
+PARSER_VERSION = 9
 # Publication dates outside this range are errors (year 1 or 9999 are typos or
 # attacks, and would overflow date arithmetic downstream).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -144,6 +145,7 @@ def parse_record(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Artic
         images=_images(meta.get("images")),
         related=_related(meta.get("related"), limits.language),
         signature=signature(title, excerpt, limits.language, _publisher(provider)),
+        lessons=lessons(excerpt, provider),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from feeds import gc_paused
 from feeds.build import BuildResult
 from feeds.publishing.websub import PublishReport
 from feeds.text import truncate
@@ -59,7 +60,7 @@ def build(
         force=force,
         allow_removal=allow_removal,
     )
-    with progress_bar("Parsing records") as advance:
+    with progress_bar("Parsing records") as advance, gc_paused():
         site = build_site(config, datetime.now(UTC), options, progress=advance)
     assert site.feeds is not None
     print_build_summary(site.feeds, config)
