@@ -6,11 +6,11 @@ Everything here is a frozen dataclass: values are built once by the parser (in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 
@@ -234,3 +234,67 @@ class ContentPairs:
     records: Mapping[str, tuple[bytes, float]]
     # (earlier path, later path) of every pair that tells one event
     pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """What choosing a feed's stories needs of one record, read from the parse
+    cache's columns without unpickling its ``Article``; the few records a feed
+    shows are then read in full (``feeds.reading.corpus.Corpus.article``). Each
+    field has the value of the ``Article`` field of the same name."""
+
+    # the record's path, as messages show it
+    path: str
+    # its title
+    title: str
+    # its normalised URL
+    key: str
+    # its title as stories are matched
+    story_title: str
+    # its date, in UTC (the same instant as the Article's)
+    published_at: datetime
+    # ``published: true`` (or no flag)
+    published: bool
+    # its quality score
+    quality: int
+    # the topic names it gives
+    topics: tuple[str, ...]
+    # its provider's name and domain (no logo: selection never shows one)
+    provider: Provider | None
+    # what it can teach about its publisher's boilerplate
+    lessons: bytes | None
+
+    @property
+    def provider_name(self) -> str | None:
+        """The provider's display name, or None."""
+        return self.provider.name if self.provider else None
+
+
+# a record as selection sees it: in full, or only what choosing needs
+Record = Article | Brief
+
+
+class RecordSource(Protocol):
+    """Reads in full what a ``Brief`` leaves out (``feeds.reading.corpus.Corpus``)."""
+
+    def article(self, record: Record) -> Article:
+        """``record`` in full."""
+        ...
+
+    def signatures(self, records: Sequence[Record]) -> list[Signature]:
+        """The story rules' ``Signature`` of each of ``records``."""
+        ...
+
+
+class InHand:
+    """The ``RecordSource`` of records that are all ``Article``s already."""
+
+    def article(self, record: Record) -> Article:
+        assert isinstance(record, Article), "a Brief needs the corpus it came from"
+        return record
+
+    def signatures(self, records: Sequence[Record]) -> list[Signature]:
+        return [self.article(r).signature for r in records]
+
+
+IN_HAND = InHand()

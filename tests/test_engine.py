@@ -173,7 +173,8 @@ def test_a_corrupted_cache_is_set_aside_and_rebuilt_with_a_warning(
 
 def test_cache_entries_another_version_wrote_are_read_again(tmp_path: Path) -> None:
     """A cached pickle that names classes this version does not have (a module moved
-    between versions) costs a re-read of that record, never the build."""
+    between versions) costs a re-read of that record, never the build: a rejection
+    when the corpus is loaded, an Article when it is read in full (and mended)."""
     folder = ROOT / "tests" / "data" / "fixture" / "news"
     cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
     cold = load_corpus(folder, cache=cache)
@@ -183,16 +184,22 @@ def test_cache_entries_another_version_wrote_are_read_again(tmp_path: Path) -> N
     gone.Article.__module__ = "feedletter_gone"
     stale = pickle.dumps(gone.Article())
     del sys.modules["feedletter_gone"]
-    paths = sorted(cache.entries())[:2]
+    entries = sorted(cache.entries().items())
+    article = next(p for p, e in entries if e.brief is not None)
+    rejected = next(p for p, e in entries if e.brief is None)
     cache.conn.executemany(
-        "UPDATE records SET payload = ? WHERE path = ?", [(stale, p) for p in paths]
+        "UPDATE records SET payload = ? WHERE path = ?", [(stale, article), (stale, rejected)]
     )
     warm = load_corpus(folder, cache=cache)
-    assert warm.articles == cold.articles
     assert [str(e) for e in warm.rejected] == [str(e) for e in cold.rejected]
-    assert warm.parsed == 2
-    assert any("2 entries could not be read" in w for w in warm.warnings)
-    assert load_corpus(folder, cache=cache).parsed == 0  # and the entries were mended
+    assert warm.parsed == 1
+    assert any("1 entry could not be read" in w for w in warm.warnings)
+    assert warm.articles == cold.articles  # the stale Article is read from its file
+    (payload,) = cache.conn.execute(
+        "SELECT payload FROM records WHERE path = ?", (article,)
+    ).fetchone()
+    assert pickle.loads(payload) in cold.articles  # and its entry mended
+    assert load_corpus(folder, cache=cache).parsed == 0
     cache.close()
 
 
@@ -371,3 +378,30 @@ def test_warm_equals_cold_on_a_generated_corpus_through_story_changes(tmp_path: 
         step()
         build_feeds(config, NOW)
         assert read_tree(config.output) == cold_tree(config, tmp_path), f"step {number}"
+
+
+def test_a_warm_build_reads_in_full_only_the_records_it_shows(tmp_path: Path) -> None:
+    """After one edit, the other records are chosen from their Brief columns; only
+    the shown stories' copies are read in full, each once."""
+    from benchmarks.corpus import generate
+    from benchmarks.run import feedletter_config
+    from feeds.model import Brief
+    from newsletter.config import load_config
+
+    corpus = generate(600, tmp_path / "corpus", "flat")
+    config = load_config(feedletter_config(tmp_path, corpus))
+    build_feeds(config, NOW)
+    edited = sorted((corpus / "news").glob("*.md"))[7]
+    edited.write_text(edited.read_text().replace('title: "', 'title: "Edited ', 1))
+    result = build_feeds(config, NOW)
+    assert result.project is not None and result.selection is not None
+    records = result.project.corpus.records
+    assert sum(isinstance(r, Brief) for r in records) == len(records) - 1
+    details = result.project.corpus.details
+    assert details is not None
+    selection = result.selection
+    shown = {a.path for s in (*selection.topics, selection.everything) for a in s.articles}
+    copies = {c.path for story in selection.stories for c in story.copies}
+    assert set(details.read) <= shown | copies
+    assert shown - {r.path for r in records if not isinstance(r, Brief)} <= set(details.read)
+    assert len(details.read) < len(records) / 2

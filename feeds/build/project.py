@@ -69,7 +69,7 @@ def load_project(
     )
     known = cache.content_pairs() if cache is not None else None
     # each provider's recurring text, learned from the whole corpus
-    return Project(settings, corpus, load_topics(settings), known, learn(corpus.articles))
+    return Project(settings, corpus, load_topics(settings), known, learn(corpus.records))
 
 
 def load_cached_project(settings: FeedSettings) -> Project:
@@ -106,7 +106,7 @@ def select(
     """The collector's selection for ``project`` at ``now`` (optionally only from ``since``)."""
     settings = project.settings
     return collect(
-        project.corpus.articles,
+        project.corpus.records,
         project.topics,
         settings.global_rules(),
         now,
@@ -117,6 +117,7 @@ def select(
         digests=project.corpus.digests,
         known=project.known_pairs,
         boilerplate=project.boilerplate,
+        source=project.corpus,
     )
 
 

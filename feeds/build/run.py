@@ -132,7 +132,7 @@ def build_feeds(
         summary = summarize(project, plan.selection, report)
         if cache is not None:
             rules = [settings.global_rules(), *settings.topic_rules().values()]
-            until = valid_until(project.corpus.articles, rules, now)
+            until = valid_until(project.corpus.records, rules, now)
             uptodate.save(cache, fingerprint, until, settings.output, plan.files, summary)
             if plan.selection.content is not None:
                 cache.save_content_pairs(plan.selection.content, project.known_pairs)

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from feeds.model import Article, Provider
+from feeds.model import Article, Provider, Record
 from feeds.reading.excerpts import says_nothing
 
 # a piece is boilerplate when it opens (or closes) this many records of one
@@ -127,7 +127,7 @@ def _digest(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
-def learn(articles: Iterable[Article]) -> Boilerplate:
+def learn(articles: Iterable[Record]) -> Boilerplate:
     """The boilerplate every provider in ``articles`` repeats (module docstring):
     the runs that recur with ``MIN_STORIES`` different rests."""
     rests: dict[int, set[int]] = defaultdict(set)
@@ -135,6 +135,7 @@ def learn(articles: Iterable[Article]) -> Boilerplate:
     for article in articles:
         taught = article.lessons
         if taught is None:  # made by hand, not parsed
+            assert isinstance(article, Article)  # a Brief always has its lessons
             taught = lessons(article.excerpt, article.provider)
         if not taught:
             continue

@@ -18,16 +18,18 @@ build compares again only the records near a change (``feeds.selection.content``
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds import __version__
-from feeds.model import Article, ContentPairs
+from feeds.model import Article, Brief, ContentPairs, Provider
 from feeds.reading.records import DEFAULT_LIMITS, PARSER_VERSION, Limits
 
 log = logging.getLogger("feedletter.cache")
@@ -39,6 +41,20 @@ CREATE TABLE IF NOT EXISTS records (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 BLOB NOT NULL,
+    -- what selection needs (Brief); NULL for a rejected record
+    title TEXT,
+    url_key TEXT,
+    title_key TEXT,
+    published_us INTEGER,
+    published INTEGER,
+    quality INTEGER,
+    topics TEXT,
+    provider_name TEXT,
+    provider_domain TEXT,
+    lessons BLOB,
+    -- the story rules' Signature, pickled (read for the records near a change)
+    signature BLOB,
+    -- the whole Article, or the rejection reason, pickled (read for records shown)
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS story_records (
@@ -52,6 +68,20 @@ CREATE TABLE IF NOT EXISTS story_pairs (
     PRIMARY KEY (earlier, later)
 );
 """
+# bumped whenever the tables above change
+SCHEMA_VERSION = 2
+TABLES = ("records", "story_records", "story_pairs")
+# the Brief columns, in the order ``Entry.brief`` holds them
+BRIEF = (
+    "title, url_key, title_key, published_us, published, quality, topics, "
+    "provider_name, provider_domain, lessons"
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+# (title, url key, title key, date in µs since 1970, published, quality, topics
+# as JSON, provider name, provider domain, lessons)
+BriefRow = tuple[str, str, str, int, int, int, str, str | None, str | None, bytes | None]
 # the meta key of the stamp the stored story pairs were found under
 PAIRS_STAMP = "story-pairs-stamp"
 
@@ -66,13 +96,71 @@ class Entry:
     mtime_ns: int
     # SHA-256 of the file's bytes
     sha256: bytes
-    # pickled ``Article`` or rejection reason (``str``)
-    payload: bytes
+    # what selection needs of it (``brief_row``); None when it was rejected
+    brief: BriefRow | None
+    # pickled ``Article`` or rejection reason (``str``); None when ``entries`` left
+    # it in the file (read it with ``ParseCache.payloads``)
+    payload: bytes | None = None
+    # the pickled ``Signature`` (written with the Article; never read into an Entry)
+    signature: bytes | None = None
 
     def value(self) -> Article | str:
         """The cached parse result: an Article, or the reason it was rejected."""
+        assert self.payload is not None, "read without its payload"
         result: Article | str = pickle.loads(self.payload)
         return result
+
+
+def brief_row(article: Article) -> BriefRow:
+    """The columns ``Brief`` is read back from."""
+    provider = article.provider
+    return (
+        article.title,
+        article.key,
+        article.story_title,
+        (article.published_at - EPOCH) // MICROSECOND,
+        int(article.published),
+        article.quality,
+        json.dumps(article.topics),
+        provider.name if provider else None,
+        provider.domain if provider else None,
+        article.lessons,
+    )
+
+
+def entry_of(size: int, mtime_ns: int, sha256: bytes, value: Article | str) -> Entry:
+    """The entry that caches ``value`` (parsed from a file of this size, mtime and hash)."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    if isinstance(value, str):
+        return Entry(size, mtime_ns, sha256, None, payload)
+    signature = pickle.dumps(value.signature, protocol=pickle.HIGHEST_PROTOCOL)
+    return Entry(size, mtime_ns, sha256, brief_row(value), payload, signature)
+
+
+class Briefs:
+    """Builds ``Brief`` values from rows, sharing the providers and topic lists that
+    records repeat."""
+
+    def __init__(self) -> None:
+        self.providers: dict[tuple[str | None, str | None], Provider | None] = {}
+        self.topics: dict[str, tuple[str, ...]] = {}
+
+    def brief(self, path: str, row: BriefRow) -> Brief:
+        title, key, story, micros, published, quality, topics, name, domain, lessons = row
+        provider = self.providers.get((name, domain), _MISSING)
+        if provider is _MISSING:
+            provider = Provider(name, domain) if name is not None else None
+            self.providers[(name, domain)] = provider
+        names = self.topics.get(topics)
+        if names is None:
+            names = self.topics[topics] = tuple(json.loads(topics))
+        when = EPOCH + micros * MICROSECOND
+        return Brief(
+            path, title, key, story, when, bool(published), quality, names, provider, lessons
+        )
+
+
+_MISSING = Provider("")
 
 
 def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:
@@ -88,8 +176,9 @@ class ParseCache:
 
     def __init__(self, path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.path = path
-        # the parser that wrote the entries (``parser_key``); another empties the cache
-        self.made_by = parser_key(limits)
+        # the parser that wrote the entries (``parser_key``) and the tables' version;
+        # another empties the cache
+        self.made_by = f"{parser_key(limits)}; tables {SCHEMA_VERSION}"
         self.warnings: list[str] = []
         try:
             self.conn = self._open()
@@ -118,13 +207,13 @@ class ParseCache:
                         f"parse cache was made with {row[0]}; now {self.made_by}: "
                         "reparsing everything"
                     )
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("DELETE FROM records")
-                conn.execute("DELETE FROM story_records")
-                conn.execute("DELETE FROM story_pairs")
-                conn.execute("DELETE FROM meta WHERE key = ?", (PAIRS_STAMP,))
+                # the stamp goes first and comes back last: a crash between leaves
+                # a cache that is emptied again
+                conn.execute("DELETE FROM meta")
+                for table in TABLES:
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.executescript(SCHEMA)
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (self.made_by,))
-                conn.execute("COMMIT")
             conn.execute("SELECT count(*) FROM records").fetchone()
         except sqlite3.DatabaseError:
             conn.close()
@@ -132,25 +221,41 @@ class ParseCache:
         return conn
 
     def entries(self) -> dict[str, Entry]:
-        """Every cached record, keyed by absolute path."""
+        """Every cached record, keyed by absolute path: its stat and hash, and its
+        ``Brief`` columns (or, for a rejected record, its pickled reason)."""
         try:
             return {
-                path: Entry(size, mtime, sha, payload)
-                for path, size, mtime, sha, payload in self.conn.execute(
-                    "SELECT path, size, mtime_ns, sha256, payload FROM records"
+                path: Entry(size, mtime, sha, None if row[3] is None else row, payload)
+                for path, size, mtime, sha, payload, *row in self.conn.execute(
+                    "SELECT path, size, mtime_ns, sha256, "
+                    f"CASE WHEN published_us IS NULL THEN payload END, {BRIEF} FROM records"
                 )
             }
         except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be read ({exc}); reparsing")
             return {}
 
-    def update(self, changed: Iterable[tuple[str, Entry]], removed: Iterable[str]) -> None:
-        """Store new or changed entries and forget removed paths, in one transaction."""
+    def update(self, changed: Iterable[tuple[str, Entry]], removed: Iterable[str]) -> bool:
+        """Store new or changed entries and forget removed paths, in one transaction;
+        whether it was stored.
+
+        An entry without its payload (a touched file whose hash matched) only has
+        its stat refreshed."""
+        fresh, touched = [], []
+        for path, entry in changed:
+            if entry.payload is None:
+                touched.append((entry.size, entry.mtime_ns, path))
+            else:
+                row = entry.brief or (None,) * 10
+                stat = (path, entry.size, entry.mtime_ns, entry.sha256)
+                fresh.append((*stat, *row, entry.signature, entry.payload))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
-                ((p, e.size, e.mtime_ns, e.sha256, e.payload) for p, e in changed),
+                f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 16)})", fresh
+            )
+            self.conn.executemany(
+                "UPDATE records SET size = ?, mtime_ns = ? WHERE path = ?", touched
             )
             self.conn.executemany("DELETE FROM records WHERE path = ?", ((p,) for p in removed))
             self.conn.execute("COMMIT")
@@ -159,6 +264,8 @@ class ParseCache:
             self.warnings.append(f"parse cache {self.path} could not be written ({exc})")
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            return False
+        return True
 
     def content_pairs(self) -> ContentPairs | None:
         """The content rule's pairs the last build stored, or None."""

@@ -13,9 +13,10 @@ they are parsed in parallel across the machine's cores.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -23,9 +24,10 @@ from pathlib import Path
 
 from feeds import pause_gc
 from feeds.errors import ConfigError, RecordError
-from feeds.model import Article
-from feeds.reading.cache import Entry, ParseCache
-from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, encode, read_file
+from feeds.model import Article, Record, Signature
+from feeds.reading.cache import Briefs, Entry, ParseCache, entry_of
+from feeds.reading.details import Details
+from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
 from feeds.reading.records import DEFAULT_LIMITS, Limits
 
 RECORD_SUFFIXES = (".md", ".markdown")
@@ -37,8 +39,9 @@ PARALLEL_THRESHOLD = 2000
 class Corpus:
     """The result of loading a folder of records."""
 
-    # the usable records, in path order
-    articles: tuple[Article, ...]
+    # the usable records, in path order: those parsed in this load as ``Article``s,
+    # those from the cache as ``Brief``s (``article`` reads one in full)
+    records: tuple[Record, ...]
     # the unusable ones, each with its path and reason, in path order
     rejected: tuple[RecordError, ...]
     # how many files were parsed in this load (the others came from the cache)
@@ -48,11 +51,32 @@ class Corpus:
     # each usable record's path -> SHA-256 of its file (what later stages key
     # their own caches by)
     digests: Mapping[str, bytes] = field(default_factory=dict)
+    # where what a Brief leaves out is read from (None: every record is an Article)
+    details: Details | None = None
 
     @property
     def read(self) -> int:
         """How many record files were read."""
-        return len(self.articles) + len(self.rejected)
+        return len(self.records) + len(self.rejected)
+
+    @functools.cached_property
+    def articles(self) -> tuple[Article, ...]:
+        """Every usable record in full, in path order (``check`` and tests; a build
+        reads in full only what it shows)."""
+        return tuple(self.article(r) for r in self.records)
+
+    def article(self, record: Record) -> Article:
+        """``record`` in full."""
+        if isinstance(record, Article):
+            return record
+        assert self.details is not None, "a Brief without its details"
+        return self.details.article(record)
+
+    def signatures(self, records: Sequence[Record]) -> list[Signature]:
+        """The story rules' ``Signature`` of each of ``records``."""
+        if self.details is None or all(isinstance(r, Article) for r in records):
+            return [self.article(r).signature for r in records]
+        return self.details.signatures(records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,60 +174,77 @@ def load_corpus(
             known = entry.sha256 if entry else None
             jobs.append((item.path, _label(item.path, root), known, limits))
     changed: list[tuple[str, Entry]] = []
-    fresh: dict[str, Article | str] = {}  # read in this load: no need to unpickle
+    in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
     parsed = 0
     for done, read in enumerate(_run(jobs, workers), 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
         outcome = read.outcome
         if isinstance(outcome, Unchanged):  # keep the cached result, refresh the stat
-            payload = entries[read.path].payload
+            old = entries[read.path]
+            entry = Entry(read.size, read.mtime_ns, read.sha256, old.brief, old.payload)
         elif isinstance(outcome, Pickled):
             parsed += 1
-            payload = outcome.payload
+            stat = (read.size, read.mtime_ns, read.sha256)
+            entry = Entry(*stat, outcome.brief, outcome.payload, outcome.signature)
         else:
             parsed += 1
-            fresh[read.path] = _value(outcome)
-            payload = encode(fresh[read.path]) if cache is not None else b""
-        entry = Entry(read.size, read.mtime_ns, read.sha256, payload)
+            in_hand[read.path] = _value(outcome)
+            entry = entry_of(read.size, read.mtime_ns, read.sha256, in_hand[read.path])
+            if cache is None:  # nothing will store it: drop the bytes
+                entry = replace(entry, payload=None, signature=None)
         results[read.path] = entry
         if read.size >= 0:
             changed.append((read.path, entry))
-    articles: list[Article] = []
+    records: list[Record] = []
     rejected: list[RecordError] = []
     digests: dict[str, bytes] = {}
+    sources: dict[str, str] = {}
+    briefs = Briefs()
     unreadable = 0
     for item in files:
         label = _label(item.path, root)
-        value = fresh.get(item.path)
-        if value is None:
+        entry = results[item.path]
+        value: Article | str
+        if item.path in in_hand:
+            value = in_hand[item.path]
+        elif entry.brief is not None:
+            records.append(briefs.brief(label, entry.brief))
+            digests[label] = entry.sha256
+            sources[label] = item.path
+            continue
+        else:
             try:
-                value = results[item.path].value()
+                value = entry.value()
             except Exception:  # any failure to unpickle: read the file again
                 read = read_file(item.path, label, limits)
                 assert isinstance(read.outcome, Parsed | Rejected)  # nothing was known
                 value = _value(read.outcome)
-                entry = Entry(read.size, read.mtime_ns, read.sha256, encode(value))
-                results[item.path] = entry
-                changed.append((item.path, entry))
+                changed.append((item.path, entry_of(read.size, read.mtime_ns, read.sha256, value)))
                 parsed += 1
                 unreadable += 1
         if isinstance(value, str):
             rejected.append(RecordError(label, value))
         else:
-            articles.append(value if value.path == label else replace(value, path=label))
+            records.append(value if value.path == label else replace(value, path=label))
             digests[label] = results[item.path].sha256
     warnings: list[str] = []
+    stored = False
     if cache is not None:
         present = {f.path for f in files}
-        cache.update(changed, [p for p in entries if p not in present])
+        stored = cache.update(changed, [p for p in entries if p not in present])
         warnings = list(cache.warnings)
         if unreadable:
             warnings.append(
                 f"parse cache {cache.path}: {unreadable} entr{'y' if unreadable == 1 else 'ies'} "
                 "could not be read (written by another version?); those records were read again"
             )
-    return Corpus(tuple(articles), tuple(rejected), parsed, tuple(warnings), digests)
+    # bytes parsed in workers stay at hand only when the cache did not take them
+    held = {} if stored else {sources[label]: results[sources[label]] for label in sources}
+    details = None
+    if sources:
+        details = Details(cache.path if cache is not None else None, sources, digests, held, limits)
+    return Corpus(tuple(records), tuple(rejected), parsed, tuple(warnings), digests, details)
 
 
 def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:

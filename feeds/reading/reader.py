@@ -22,6 +22,7 @@ from pathlib import Path
 
 from feeds.errors import RecordError
 from feeds.model import Article
+from feeds.reading.cache import BriefRow, entry_of
 from feeds.reading.records import DEFAULT_LIMITS, Limits, parse_bytes
 
 
@@ -48,12 +49,17 @@ class Unchanged:
 
 @dataclass(frozen=True, slots=True)
 class Pickled:
-    """A ``Parsed`` or ``Rejected`` outcome pickled where it was read, as the parse
-    cache stores it (``read_file(pickled=True)``, in a worker process): the build
-    stores the bytes as they are and unpickles them only where they are used."""
+    """A ``Parsed`` or ``Rejected`` outcome as the parse cache stores it, made where
+    it was read (``read_file(pickled=True)``, in a worker process): the build
+    stores the bytes as they are and uses the ``Brief`` columns, never unpickling
+    the Article unless a feed shows it."""
 
     # pickle of the Article, or of the rejection reason (a str)
     payload: bytes
+    # pickle of the Article's Signature (None when rejected)
+    signature: bytes | None
+    # the Article's ``Brief`` columns (``cache.brief_row``; None when rejected)
+    brief: BriefRow | None
 
     def value(self) -> Article | str:
         """The Article, or the rejection reason."""
@@ -133,9 +139,10 @@ def _read(
 ) -> FileRead:
     shipped: Outcome = outcome
     if pickled:
-        shipped = Pickled(
-            encode(outcome.article if isinstance(outcome, Parsed) else outcome.reason)
-        )
+        value = outcome.article if isinstance(outcome, Parsed) else outcome.reason
+        entry = entry_of(stat.st_size, stat.st_mtime_ns, digest, value)
+        assert entry.payload is not None
+        shipped = Pickled(entry.payload, entry.signature, entry.brief)
     return FileRead(path, stat.st_size, stat.st_mtime_ns, digest, shipped)
 
 

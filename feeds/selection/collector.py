@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from feeds.model import Article, ContentPairs, Related
+from feeds.model import IN_HAND, Article, ContentPairs, Record, RecordSource, Related
 from feeds.reading.boilerplate import Boilerplate, scrub
 from feeds.reading.topics import TopicSet
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
@@ -54,7 +54,7 @@ class Rules:
     # "Related" (copies of the same story are always shown, as "Also covered by")
     show_related: bool = True
 
-    def admits(self, article: Article, now: datetime) -> bool:
+    def admits(self, article: Record, now: datetime) -> bool:
         """Whether ``article`` passes these rules at time ``now``.
 
         An article dated after ``now`` never qualifies: it appears once its time comes.
@@ -117,18 +117,22 @@ class Selection:
         raise KeyError(topic_id)
 
 
-def rank_key(article: Article) -> tuple[int, float, str]:
+def rank_key(article: Record) -> tuple[int, float, str]:
     """Sort key that puts the record that should represent a story first."""
     return (-article.quality, -article.published_at.timestamp(), article.path)
 
 
-def _same(article: Article) -> Article:
-    return article
+def _in_hand(article: Record) -> Article:
+    return IN_HAND.article(article)
 
 
-def _by_story(admitted: Iterable[Article], index: StoryIndex) -> dict[str, list[Article]]:
+def _cleaned(record: Record, source: RecordSource, boilerplate: Boilerplate) -> Article:
+    return scrub(source.article(record), boilerplate)
+
+
+def _by_story(admitted: Iterable[Record], index: StoryIndex) -> dict[str, list[Record]]:
     """The admitted copies of each story, by story key."""
-    copies: dict[str, list[Article]] = {}
+    copies: dict[str, list[Record]] = {}
     story_of = index.story_of
     for article in admitted:
         copies.setdefault(story_of.get(article.path, article.key), []).append(article)
@@ -137,20 +141,20 @@ def _by_story(admitted: Iterable[Article], index: StoryIndex) -> dict[str, list[
 
 def _represent(
     key: str,
-    copies: list[Article],
+    copies: list[Record],
     window_days: float,
     site: Vocabulary,
-    clean: Callable[[Article], Article],
+    show: Callable[[Record], Article],
 ) -> Article:
     """The story ``key`` as its best copy (``rank_key``) shows it: with the story's
     key, the best excerpt among the copies, and a ``related`` list in which the
     other copies come first, marked as the same story, followed by the copies' own
     ``related`` entries, each marked the same story only when the story rules say
-    so (``stories.related_is_same_story``); the rest are only related. ``clean``
-    takes each copy's publisher's boilerplate out first."""
-    copies = sorted((clean(c) for c in copies), key=rank_key)
-    best, others = copies[0], copies[1:]
-    excerpt = next((c.excerpt for c in copies if c.excerpt), "")
+    so (``stories.related_is_same_story``); the rest are only related. ``show``
+    reads each copy in full, without its publisher's boilerplate."""
+    full = sorted((show(c) for c in copies), key=rank_key)
+    best, others = full[0], full[1:]
+    excerpt = next((c.excerpt for c in full if c.excerpt), "")
     related = _related(best, others, window_days, site)
     if not others and related == best.related and best.key == key:
         return best
@@ -209,7 +213,7 @@ def _keyword_patterns(topics: TopicSet) -> dict[str, re.Pattern[str]]:
 
 
 def memberships(
-    articles: Sequence[Article], topics: TopicSet, rules: Mapping[str, Rules]
+    articles: Sequence[Record], topics: TopicSet, rules: Mapping[str, Rules]
 ) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
     """Topic ids each article belongs to, and the topic references nobody defines.
 
@@ -235,6 +239,7 @@ def memberships(
                     ids.add(tid)
             direct = resolved[article.topics] = frozenset(ids)
         if patterns:
+            assert isinstance(article, Article)  # collect reads them in full for keywords
             matched = {
                 tid
                 for tid, pattern in patterns.items()
@@ -255,7 +260,7 @@ def memberships(
 
 def _select(
     topic_id: str | None,
-    candidates: Iterable[Article],
+    candidates: Iterable[Record],
     rules: Rules,
     now: datetime,
     since: datetime | None,
@@ -263,7 +268,7 @@ def _select(
     keep_rest: bool = False,
     window_days: float = 7,
     site: Vocabulary = NO_VOCABULARY,
-    clean: Callable[[Article], Article] = _same,
+    show: Callable[[Record], Article] = _in_hand,
 ) -> TopicSelection:
     # a period is [since, now): an article at its very end belongs to the next one
     admitted = [
@@ -282,7 +287,7 @@ def _select(
         chosen = sorted(order, key=order.__getitem__)
     else:  # only the newest max_items are shown: a heap beats sorting everything
         chosen = heapq.nsmallest(rules.max_items, order, key=order.__getitem__)
-    stories = [_represent(key, groups[key], window_days, site, clean) for key in chosen]
+    stories = [_represent(key, groups[key], window_days, site, show) for key in chosen]
     if not rules.show_related:
         stories = [_without_see_also(a) for a in stories]
     shown, rest = stories[: rules.max_items], stories[rules.max_items :]
@@ -290,7 +295,7 @@ def _select(
 
 
 def collect(
-    articles: Sequence[Article],
+    articles: Sequence[Record],
     topics: TopicSet,
     rules: Rules,
     now: datetime,
@@ -301,6 +306,7 @@ def collect(
     digests: Mapping[str, bytes] | None = None,
     known: ContentPairs | None = None,
     boilerplate: Boilerplate | None = None,
+    source: RecordSource = IN_HAND,
 ) -> Selection:
     """Select the stories of every topic and of the all-topics feed.
 
@@ -313,20 +319,24 @@ def collect(
     content rule of the stories discounts; ``digests`` and ``known`` let it compare
     only the records near a change (``stories.group_stories``). ``boilerplate`` is
     taken out of the excerpts of the stories shown (of every record, when a topic
-    matches keywords, which read the excerpts).
+    matches keywords, which read the excerpts). ``articles`` may be ``Brief``s:
+    ``source`` reads in full the records shown (and the signatures the story rules
+    compare).
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     window = rules.story_window_days
-    clean = _same
-    if boilerplate:
-        if any(t.keywords and per_topic[t.id].match_keywords for t in topics.topics):
-            articles = [scrub(a, boilerplate) for a in articles]
-        else:
-            clean = functools.partial(scrub, boilerplate=boilerplate)
-    index = group_stories(articles, window, site, digests, known)
+    show: Callable[[Record], Article] = source.article
+    if any(t.keywords and per_topic[t.id].match_keywords for t in topics.topics):
+        # keywords are looked for in the excerpts: every record in full, cleaned
+        full = [source.article(a) for a in articles]
+        articles = [scrub(a, boilerplate) for a in full] if boilerplate else full
+        show = _in_hand
+    elif boilerplate:
+        show = functools.partial(_cleaned, source=source, boilerplate=boilerplate)
+    index = group_stories(articles, window, site, digests, known, source)
     own, unknown = memberships(articles, topics, per_topic)
     membership = _story_memberships(articles, own, index, topics)
-    by_topic: dict[str, list[Article]] = defaultdict(list)
+    by_topic: dict[str, list[Record]] = defaultdict(list)
     for article in articles:
         for tid in membership[article.path]:
             by_topic[tid].append(article)
@@ -341,12 +351,12 @@ def collect(
             keep_rest,
             window,
             site,
-            clean,
+            show,
         )
         for t in topics.topics
     )
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site, clean)
+    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site, show)
     return Selection(
         now=now,
         topics=selections,
@@ -359,7 +369,7 @@ def collect(
 
 
 def _story_memberships(
-    articles: Sequence[Article],
+    articles: Sequence[Record],
     own: Mapping[str, tuple[str, ...]],
     index: StoryIndex,
     topics: TopicSet,
@@ -381,7 +391,7 @@ def _story_memberships(
 
 
 def valid_until(
-    articles: Iterable[Article], rules: Iterable[Rules], now: datetime
+    articles: Iterable[Record], rules: Iterable[Rules], now: datetime
 ) -> datetime | None:
     """Until when ``collect`` gives the same answer for these inputs as at ``now``.
 

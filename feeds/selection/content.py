@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from feeds.model import Article, ContentPairs, Provider
+from feeds.model import IN_HAND, ContentPairs, Provider, Record, RecordSource
 from feeds.reading.signature import fold
 from feeds.selection.similarity import TITLE_EVIDENCE, Vocabulary, can_match, matches
 
@@ -49,12 +49,13 @@ def rules_stamp(window: float, site: Vocabulary) -> str:
 
 
 def content_pairs(
-    ranked: Sequence[Article],
+    ranked: Sequence[Record],
     stamps: Sequence[float],
     window: float,
     site: Vocabulary,
     digests: Mapping[str, bytes] | None = None,
     known: ContentPairs | None = None,
+    source: RecordSource = IN_HAND,
 ) -> tuple[list[tuple[int, int]], ContentPairs | None]:
     """Pairs (earlier, later) of indices into ``ranked`` (sorted by date, then key,
     then path; ``stamps`` their timestamps) that tell one event within ``window``
@@ -62,6 +63,7 @@ def content_pairs(
 
     ``digests`` (record path -> SHA-256 of its file) lets the state be kept: without
     it, or without a ``known`` made under the same rules, every record is compared.
+    ``source`` reads the signatures of the records compared.
     """
     count = len(ranked)
     stamp = rules_stamp(window, site)
@@ -84,7 +86,7 @@ def content_pairs(
             for a, b in known.pairs
             if a in position and b in position and not affected[position[a]]
         ]
-    found = kept + _compare(ranked, stamps, window, site, affected, band)
+    found = kept + _compare(ranked, stamps, window, site, affected, band, source)
     if current is None:
         return found, None
     pairs = tuple(sorted((ranked[a].path, ranked[b].path) for a, b in found))
@@ -92,7 +94,7 @@ def content_pairs(
 
 
 def _current(
-    ranked: Sequence[Article], stamps: Sequence[float], digests: Mapping[str, bytes] | None
+    ranked: Sequence[Record], stamps: Sequence[float], digests: Mapping[str, bytes] | None
 ) -> dict[str, tuple[bytes, float]] | None:
     if digests is None:
         return None
@@ -112,12 +114,13 @@ def _within(changes: Sequence[float], low: float, high: float) -> bool:
 
 
 def _compare(
-    ranked: Sequence[Article],
+    ranked: Sequence[Record],
     stamps: Sequence[float],
     window: float,
     site: Vocabulary,
     affected: Sequence[bool],
     band: Sequence[bool],
+    source: RecordSource,
 ) -> list[tuple[int, int]]:
     """The matching pairs whose earlier record is ``affected``; candidates come from
     the ``band`` (which holds every affected record's whole window).
@@ -130,7 +133,7 @@ def _compare(
         return []
     common = site.common
     times = [stamps[i] for i in chosen]
-    signatures = [ranked[i].signature for i in chosen]
+    signatures = source.signatures([ranked[i] for i in chosen])
     postings: dict[str, list[int]] = defaultdict(list)  # word -> positions in chosen, by date
     for position, signature in enumerate(signatures):
         for word in signature.text - common:

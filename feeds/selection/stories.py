@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from feeds.model import Article, ContentPairs, Related
+from feeds.model import IN_HAND, Article, ContentPairs, Record, RecordSource, Related
 from feeds.reading.signature import title_key
 from feeds.selection.content import content_pairs, same_publisher
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary, same_event
@@ -71,8 +71,8 @@ class Story:
 
     # the story's identity: the normalised URL of its earliest copy (GUIDs come from it)
     key: str
-    # every copy, earliest first (ties: key, then path)
-    copies: tuple[Article, ...]
+    # every copy, earliest first (ties: key, then path); as selection saw them
+    copies: tuple[Record, ...]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class StoryIndex:
     content: ContentPairs | None = None
 
 
-def story_title(article: Article) -> str:
+def story_title(article: Record) -> str:
     """``article``'s title key: the parsed one, or computed for a hand-made article."""
     return article.story_title or title_key(article.title, article.provider, article.key)
 
@@ -122,16 +122,18 @@ def _near(a: str, b: str) -> bool:
 
 
 def group_stories(
-    articles: Sequence[Article],
+    articles: Sequence[Record],
     window_days: float,
     site: Vocabulary = NO_VOCABULARY,
     digests: Mapping[str, bytes] | None = None,
     known: ContentPairs | None = None,
+    source: RecordSource = IN_HAND,
 ) -> StoryIndex:
     """Group ``articles`` into stories (see the module docstring); ``site`` is the
     site's vocabulary (``similarity.vocabulary``). With ``digests`` (record path ->
     SHA-256 of its file) and the last build's ``StoryIndex.content`` as ``known``,
-    the content rule compares only the records near a change."""
+    the content rule compares only the records near a change; ``source`` reads
+    their signatures."""
     ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
     stamps = [a.published_at.timestamp() for a in ranked]
     window = window_days * 86_400
@@ -163,7 +165,7 @@ def group_stories(
     for members in by_part.values():
         if len(members) > 1:
             _join_near(members, stamps, keys, window, parts)
-    pairs, content = content_pairs(ranked, stamps, window, site, digests, known)
+    pairs, content = content_pairs(ranked, stamps, window, site, digests, known, source)
     for before, after in pairs:
         parts.union(before, after)
     return _index(ranked, parts, content)
@@ -243,9 +245,9 @@ def _join_near(
 
 
 def _index(
-    ranked: Sequence[Article], parts: _Components, content: ContentPairs | None
+    ranked: Sequence[Record], parts: _Components, content: ContentPairs | None
 ) -> StoryIndex:
-    members: dict[int, list[Article]] = defaultdict(list)
+    members: dict[int, list[Record]] = defaultdict(list)
     for index, article in enumerate(ranked):
         members[parts.find(index)].append(article)  # ranked: earliest first
     story_of: dict[str, str] = {}

@@ -1,0 +1,158 @@
+"""What a ``Brief`` leaves out, read when it is needed.
+
+A build chooses its stories from ``Brief``s (the parse cache's columns) and reads
+in full only the records it shows, and the story rules' ``Signature`` only of the
+records near a change. ``Details`` reads them: from the bytes a worker process
+made in this build when the cache did not take them, else from the parse cache
+file (through a connection of its own, opened on first use: the build's may be
+closed by then, when the digest renders), checking the file's hash is still the
+one the record was chosen by; failing both (the cache deleted, an entry another
+version wrote), it reads the record file again, and mends the cache entry.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from feeds.errors import RecordError
+from feeds.model import Article, Brief, Record, Signature
+from feeds.reading.cache import Entry, entry_of
+from feeds.reading.reader import Parsed, read_file
+from feeds.reading.records import Limits
+
+# paths per query when reading many rows
+_BATCH = 500
+
+
+class Details:
+    """Reads records in full, and their signatures (module docstring)."""
+
+    def __init__(
+        self,
+        cache: Path | None,
+        sources: Mapping[str, str],
+        digests: Mapping[str, bytes],
+        held: Mapping[str, Entry],
+        limits: Limits,
+    ) -> None:
+        # the parse cache file, if any
+        self.cache = cache
+        # record label -> absolute path of its file, and back
+        self.sources = sources
+        self.labels = {source: label for label, source in sources.items()}
+        # record label -> SHA-256 of the file it was chosen by
+        self.digests = digests
+        # absolute path -> an entry whose bytes no cache holds
+        self.held = held
+        self.limits = limits
+        # record label -> the Article read in full (each is read once)
+        self.read: dict[str, Article] = {}
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def article(self, record: Brief) -> Article:
+        """``record`` in full."""
+        article = self.read.get(record.path)
+        if article is None:
+            article = self.read[record.path] = self._article(record)
+        return article
+
+    def _article(self, record: Brief) -> Article:
+        source = self.sources[record.path]
+        payload = self._held(source, "payload")
+        if payload is None:
+            rows = self._rows("payload", [source])
+            payload = rows.get(source)
+        value = _loads(payload)
+        if not isinstance(value, Article):
+            return self._read_again(record)
+        return value if value.path == record.path else replace(value, path=record.path)
+
+    def signatures(self, records: Sequence[Record]) -> list[Signature]:
+        """Each record's ``Signature``, read in batches."""
+        wanted = [self.sources[r.path] for r in records if isinstance(r, Brief) and self._wanted(r)]
+        rows = self._rows("signature", wanted) if wanted else {}
+        found = []
+        for record in records:
+            if isinstance(record, Article):
+                found.append(record.signature)
+                continue
+            source = self.sources[record.path]
+            value = _loads(self._held(source, "signature") or rows.get(source))
+            found.append(value if isinstance(value, Signature) else self.article(record).signature)
+        return found
+
+    def _wanted(self, record: Brief) -> bool:
+        return self._held(self.sources[record.path], "signature") is None
+
+    def _held(self, source: str, column: str) -> bytes | None:
+        entry = self.held.get(source)
+        if entry is None:
+            return None
+        return entry.payload if column == "payload" else entry.signature
+
+    def _rows(self, column: str, sources: Sequence[str]) -> dict[str, bytes]:
+        """``column`` of the cache rows of ``sources`` whose hash is still the chosen one."""
+        found: dict[str, bytes] = {}
+        try:
+            with self._lock:
+                conn = self._connect()
+                if conn is None:
+                    return found
+                for start in range(0, len(sources), _BATCH):
+                    batch = sources[start : start + _BATCH]
+                    marks = ", ".join("?" * len(batch))
+                    query = f"SELECT path, sha256, {column} FROM records WHERE path IN ({marks})"
+                    for path, sha, value in conn.execute(query, batch):
+                        if value is not None and sha == self.digests[self.labels[path]]:
+                            found[path] = value
+        except sqlite3.DatabaseError:
+            return found
+        return found
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._conn is None and self.cache is not None and self.cache.exists():
+            self._conn = sqlite3.connect(self.cache, timeout=10, check_same_thread=False)
+        return self._conn
+
+    def _read_again(self, record: Brief) -> Article:
+        """The record read from its file (its cache entry could not be used), and the
+        entry mended when the file is still the one it was chosen by."""
+        source = self.sources[record.path]
+        read = read_file(source, record.path, self.limits)
+        if not isinstance(read.outcome, Parsed):
+            raise RecordError(
+                record.path, f"it changed while the build ran ({read.outcome}); build again"
+            )
+        article = read.outcome.article
+        if read.sha256 == self.digests[record.path]:
+            self._mend(source, entry_of(read.size, read.mtime_ns, read.sha256, article))
+        return article
+
+    def _mend(self, source: str, entry: Entry) -> None:
+        try:
+            with self._lock:
+                conn = self._connect()
+                if conn is not None:
+                    conn.execute(
+                        "UPDATE records SET payload = ?, signature = ? "
+                        "WHERE path = ? AND sha256 = ?",
+                        (entry.payload, entry.signature, source, entry.sha256),
+                    )
+                    conn.commit()
+        except sqlite3.DatabaseError:
+            pass  # the cache is an optimisation: this costs a re-read next time
+
+
+def _loads(payload: bytes | None) -> object:
+    if payload is None:
+        return None
+    try:
+        return pickle.loads(payload)
+    except Exception:  # another version's pickle: the caller reads the file again
+        return None
