@@ -223,16 +223,16 @@ for _cls in (Signature, Image, Provider, Related, Article):
 
 
 @dataclass(frozen=True)
-class ContentPairs:
-    """The content rule's matching pairs among a set of records, kept between builds
-    so that only the records near a change are compared again
-    (``feeds.selection.content``; the parse cache stores it)."""
+class StoryPairs:
+    """The story rules' matching pairs within the window (same or near titles, one
+    event told), kept between builds so that only the records near a change are
+    compared again (``feeds.selection.pairs``; the parse cache stores it)."""
 
-    # what the pairs depend on besides the records (``content.rules_stamp``)
+    # what the pairs depend on besides the records (``pairs.rules_stamp``)
     stamp: str
     # record path -> (SHA-256 of its file, its timestamp), for every record compared
     records: Mapping[str, tuple[bytes, float]]
-    # (earlier path, later path) of every pair that tells one event
+    # (earlier path, later path) of every matching pair
     pairs: tuple[tuple[str, str], ...]
 
 

@@ -20,7 +20,8 @@ import pytest
 from feeds.build import BuildResult, build_feeds, load_project
 from feeds.model import Article, Provider
 from feeds.selection.collector import Rules, collect
-from feeds.selection.stories import group_stories, story_title
+from feeds.selection.stories import group_stories
+from feeds.selection.titles import story_title
 from feeds.urls import story_guid, story_key
 from newsletter.config import Config, load_config
 from newsletter.issue.pipeline import issue_period, make_issue

@@ -1,10 +1,11 @@
-"""The content join, kept between builds: stories found again only near a change
+"""The story pairs, kept between builds: stories found again only near a change
 equal the stories found from scratch, through every kind of change.
 
 The real sample is copied, then changed at random, round after round (records
-deleted, renamed, re-dated, retitled, and syndicated copies arriving under another
-publisher and a reworded title, which the content rule joins or not); after each
-round the stories found from the last round's pairs equal a cold grouping's.
+deleted, renamed, re-dated, retitled, reposted under another URL, which the title
+rules join or not, and syndicated copies arriving under another publisher and a
+reworded title, which the content rule joins or not); after each round the
+stories found from the last round's pairs equal a cold grouping's.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ def _syndicate(source: Path, target: Path, number: int) -> None:
     target.write_text(_TITLE.sub(reorder, text, count=1))
 
 
+def _repost(source: Path, target: Path, number: int) -> None:
+    """The same record again under another URL, some days later: the title rules
+    join it (or, past the window, do not)."""
+    text = source.read_text()
+    for field in ("webUrl", "originalUrl"):
+        text = text.replace(f'{field}: "', f'{field}: "https://repost{number}.example/', 1)
+    target.write_text(text)
+    _redate(target, (number % 4) * 2.5)
+
+
 def test_stories_found_near_changes_equal_stories_found_from_scratch(tmp_path: Path) -> None:
     config = load_config(ROOT / "config.yaml")
     site = site_vocabulary(config, load_topics(config))
@@ -67,7 +78,7 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(tmp_path: P
     cache = ParseCache(tmp_path / "cache.sqlite3")
     rnd = random.Random(22)
     corpus = load_corpus(news, cache=cache)
-    known = group_stories(corpus.articles, 7, site, corpus.digests).content
+    known = group_stories(corpus.articles, 7, site, corpus.digests).pairs
     assert known is not None
     formed = split = 0
     for number in range(25):
@@ -78,9 +89,13 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(tmp_path: P
             chosen = rnd.choice(paired if paired and rnd.random() < 0.5 else files)
             if not chosen.exists():
                 continue
-            action = rnd.choice(["syndicate", "syndicate", "delete", "redate", "retitle", "rename"])
+            action = rnd.choice(
+                ["syndicate", "syndicate", "repost", "delete", "redate", "retitle", "rename"]
+            )
             if action == "syndicate":
                 _syndicate(chosen, news / f"zz-{number}-{chosen.name}", number)
+            elif action == "repost":  # the same title at another URL, days later
+                _repost(chosen, news / f"zz-repost-{number}-{chosen.name}", number)
             elif action == "delete":
                 chosen.unlink()
             elif action == "redate":
@@ -94,11 +109,11 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(tmp_path: P
         cold = group_stories(corpus.articles, 7, site, corpus.digests)
         assert warm.story_of == cold.story_of, f"round {number}"
         assert warm.groups == cold.groups, f"round {number}"
-        assert warm.content == cold.content, f"round {number}"
-        assert warm.content is not None
-        formed += len(set(warm.content.pairs) - set(known.pairs))
-        split += len(set(known.pairs) - set(warm.content.pairs))
-        known = warm.content
+        assert warm.pairs == cold.pairs, f"round {number}"
+        assert warm.pairs is not None
+        formed += len(set(warm.pairs.pairs) - set(known.pairs))
+        split += len(set(known.pairs) - set(warm.pairs.pairs))
+        known = warm.pairs
     # the rounds did make and break content pairs, not only leave them alone
     assert formed >= 5
     assert split >= 3
@@ -113,10 +128,10 @@ def test_pairs_survive_the_cache_and_are_void_under_other_rules(tmp_path: Path) 
     site = site_vocabulary(config, load_topics(config))
     cache = ParseCache(tmp_path / "cache.sqlite3")
     corpus = load_corpus(ROOT / "content" / "news", cache=cache)
-    first = group_stories(corpus.articles, 7, site, corpus.digests).content
+    first = group_stories(corpus.articles, 7, site, corpus.digests).pairs
     assert first is not None and first.pairs
-    cache.save_content_pairs(first, None)
-    assert cache.content_pairs() == first
+    cache.save_story_pairs(first, None)
+    assert cache.story_pairs() == first
     other = site_vocabulary(
         config.model_copy(
             update={"site": config.site.model_copy(update={"title": "Low-code weekly"})}
@@ -126,6 +141,6 @@ def test_pairs_survive_the_cache_and_are_void_under_other_rules(tmp_path: Path) 
     for window, vocabulary in ((7, other), (3, site)):
         warm = group_stories(corpus.articles, window, vocabulary, corpus.digests, first)
         cold = group_stories(corpus.articles, window, vocabulary, corpus.digests)
-        assert warm.content is not None and warm.content.stamp != first.stamp
-        assert warm.content == cold.content and warm.groups == cold.groups
+        assert warm.pairs is not None and warm.pairs.stamp != first.stamp
+        assert warm.pairs == cold.pairs and warm.groups == cold.groups
     cache.close()

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from feeds.config import FeedSettings
 from feeds.errors import ConfigError
-from feeds.model import Article, ContentPairs
+from feeds.model import Article, StoryPairs
 from feeds.reading.boilerplate import Boilerplate, learn, scrub
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import Corpus, FileStat, load_corpus
@@ -34,8 +34,8 @@ class Project:
     corpus: Corpus
     # topic definitions, in display order
     topics: TopicSet
-    # the content rule's pairs the last build stored (None: compare every record)
-    known_pairs: ContentPairs | None = None
+    # the story rules' pairs the last build stored (None: compare every record)
+    known_pairs: StoryPairs | None = None
     # what each publisher glues to its excerpts, learned from the corpus (the
     # corpus's excerpts still have it; the selection takes it out of what it shows)
     boilerplate: Boilerplate = field(default_factory=Boilerplate)
@@ -67,7 +67,7 @@ def load_project(
         progress=progress,
         base=settings.source.resolve().parent if settings.source is not None else None,
     )
-    known = cache.content_pairs() if cache is not None else None
+    known = cache.story_pairs() if cache is not None else None
     # each provider's recurring text, learned from the whole corpus
     return Project(settings, corpus, load_topics(settings), known, learn(corpus.records))
 

@@ -134,8 +134,8 @@ def build_feeds(
             rules = [settings.global_rules(), *settings.topic_rules().values()]
             until = valid_until(project.corpus.records, rules, now)
             uptodate.save(cache, fingerprint, until, settings.output, plan.files, summary)
-            if plan.selection.content is not None:
-                cache.save_content_pairs(plan.selection.content, project.known_pairs)
+            if plan.selection.pairs is not None:
+                cache.save_story_pairs(plan.selection.pairs, project.known_pairs)
         return BuildResult(summary, project, plan.selection, report, fingerprint)
     finally:
         if cache is not None:

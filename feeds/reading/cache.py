@@ -3,17 +3,19 @@ what changed.
 
 One SQLite file (``cache`` in config, default ``var/parse-cache.sqlite3``), apart
 from the state database: it can be deleted at any time and is rebuilt on the next
-build. A row per record file holds its size, mtime (ns), SHA-256 and the parsed
-result (the ``Article``, or the rejection reason), pickled. A file whose size and
+build. A row per record file holds its size, mtime (ns), SHA-256, and either the
+reason it was rejected or the columns selection needs (``Brief``); the pickled
+``Article`` and its ``Signature`` are in a table apart (``bodies``), read only for
+the records a feed shows and those near a change. A file whose size and
 mtime match is taken from the cache; one whose stat changed but whose content
 hash matches (a ``touch``, a checkout) is taken too, and its stat refreshed; only
 the rest is parsed. A change of ``PARSER_VERSION`` or of feedletter's version
 empties the cache. A damaged cache file is reported, moved aside and rebuilt.
 The pickles are read only from this file, which feedletter itself writes.
 
-Beside the records it keeps the content rule's story pairs of the last build
+Beside the records it keeps the story rules' pairs of the last build
 (``story_records``: each record's digest and date; ``story_pairs``), so the next
-build compares again only the records near a change (``feeds.selection.content``).
+build compares again only the records near a change (``feeds.selection.pairs``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds import __version__
-from feeds.model import Article, Brief, ContentPairs, Provider
+from feeds.model import Article, Brief, Provider, StoryPairs
 from feeds.reading.records import DEFAULT_LIMITS, PARSER_VERSION, Limits
 
 log = logging.getLogger("feedletter.cache")
@@ -41,6 +43,8 @@ CREATE TABLE IF NOT EXISTS records (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 BLOB NOT NULL,
+    -- why the record was rejected; NULL for a usable one
+    reason TEXT,
     -- what selection needs (Brief); NULL for a rejected record
     title TEXT,
     url_key TEXT,
@@ -51,10 +55,14 @@ CREATE TABLE IF NOT EXISTS records (
     topics TEXT,
     provider_name TEXT,
     provider_domain TEXT,
-    lessons BLOB,
+    lessons BLOB
+);
+-- apart, so that reading every record's columns stays small
+CREATE TABLE IF NOT EXISTS bodies (
+    path TEXT PRIMARY KEY,
     -- the story rules' Signature, pickled (read for the records near a change)
-    signature BLOB,
-    -- the whole Article, or the rejection reason, pickled (read for records shown)
+    signature BLOB NOT NULL,
+    -- the whole Article, pickled (read for the records shown)
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS story_records (
@@ -69,8 +77,8 @@ CREATE TABLE IF NOT EXISTS story_pairs (
 );
 """
 # bumped whenever the tables above change
-SCHEMA_VERSION = 2
-TABLES = ("records", "story_records", "story_pairs")
+SCHEMA_VERSION = 3
+TABLES = ("records", "bodies", "story_records", "story_pairs")
 # the Brief columns, in the order ``Entry.brief`` holds them
 BRIEF = (
     "title, url_key, title_key, published_us, published, quality, topics, "
@@ -98,16 +106,20 @@ class Entry:
     sha256: bytes
     # what selection needs of it (``brief_row``); None when it was rejected
     brief: BriefRow | None
-    # pickled ``Article`` or rejection reason (``str``); None when ``entries`` left
-    # it in the file (read it with ``ParseCache.payloads``)
+    # the pickled ``Article``; None when it was rejected, or when ``entries`` left
+    # it in the file (``feeds.reading.details`` reads it when it is shown)
     payload: bytes | None = None
-    # the pickled ``Signature`` (written with the Article; never read into an Entry)
+    # the pickled ``Signature`` of the Article (as rarely read)
     signature: bytes | None = None
+    # why it was rejected; None when it is usable
+    reason: str | None = None
 
     def value(self) -> Article | str:
         """The cached parse result: an Article, or the reason it was rejected."""
+        if self.reason is not None:
+            return self.reason
         assert self.payload is not None, "read without its payload"
-        result: Article | str = pickle.loads(self.payload)
+        result: Article = pickle.loads(self.payload)
         return result
 
 
@@ -130,9 +142,9 @@ def brief_row(article: Article) -> BriefRow:
 
 def entry_of(size: int, mtime_ns: int, sha256: bytes, value: Article | str) -> Entry:
     """The entry that caches ``value`` (parsed from a file of this size, mtime and hash)."""
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if isinstance(value, str):
-        return Entry(size, mtime_ns, sha256, None, payload)
+        return Entry(size, mtime_ns, sha256, None, reason=value)
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     signature = pickle.dumps(value.signature, protocol=pickle.HIGHEST_PROTOCOL)
     return Entry(size, mtime_ns, sha256, brief_row(value), payload, signature)
 
@@ -222,42 +234,51 @@ class ParseCache:
 
     def entries(self) -> dict[str, Entry]:
         """Every cached record, keyed by absolute path: its stat and hash, and its
-        ``Brief`` columns (or, for a rejected record, its pickled reason)."""
+        ``Brief`` columns or the reason it was rejected (never its pickles)."""
         try:
             return {
-                path: Entry(size, mtime, sha, None if row[3] is None else row, payload)
-                for path, size, mtime, sha, payload, *row in self.conn.execute(
-                    "SELECT path, size, mtime_ns, sha256, "
-                    f"CASE WHEN published_us IS NULL THEN payload END, {BRIEF} FROM records"
+                path: Entry(size, mtime, sha, None if reason is not None else row, reason=reason)
+                for path, size, mtime, sha, reason, *row in self.conn.execute(
+                    f"SELECT path, size, mtime_ns, sha256, reason, {BRIEF} FROM records"
                 )
             }
         except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be read ({exc}); reparsing")
             return {}
 
-    def update(self, changed: Iterable[tuple[str, Entry]], removed: Iterable[str]) -> bool:
-        """Store new or changed entries and forget removed paths, in one transaction;
-        whether it was stored.
-
-        An entry without its payload (a touched file whose hash matched) only has
-        its stat refreshed."""
-        fresh, touched = [], []
+    def update(
+        self,
+        changed: Iterable[tuple[str, Entry]],
+        removed: Iterable[str],
+        touched: Iterable[tuple[str, int, int]] = (),
+    ) -> bool:
+        """Store new or changed entries, refresh the stat of ``touched`` ones (path,
+        size, mtime: their hash matched) and forget removed paths, in one
+        transaction; whether it was stored."""
+        removed = list(removed)
+        rows, bodies, gone = [], [], []
         for path, entry in changed:
-            if entry.payload is None:
-                touched.append((entry.size, entry.mtime_ns, path))
+            stat = (path, entry.size, entry.mtime_ns, entry.sha256, entry.reason)
+            rows.append((*stat, *(entry.brief or (None,) * 10)))
+            if entry.payload is not None and entry.signature is not None:
+                bodies.append((path, entry.signature, entry.payload))
             else:
-                row = entry.brief or (None,) * 10
-                stat = (path, entry.size, entry.mtime_ns, entry.sha256)
-                fresh.append((*stat, *row, entry.signature, entry.payload))
+                gone.append((path,))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 16)})", fresh
+                f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 15)})", rows
             )
+            self.conn.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", bodies)
+            self.conn.executemany("DELETE FROM bodies WHERE path = ?", gone)
             self.conn.executemany(
-                "UPDATE records SET size = ?, mtime_ns = ? WHERE path = ?", touched
+                "UPDATE records SET size = ?, mtime_ns = ? WHERE path = ?",
+                ((size, mtime, path) for path, size, mtime in touched),
             )
-            self.conn.executemany("DELETE FROM records WHERE path = ?", ((p,) for p in removed))
+            for table in ("records", "bodies"):
+                self.conn.executemany(
+                    f"DELETE FROM {table} WHERE path = ?", ((p,) for p in removed)
+                )
             self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             # the cache is an optimisation: a write that fails costs speed, not output
@@ -267,8 +288,8 @@ class ParseCache:
             return False
         return True
 
-    def content_pairs(self) -> ContentPairs | None:
-        """The content rule's pairs the last build stored, or None."""
+    def story_pairs(self) -> StoryPairs | None:
+        """The story rules' pairs the last build stored, or None."""
         try:
             stamp = self.get_meta(PAIRS_STAMP)
             if stamp is None:
@@ -283,9 +304,9 @@ class ParseCache:
         except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be read ({exc})")
             return None
-        return ContentPairs(stamp, records, pairs)
+        return StoryPairs(stamp, records, pairs)
 
-    def save_content_pairs(self, new: ContentPairs, old: ContentPairs | None) -> None:
+    def save_story_pairs(self, new: StoryPairs, old: StoryPairs | None) -> None:
         """Store ``new`` in place of ``old`` (what ``content_pairs`` returned), writing
         only the rows that differ; failures only cost speed."""
         if old is not None and old.stamp != new.stamp:

@@ -6,9 +6,10 @@ skipped. Records are read in sorted path order, so every later stage sees the
 same order on every machine.
 
 With a ``ParseCache`` only new or changed files are parsed (see
-``feeds.reading.cache``); a cached entry that cannot be unpickled (written by
-another version) is read again, with a warning. When many files need parsing,
-they are parsed in parallel across the machine's cores.
+``feeds.reading.cache``), and the others come back as ``Brief``s, the columns
+selection needs; ``Corpus.article`` reads one in full (``feeds.reading.details``).
+When many files need parsing, they are parsed in parallel across the machine's
+cores.
 """
 
 from __future__ import annotations
@@ -174,23 +175,26 @@ def load_corpus(
             known = entry.sha256 if entry else None
             jobs.append((item.path, _label(item.path, root), known, limits))
     changed: list[tuple[str, Entry]] = []
+    touched: list[tuple[str, int, int]] = []
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
     parsed = 0
     for done, read in enumerate(_run(jobs, workers), 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
         outcome = read.outcome
+        stat = (read.size, read.mtime_ns, read.sha256)
         if isinstance(outcome, Unchanged):  # keep the cached result, refresh the stat
             old = entries[read.path]
-            entry = Entry(read.size, read.mtime_ns, read.sha256, old.brief, old.payload)
-        elif isinstance(outcome, Pickled):
-            parsed += 1
-            stat = (read.size, read.mtime_ns, read.sha256)
-            entry = Entry(*stat, outcome.brief, outcome.payload, outcome.signature)
+            results[read.path] = replace(old, size=read.size, mtime_ns=read.mtime_ns)
+            touched.append((read.path, read.size, read.mtime_ns))
+            continue
+        parsed += 1
+        if isinstance(outcome, Pickled):
+            p = outcome
+            entry = Entry(*stat, p.brief, p.payload, p.signature, p.reason)
         else:
-            parsed += 1
             in_hand[read.path] = _value(outcome)
-            entry = entry_of(read.size, read.mtime_ns, read.sha256, in_hand[read.path])
+            entry = entry_of(*stat, in_hand[read.path])
             if cache is None:  # nothing will store it: drop the bytes
                 entry = replace(entry, payload=None, signature=None)
         results[read.path] = entry
@@ -201,44 +205,27 @@ def load_corpus(
     digests: dict[str, bytes] = {}
     sources: dict[str, str] = {}
     briefs = Briefs()
-    unreadable = 0
     for item in files:
         label = _label(item.path, root)
         entry = results[item.path]
-        value: Article | str
-        if item.path in in_hand:
-            value = in_hand[item.path]
-        elif entry.brief is not None:
+        value = in_hand.get(item.path)
+        if value is None and entry.brief is not None:
             records.append(briefs.brief(label, entry.brief))
             digests[label] = entry.sha256
             sources[label] = item.path
-            continue
-        else:
-            try:
-                value = entry.value()
-            except Exception:  # any failure to unpickle: read the file again
-                read = read_file(item.path, label, limits)
-                assert isinstance(read.outcome, Parsed | Rejected)  # nothing was known
-                value = _value(read.outcome)
-                changed.append((item.path, entry_of(read.size, read.mtime_ns, read.sha256, value)))
-                parsed += 1
-                unreadable += 1
-        if isinstance(value, str):
-            rejected.append(RecordError(label, value))
-        else:
+        elif isinstance(value, Article):
             records.append(value if value.path == label else replace(value, path=label))
-            digests[label] = results[item.path].sha256
+            digests[label] = entry.sha256
+        else:
+            reason = value if isinstance(value, str) else entry.reason
+            assert reason is not None, "a cached record is either usable or rejected"
+            rejected.append(RecordError(label, reason))
     warnings: list[str] = []
     stored = False
     if cache is not None:
         present = {f.path for f in files}
-        stored = cache.update(changed, [p for p in entries if p not in present])
+        stored = cache.update(changed, [p for p in entries if p not in present], touched)
         warnings = list(cache.warnings)
-        if unreadable:
-            warnings.append(
-                f"parse cache {cache.path}: {unreadable} entr{'y' if unreadable == 1 else 'ies'} "
-                "could not be read (written by another version?); those records were read again"
-            )
     # bytes parsed in workers stay at hand only when the cache did not take them
     held = {} if stored else {sources[label]: results[sources[label]] for label in sources}
     details = None

@@ -107,7 +107,10 @@ class Details:
                 for start in range(0, len(sources), _BATCH):
                     batch = sources[start : start + _BATCH]
                     marks = ", ".join("?" * len(batch))
-                    query = f"SELECT path, sha256, {column} FROM records WHERE path IN ({marks})"
+                    query = (
+                        f"SELECT path, sha256, {column} FROM records JOIN bodies USING (path) "
+                        f"WHERE path IN ({marks})"
+                    )
                     for path, sha, value in conn.execute(query, batch):
                         if value is not None and sha == self.digests[self.labels[path]]:
                             found[path] = value
@@ -140,9 +143,9 @@ class Details:
                 conn = self._connect()
                 if conn is not None:
                     conn.execute(
-                        "UPDATE records SET payload = ?, signature = ? "
+                        "INSERT OR REPLACE INTO bodies SELECT path, ?, ? FROM records "
                         "WHERE path = ? AND sha256 = ?",
-                        (entry.payload, entry.signature, source, entry.sha256),
+                        (entry.signature, entry.payload, source, entry.sha256),
                     )
                     conn.commit()
         except sqlite3.DatabaseError:

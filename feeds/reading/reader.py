@@ -54,17 +54,14 @@ class Pickled:
     stores the bytes as they are and uses the ``Brief`` columns, never unpickling
     the Article unless a feed shows it."""
 
-    # pickle of the Article, or of the rejection reason (a str)
-    payload: bytes
+    # pickle of the Article (None when rejected)
+    payload: bytes | None
     # pickle of the Article's Signature (None when rejected)
     signature: bytes | None
     # the Article's ``Brief`` columns (``cache.brief_row``; None when rejected)
     brief: BriefRow | None
-
-    def value(self) -> Article | str:
-        """The Article, or the rejection reason."""
-        value: Article | str = pickle.loads(self.payload)
-        return value
+    # why it was rejected (None when it is usable)
+    reason: str | None = None
 
 
 Outcome = Parsed | Rejected | Unchanged | Pickled
@@ -141,8 +138,7 @@ def _read(
     if pickled:
         value = outcome.article if isinstance(outcome, Parsed) else outcome.reason
         entry = entry_of(stat.st_size, stat.st_mtime_ns, digest, value)
-        assert entry.payload is not None
-        shipped = Pickled(entry.payload, entry.signature, entry.brief)
+        shipped = Pickled(entry.payload, entry.signature, entry.brief, entry.reason)
     return FileRead(path, stat.st_size, stat.st_mtime_ns, digest, shipped)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from feeds.model import IN_HAND, Article, ContentPairs, Record, RecordSource, Related
+from feeds.model import IN_HAND, Article, Record, RecordSource, Related, StoryPairs
 from feeds.reading.boilerplate import Boilerplate, scrub
 from feeds.reading.topics import TopicSet
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
@@ -101,8 +101,8 @@ class Selection:
     stories: tuple[Story, ...]
     # topic references used by records that no topic defines, sorted
     unknown_topics: tuple[str, ...]
-    # the content rule's pairs, for the next build (``StoryIndex.content``)
-    content: ContentPairs | None = None
+    # the story rules' pairs within the window, for the next build (``StoryIndex.pairs``)
+    pairs: StoryPairs | None = None
 
     @property
     def copies_folded(self) -> int:
@@ -304,7 +304,7 @@ def collect(
     keep_rest: bool = False,
     site: Vocabulary = NO_VOCABULARY,
     digests: Mapping[str, bytes] | None = None,
-    known: ContentPairs | None = None,
+    known: StoryPairs | None = None,
     boilerplate: Boilerplate | None = None,
     source: RecordSource = IN_HAND,
 ) -> Selection:
@@ -364,7 +364,7 @@ def collect(
         membership=membership,
         stories=index.groups,
         unknown_topics=unknown,
-        content=index.content,
+        pairs=index.pairs,
     )
 
 

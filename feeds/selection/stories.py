@@ -32,37 +32,24 @@ later, or a change of which copy represents the story, never changes it. The one
 exception: a copy that arrives later but is dated *earlier* than every copy so
 far becomes the earliest, and the story's id moves to it.
 
-Candidates are found by exact keys (normalised title, and the title without
-spaces) and, for near-identical titles, by the title with one word left out, so
-the work stays near-linear in the number of records; edit distances are computed
-(rapidfuzz) only for those candidates. The content rule's pairs come from
-``content.content_pairs``, which, given the pairs of the last build and the
-records' digests, compares again only the records near a change.
+The title rules are ``titles``, the content rule ``similarity``; the pairs they
+find within the window come from ``pairs.story_pairs``, which, given the pairs of
+the last build and the records' digests, compares again only the records near a
+change. Records of one URL are joined here, over the whole corpus.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz.distance import Levenshtein
-
-from feeds.model import IN_HAND, Article, ContentPairs, Record, RecordSource, Related
+from feeds.model import IN_HAND, Article, Record, RecordSource, Related, StoryPairs
 from feeds.reading.signature import title_key
-from feeds.selection.content import content_pairs, same_publisher
+from feeds.selection.pairs import same_publisher, story_pairs
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary, same_event
+from feeds.selection.titles import same_title, story_title
 from feeds.urls import story_key
-
-# titles with fewer words never match by title (too generic)
-MIN_WORDS = 4
-# near-identical: at most this many character edits between normalised titles
-# at least this long
-NEAR_EDITS = 2
-NEAR_MIN_CHARS = 24
-_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +70,8 @@ class StoryIndex:
     story_of: Mapping[str, str]
     # stories with more than one copy, in order of their earliest copy
     groups: tuple[Story, ...]
-    # the content rule's pairs, to pass to the next build (None without digests)
-    content: ContentPairs | None = None
-
-
-def story_title(article: Record) -> str:
-    """``article``'s title key: the parsed one, or computed for a hand-made article."""
-    return article.story_title or title_key(article.title, article.provider, article.key)
+    # the pairs within the window, to pass to the next build (None without digests)
+    pairs: StoryPairs | None = None
 
 
 class _Components:
@@ -112,63 +94,33 @@ class _Components:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _near(a: str, b: str) -> bool:
-    """At most ``NEAR_EDITS`` edits apart, with the same numbers."""
-    if abs(len(a) - len(b)) > NEAR_EDITS:
-        return False
-    if Levenshtein.distance(a, b, score_cutoff=NEAR_EDITS) > NEAR_EDITS:
-        return False
-    return _NUMBER.findall(a) == _NUMBER.findall(b)
-
-
 def group_stories(
     articles: Sequence[Record],
     window_days: float,
     site: Vocabulary = NO_VOCABULARY,
     digests: Mapping[str, bytes] | None = None,
-    known: ContentPairs | None = None,
+    known: StoryPairs | None = None,
     source: RecordSource = IN_HAND,
 ) -> StoryIndex:
     """Group ``articles`` into stories (see the module docstring); ``site`` is the
     site's vocabulary (``similarity.vocabulary``). With ``digests`` (record path ->
-    SHA-256 of its file) and the last build's ``StoryIndex.content`` as ``known``,
-    the content rule compares only the records near a change; ``source`` reads
-    their signatures."""
+    SHA-256 of its file) and the last build's ``StoryIndex.pairs`` as ``known``,
+    only the records near a change are compared again; ``source`` reads the
+    signatures the content rule compares."""
     ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
     stamps = [a.published_at.timestamp() for a in ranked]
-    window = window_days * 86_400
     parts = _Components(len(ranked))
     by_url: dict[str, list[int]] = defaultdict(list)
-    by_title: dict[str, list[int]] = defaultdict(list)
-    by_compact: dict[str, list[int]] = defaultdict(list)
-    by_part: dict[str, list[int]] = defaultdict(list)
-    keys: list[str] = []
     for index, article in enumerate(ranked):
         by_url[article.key].append(index)
-        key = story_title(article)
-        keys.append(key)
-        if key.count(" ") + 1 < MIN_WORDS:
-            continue
-        by_title[key].append(index)
-        by_compact[key.replace(" ", "")].append(index)
-        if len(key) >= NEAR_MIN_CHARS:
-            for part in _near_keys(key):
-                by_part[part].append(index)
     for members in by_url.values():
         for other in members[1:]:
             parts.union(members[0], other)  # one URL is one story, whatever the dates
-    for buckets in (by_title, by_compact):
-        for members in buckets.values():
-            for before, after in itertools.pairwise(members):  # sorted by date
-                if stamps[after] - stamps[before] <= window:
-                    parts.union(before, after)
-    for members in by_part.values():
-        if len(members) > 1:
-            _join_near(members, stamps, keys, window, parts)
-    pairs, content = content_pairs(ranked, stamps, window, site, digests, known, source)
-    for before, after in pairs:
+    window = window_days * 86_400
+    found, pairs = story_pairs(ranked, stamps, window, site, digests, known, source)
+    for before, after in found:
         parts.union(before, after)
-    return _index(ranked, parts, content)
+    return _index(ranked, parts, pairs)
 
 
 def related_is_same_story(
@@ -184,13 +136,8 @@ def related_is_same_story(
         window_days * 86_400
     ):
         return False
-    mine = story_title(article)
-    theirs = title_key(item.title, item.provider, key)
-    if mine.count(" ") + 1 >= MIN_WORDS and theirs.count(" ") + 1 >= MIN_WORDS:
-        if mine == theirs or mine.replace(" ", "") == theirs.replace(" ", ""):
-            return True
-        if min(len(mine), len(theirs)) >= NEAR_MIN_CHARS and _near(mine, theirs):
-            return True
+    if same_title(story_title(article), title_key(item.title, item.provider, key)):
+        return True
     if when is None:
         return False  # what it says is compared only within the window
     return same_event(
@@ -201,52 +148,7 @@ def related_is_same_story(
     )
 
 
-def _near_keys(key: str) -> list[str]:
-    """Blocking keys: two titles within ``NEAR_EDITS`` edits share at least one.
-
-    Up to two edits change at most two of three parts (the first three words,
-    the last three, the words between), so one part is shared; a title too short
-    to have a middle gets one key per left-out word instead. Near titles must
-    have the same numbers, so every key carries them: "wave 1" and "wave 2"
-    never even meet.
-    """
-    numbers = "\0".join(_NUMBER.findall(key))
-    words = key.split(" ")
-    if len(words) <= 6:
-        return [
-            " ".join([numbers, "\0gap", *words[:gap], *words[gap + 1 :]])
-            for gap in range(len(words))
-        ]
-    head = key.find(" ", key.find(" ", key.find(" ") + 1) + 1)
-    tail = key.rfind(" ", 0, key.rfind(" ", 0, key.rfind(" ")))
-    return [
-        f"{numbers}\0head {key[:head]}",
-        f"{numbers}\0tail {key[tail + 1 :]}",
-        f"{numbers}\0body {key[head + 1 : tail]}",
-    ]
-
-
-def _join_near(
-    members: Sequence[int],
-    stamps: Sequence[float],
-    keys: Sequence[str],
-    window: float,
-    parts: _Components,
-) -> None:
-    """Join near-identical titles in one candidate bucket (sorted by date) within the window."""
-    for position, index in enumerate(members):
-        limit = stamps[index] + window
-        key = keys[index]
-        for other in members[position + 1 :]:
-            if stamps[other] > limit:
-                break
-            if _near(key, keys[other]):
-                parts.union(index, other)
-
-
-def _index(
-    ranked: Sequence[Record], parts: _Components, content: ContentPairs | None
-) -> StoryIndex:
+def _index(ranked: Sequence[Record], parts: _Components, pairs: StoryPairs | None) -> StoryIndex:
     members: dict[int, list[Record]] = defaultdict(list)
     for index, article in enumerate(ranked):
         members[parts.find(index)].append(article)  # ranked: earliest first
@@ -259,4 +161,4 @@ def _index(
             for copy in copies:
                 story_of[copy.path] = key
     groups.sort(key=lambda s: (s.copies[0].published_at, s.key))
-    return StoryIndex(story_of, tuple(groups), content)
+    return StoryIndex(story_of, tuple(groups), pairs)

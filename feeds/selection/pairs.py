@@ -1,16 +1,18 @@
-"""The content join: which records tell one event by what they say, found again
-only where something changed.
+"""The story rules' pairs within the window, found again only where something
+changed.
 
-Pure functions; the state they keep between builds (``ContentPairs``) is stored
-by the parse cache. ``content_pairs`` compares each record with the later
-records of its window that say one of its own title words (postings by word, in
-date order; a word in more than ``CONTENT_POSTINGS`` of them is skipped as too
-common to find anything) and returns every pair ``similarity.matches`` accepts.
+Pure functions; the state they keep between builds (``StoryPairs``) is stored
+by the parse cache. ``story_pairs`` returns every pair of records within the
+window that the title rules (``titles``) or the content rule
+(``similarity.matches``) join. Content candidates are the later records of a
+record's window that say one of its own title words (postings by word, in date
+order; a word in more than ``CONTENT_POSTINGS`` of them is skipped as too common
+to find anything).
 
 Whether a pair is found depends only on the two records and on the records of
-the earlier one's window (they decide which words are too common), so pairs
-found in an earlier build stay true for every record whose window holds no
-changed record. Given the earlier pairs and the files' digests, only the
+the earlier one's window (which title comes next, which words are too common),
+so pairs found in an earlier build stay true for every record whose window holds
+no changed record. Given the earlier pairs and the files' digests, only the
 records whose window [t, t + window] holds a changed record (its old or new
 date) are compared again, against the records within a window of a change; the
 rest keep their pairs. With no earlier pairs (a cold build) every record is
@@ -28,15 +30,16 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from feeds.model import IN_HAND, ContentPairs, Provider, Record, RecordSource
+from feeds.model import IN_HAND, Provider, Record, RecordSource, StoryPairs
 from feeds.reading.signature import fold
 from feeds.selection.similarity import TITLE_EVIDENCE, Vocabulary, can_match, matches
+from feeds.selection.titles import story_title, title_pairs
 
 # a title word in more records than this within one window is not used to find
 # content candidates (the pair still needs its other words)
 CONTENT_POSTINGS = 200
 # the rules' own code: a change to it voids the pairs found under the old one
-_RULES = [Path(__file__), Path(__file__).with_name("similarity.py")]
+_RULES = [Path(__file__).with_name(name) for name in ("pairs.py", "similarity.py", "titles.py")]
 
 
 def rules_stamp(window: float, site: Vocabulary) -> str:
@@ -48,18 +51,18 @@ def rules_stamp(window: float, site: Vocabulary) -> str:
     return digest.hexdigest()
 
 
-def content_pairs(
+def story_pairs(
     ranked: Sequence[Record],
     stamps: Sequence[float],
     window: float,
     site: Vocabulary,
     digests: Mapping[str, bytes] | None = None,
-    known: ContentPairs | None = None,
+    known: StoryPairs | None = None,
     source: RecordSource = IN_HAND,
-) -> tuple[list[tuple[int, int]], ContentPairs | None]:
+) -> tuple[list[tuple[int, int]], StoryPairs | None]:
     """Pairs (earlier, later) of indices into ``ranked`` (sorted by date, then key,
-    then path; ``stamps`` their timestamps) that tell one event within ``window``
-    seconds, and the state to pass as ``known`` next time.
+    then path; ``stamps`` their timestamps) that the story rules join within
+    ``window`` seconds, and the state to pass as ``known`` next time.
 
     ``digests`` (record path -> SHA-256 of its file) lets the state be kept: without
     it, or without a ``known`` made under the same rules, every record is compared.
@@ -89,8 +92,8 @@ def content_pairs(
     found = kept + _compare(ranked, stamps, window, site, affected, band, source)
     if current is None:
         return found, None
-    pairs = tuple(sorted((ranked[a].path, ranked[b].path) for a, b in found))
-    return found, ContentPairs(stamp, current, pairs)
+    pairs = tuple(sorted({(ranked[a].path, ranked[b].path) for a, b in found}))
+    return found, StoryPairs(stamp, current, pairs)
 
 
 def _current(
@@ -125,14 +128,18 @@ def _compare(
     """The matching pairs whose earlier record is ``affected``; candidates come from
     the ``band`` (which holds every affected record's whole window).
 
-    A candidate must say at least ``TITLE_EVIDENCE`` of the record's own title words
-    (the rule needs two in common), less the skipped ones, which might be among
-    them; what the rule asks of each record alone is worked out once per record."""
+    A content candidate must say at least ``TITLE_EVIDENCE`` of the record's own
+    title words (the rule needs two in common), less the skipped ones, which might
+    be among them; what the rule asks of each record alone is worked out once per
+    record."""
     chosen = [i for i in range(len(ranked)) if band[i]]
     if not chosen:
         return []
-    common = site.common
     times = [stamps[i] for i in chosen]
+    mine = [affected[i] for i in chosen]
+    keys = [story_title(ranked[i]) for i in chosen]
+    found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
+    common = site.common
     signatures = source.signatures([ranked[i] for i in chosen])
     postings: dict[str, list[int]] = defaultdict(list)  # word -> positions in chosen, by date
     for position, signature in enumerate(signatures):
@@ -142,9 +149,8 @@ def _compare(
     named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
     # each record's publisher, folded once (not once per candidate pair)
     publishers = [_publisher_key(ranked[i].provider) for i in chosen]
-    found: list[tuple[int, int]] = []
     for position, signature in enumerate(signatures):
-        if not affected[chosen[position]] or not able[position]:
+        if not mine[position] or not able[position]:
             continue
         title = signature.title - common
         if len(title) < 2:
