@@ -38,6 +38,8 @@ from feeds.selection.titles import story_title, title_pairs
 # a title word in more records than this within one window is not used to find
 # content candidates (the pair still needs its other words)
 CONTENT_POSTINGS = 200
+_NONE: frozenset[str] = frozenset()
+_EMPTY: list[int] = []
 # the rules' own code: a change to it voids the pairs found under the old one
 _RULES = [Path(__file__).with_name(name) for name in ("pairs.py", "similarity.py", "titles.py")]
 
@@ -142,9 +144,16 @@ def _compare(
     common = site.common
     signatures = source.signatures([ranked[i] for i in chosen])
     postings: dict[str, list[int]] = defaultdict(list)  # word -> positions in chosen, by date
+    # the same, apart by the numbers the titles name: two records that both name
+    # numbers must name the same ones (similarity.matches), so a record naming some
+    # need only look among records naming those or none
+    numbered: dict[tuple[str, frozenset[str]], list[int]] = defaultdict(list)
+    # only title words are looked up: the rest of what records say need no postings
+    asked = set().union(*(s.title for s, ok in zip(signatures, mine, strict=True) if ok)) - common
     for position, signature in enumerate(signatures):
-        for word in signature.text - common:
+        for word in signature.text & asked:
             postings[word].append(position)
+            numbered[(word, signature.numbers)].append(position)
     able = [can_match(signature, site) for signature in signatures]
     named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
     # each record's publisher, folded once (not once per candidate pair)
@@ -158,6 +167,7 @@ def _compare(
         end = bisect.bisect_right(times, times[position] + window, lo=position)
         runs = []
         skipped = 0
+        numbers = signature.numbers
         for word in title:
             posted = postings[word]
             start = bisect.bisect_right(posted, position)
@@ -165,7 +175,13 @@ def _compare(
             if stop - start > CONTENT_POSTINGS:
                 skipped += 1
                 continue
-            runs.append(posted[start:stop])
+            if not numbers:
+                runs.append(posted[start:stop])
+                continue
+            for key in ((word, numbers), (word, _NONE)):
+                posted = numbered.get(key, _EMPTY)
+                start = bisect.bisect_right(posted, position)
+                runs.append(posted[start : bisect.bisect_right(posted, end - 1, lo=start)])
         need = TITLE_EVIDENCE - skipped
         hits = Counter(itertools.chain.from_iterable(runs))
         for other in sorted(o for o, seen in hits.items() if seen >= need):
