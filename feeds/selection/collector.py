@@ -281,7 +281,7 @@ def _select(
     # copy's, so only the stories shown (and, with keep_rest, the rest) are built
     order = {}
     for key, copies in groups.items():
-        best = min(copies, key=rank_key)
+        best = copies[0] if len(copies) == 1 else min(copies, key=rank_key)
         order[key] = (-best.published_at.timestamp(), key, best.path)
     if keep_rest:
         chosen = sorted(order, key=order.__getitem__)
