@@ -197,13 +197,31 @@ def test_cache_entries_another_version_wrote_are_read_again(tmp_path: Path) -> N
     cache.close()
 
 
-def test_parallel_parsing_gives_the_same_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_parsing_gives_the_same_corpus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Workers give the same records, with a cache (they store them there
+    themselves) or without (their bytes travel back)."""
     folder = ROOT / "content" / "news"
     serial = load_corpus(folder, workers=1)
     monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
     parallel = load_corpus(folder, workers=2)
     assert parallel.articles == serial.articles
     assert parallel.parsed == serial.parsed == 674
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+    written: list[int] = []
+    update = cache.update
+    monkeypatch.setattr(
+        cache, "update", lambda c, *a: written.append(len(list(c))) or update(c, *a)
+    )
+    stored = load_corpus(folder, workers=2, cache=cache)
+    assert written == [0]  # the workers stored every record: none came back to store
+    assert stored.articles == serial.articles
+    (bodies,) = cache.conn.execute("SELECT count(*) FROM bodies").fetchone()
+    assert bodies == 674
+    again = load_corpus(folder, workers=2, cache=cache)
+    assert again.parsed == 0 and again.articles == serial.articles
+    cache.close()
 
 
 def records_texts() -> list[tuple[str, str]]:

@@ -183,6 +183,39 @@ def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:
     )
 
 
+def _write(conn: sqlite3.Connection, changed: Iterable[tuple[str, Entry]]) -> None:
+    """Write entries (in the caller's transaction)."""
+    rows, bodies, gone = [], [], []
+    for path, entry in changed:
+        stat = (path, entry.size, entry.mtime_ns, entry.sha256, entry.reason)
+        rows.append((*stat, *(entry.brief or (None,) * 10)))
+        if entry.payload is not None and entry.signature is not None:
+            bodies.append((path, entry.signature, entry.payload))
+        else:
+            gone.append((path,))
+    conn.executemany(f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 15)})", rows)
+    conn.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", bodies)
+    conn.executemany("DELETE FROM bodies WHERE path = ?", gone)
+
+
+def write_entries(path: Path, changed: Iterable[tuple[str, Entry]]) -> bool:
+    """Store entries from another process (a parse worker, so that its records never
+    travel to the build's own): a connection of its own, one transaction; whether
+    they were stored (if not, the caller hands them on)."""
+    try:
+        conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            _write(conn, changed)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+    return True
+
+
 class ParseCache:
     """The cache file; use ``entries`` to read it and ``update`` to write changes."""
 
@@ -256,21 +289,9 @@ class ParseCache:
         size, mtime: their hash matched) and forget removed paths, in one
         transaction; whether it was stored."""
         removed = list(removed)
-        rows, bodies, gone = [], [], []
-        for path, entry in changed:
-            stat = (path, entry.size, entry.mtime_ns, entry.sha256, entry.reason)
-            rows.append((*stat, *(entry.brief or (None,) * 10)))
-            if entry.payload is not None and entry.signature is not None:
-                bodies.append((path, entry.signature, entry.payload))
-            else:
-                gone.append((path,))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany(
-                f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 15)})", rows
-            )
-            self.conn.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", bodies)
-            self.conn.executemany("DELETE FROM bodies WHERE path = ?", gone)
+            _write(self.conn, changed)
             self.conn.executemany(
                 "UPDATE records SET size = ?, mtime_ns = ? WHERE path = ?",
                 ((size, mtime, path) for path, size, mtime in touched),

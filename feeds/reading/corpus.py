@@ -26,7 +26,7 @@ from pathlib import Path
 from feeds import pause_gc
 from feeds.errors import ConfigError, RecordError
 from feeds.model import Article, Record, Signature
-from feeds.reading.cache import Briefs, Entry, ParseCache, entry_of
+from feeds.reading.cache import Briefs, Entry, ParseCache, entry_of, write_entries
 from feeds.reading.details import Details
 from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
 from feeds.reading.records import DEFAULT_LIMITS, Limits
@@ -178,7 +178,8 @@ def load_corpus(
     touched: list[tuple[str, int, int]] = []
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
     parsed = 0
-    for done, read in enumerate(_run(jobs, workers), 1):
+    store = str(cache.path) if cache is not None else None
+    for done, read in enumerate(_run(jobs, workers, store), 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
         outcome = read.outcome
@@ -192,6 +193,9 @@ def load_corpus(
         if isinstance(outcome, Pickled):
             p = outcome
             entry = Entry(*stat, p.brief, p.payload, p.signature, p.reason)
+            if p.stored:  # the worker wrote it into the cache
+                results[read.path] = entry
+                continue
         else:
             in_hand[read.path] = _value(outcome)
             entry = entry_of(*stat, in_hand[read.path])
@@ -234,7 +238,28 @@ def load_corpus(
     return Corpus(tuple(records), tuple(rejected), parsed, tuple(warnings), digests, details)
 
 
-def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:
+def _read_chunk(work: tuple[str | None, list[Job]]) -> list[FileRead]:
+    """Parse some records in a worker process and, given the parse cache's path,
+    store them there: only what choosing needs travels back to the build."""
+    store, chunk = work
+    reads = [_read_pickled(job) for job in chunk]
+    if store is None:
+        return reads
+    parsed = [(r, r.outcome) for r in reads if isinstance(r.outcome, Pickled) and r.size >= 0]
+    entries = [
+        (r.path, Entry(r.size, r.mtime_ns, r.sha256, o.brief, o.payload, o.signature, o.reason))
+        for r, o in parsed
+    ]
+    if not entries or not write_entries(Path(store), entries):
+        return reads
+    light = {
+        r.path: replace(r, outcome=replace(o, payload=None, signature=None, stored=True))
+        for r, o in parsed
+    }
+    return [light.get(r.path, r) for r in reads]
+
+
+def _run(jobs: list[Job], workers: int | None, store: str | None = None) -> Iterator[FileRead]:
     cores = workers or os.cpu_count() or 1
     if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
         yield from map(_read, jobs)
@@ -242,16 +267,18 @@ def _run(jobs: list[Job], workers: int | None) -> Iterator[FileRead]:
     # forkserver, not fork: the scheduler runs builds from a thread, and forking a
     # threaded process can deadlock the child
     context = multiprocessing.get_context("forkserver")
-    chunk = max(1, min(500, len(jobs) // (cores * 8)))
+    size = max(1, min(500, len(jobs) // (cores * 8)))
+    chunks = [(store, jobs[at : at + size]) for at in range(0, len(jobs), size)]
     done: set[str] = set()
     try:
         with ProcessPoolExecutor(
             max_workers=cores, mp_context=context, initializer=pause_gc
         ) as pool:
             # results are handled as they arrive, overlapping with the workers
-            for result in pool.map(_read_pickled, jobs, chunksize=chunk):
-                done.add(result.path)
-                yield result
+            for reads in pool.map(_read_chunk, chunks):
+                for result in reads:
+                    done.add(result.path)
+                    yield result
     except (BrokenProcessPool, OSError):
         # no worker processes here (a restricted sandbox, say): parse the rest here
         yield from (_read(job) for job in jobs if job[0] not in done)

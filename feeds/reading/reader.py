@@ -62,6 +62,8 @@ class Pickled:
     brief: BriefRow | None
     # why it was rejected (None when it is usable)
     reason: str | None = None
+    # the worker stored it in the parse cache itself (the bytes stayed there)
+    stored: bool = False
 
 
 Outcome = Parsed | Rejected | Unchanged | Pickled
