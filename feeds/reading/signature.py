@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -93,18 +94,25 @@ def words(text: str, language: str = "en") -> list[str]:
 
 
 def _tokens(text: str, language: str, limit: int | None = None) -> list[tuple[str, str]]:
-    """(stemmed content word, the word as written) pairs, numbers normalised."""
+    """(stemmed content word, the word as written) pairs, numbers normalised; with
+    ``limit``, only the first that many (the rest of the text is never looked at)."""
     stemmer = _stemmer(language)
+    stem = _stem_cache(language) if stemmer is not None else None
     english = stemmer is not None and language.lower().startswith("en")
-    raw = [m.group() for m in _WORD.finditer(unicodedata.normalize("NFKC", text))]
+    matches = _WORD.finditer(unicodedata.normalize("NFKC", text))
+    following = next(matches, None)
     found: list[tuple[str, str]] = []
     skip = False
-    for index, word in enumerate(raw):
+    while following is not None:
+        word = following.group()
+        following = next(matches, None)
         if skip:
             skip = False
             continue
         lower = word.casefold().replace("’", "'")
-        number = _number(lower, raw[index + 1].casefold() if index + 1 < len(raw) else "")
+        number = None
+        if lower[0].isdigit():  # every number starts with a digit
+            number = _number(lower, following.group().casefold() if following else "")
         if number is not None:
             value, used_next = number
             found.append((value, word))
@@ -117,14 +125,31 @@ def _tokens(text: str, language: str, limit: int | None = None) -> list[tuple[st
             base = lower.removesuffix("'s").strip("'.&-")
             # a compound is its words ("privacy-preserving"), unless a part is a number
             # ("GPT-3", "COVID-19"), which makes it a name of its own
-            parts = [base] if any(c.isdigit() for c in base) else base.split("-")
-            for part in parts:
+            digits = not base.isalpha() and any(c.isdigit() for c in base)
+            for part in [base] if digits else base.split("-"):
                 part = part.strip("'.&")
                 if part and not (english and part in _STOP):
-                    found.append((stemmer.stemWord(part) if stemmer else part, word))
+                    found.append((stem(part) if stem else part, word))
         if limit is not None and len(found) >= limit:
             break
     return found
+
+
+@lru_cache(maxsize=8)
+def _stem_cache(language: str) -> Callable[[str], str]:
+    """The stemmer of ``language``, remembering its answers (words repeat a lot)."""
+    stemmer = _stemmer(language)
+    memo: dict[str, str] = {}
+
+    def stem(word: str) -> str:
+        found = memo.get(word)
+        if found is None:
+            if len(memo) > 200_000:
+                memo.clear()
+            found = memo[word] = stemmer.stemWord(word)
+        return found
+
+    return stem
 
 
 def _number(word: str, following: str) -> tuple[str, bool] | None:
@@ -154,7 +179,9 @@ def _initials(text: str, language: str) -> dict[str, frozenset[str]]:
         if word[:1].isupper() and not word.isupper():
             current.append(word)
             continue
-        if current and word.casefold() in ("of", "and", "for", "the", "de", "&"):
+        if not current:
+            continue
+        if word.casefold() in ("of", "and", "for", "the", "de", "&"):
             current.append("")  # a linking word inside a name: no initial
             continue
         _add_runs(current, runs, language)
@@ -170,7 +197,8 @@ def _add_runs(run: list[str], runs: dict[str, frozenset[str]], language: str) ->
     if not 2 <= len(named) <= 5:
         return
     key = "".join(w[0] for w in named).casefold()
-    runs.setdefault(key, frozenset(words(" ".join(named), language)))
+    if key not in runs:
+        runs[key] = frozenset(words(" ".join(named), language))
 
 
 def signature(title: str, excerpt: str, language: str = "en", publisher: str = "") -> Signature:
@@ -199,7 +227,8 @@ def _is_name(raw: str, first: bool) -> bool:
     """A name: an acronym or mixed-case word anywhere, a capitalised word inside a sentence."""
     if raw[:1].isdigit():
         return True
-    if len(raw) > 1 and (raw.isupper() or any(c.isupper() for c in raw[1:])):
+    rest = raw[1:]
+    if rest and (raw.isupper() or (not rest.islower() and any(c.isupper() for c in rest))):
         return True
     return not first and raw[:1].isupper()
 
