@@ -272,6 +272,9 @@ class Brief:
 
 # a record as selection sees it: in full, or only what choosing needs
 Record = Article | Brief
+# what a record said before it changed, as the parse cache had it: (SHA-256 of that
+# version, its title key, its Signature's words) (``Corpus.previous``)
+Previous = tuple[bytes, str, frozenset[str]]
 
 
 class RecordSource(Protocol):

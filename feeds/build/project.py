@@ -118,6 +118,7 @@ def select(
         known=project.known_pairs,
         boilerplate=project.boilerplate,
         source=project.corpus,
+        previous=project.corpus.previous,
     )
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds import __version__
-from feeds.model import Article, Brief, Provider, StoryPairs
+from feeds.model import Article, Brief, Provider, Signature, StoryPairs
 from feeds.reading.records import DEFAULT_LIMITS, PARSER_VERSION, Limits
 
 log = logging.getLogger("feedletter.cache")
@@ -308,6 +308,29 @@ class ParseCache:
                 self.conn.execute("ROLLBACK")
             return False
         return True
+
+    def signatures(self, paths: Iterable[str]) -> dict[str, tuple[bytes, Signature]]:
+        """The stored (SHA-256, Signature) of these paths, where there is one that can
+        be read (what records said before they changed: read before they are parsed)."""
+        found: dict[str, tuple[bytes, Signature]] = {}
+        wanted = list(paths)
+        try:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                query = (
+                    "SELECT path, sha256, signature FROM records JOIN bodies USING (path) "
+                    f"WHERE path IN ({', '.join('?' * len(batch))})"
+                )
+                for path, sha, blob in self.conn.execute(query, batch):
+                    try:
+                        value = pickle.loads(blob)
+                    except Exception:  # another version's pickle: not known, then
+                        continue
+                    if isinstance(value, Signature):
+                        found[path] = (sha, value)
+        except sqlite3.DatabaseError:
+            return found
+        return found
 
     def story_pairs(self) -> StoryPairs | None:
         """The story rules' pairs the last build stored, or None."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from feeds import pause_gc
 from feeds.errors import ConfigError, RecordError
-from feeds.model import Article, Record, Signature
+from feeds.model import Article, Previous, Record, Signature
 from feeds.reading.cache import Briefs, Entry, ParseCache, entry_of, write_entries
 from feeds.reading.details import Details
 from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
@@ -54,6 +54,9 @@ class Corpus:
     digests: Mapping[str, bytes] = field(default_factory=dict)
     # where what a Brief leaves out is read from (None: every record is an Article)
     details: Details | None = None
+    # what records changed or removed in this load said before, where the cache knew
+    # (record path -> ``model.Previous``): the story rules compare less with it
+    previous: Mapping[str, Previous] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
@@ -174,6 +177,8 @@ def load_corpus(
         else:
             known = entry.sha256 if entry else None
             jobs.append((item.path, _label(item.path, root), known, limits))
+    present = {f.path for f in files}
+    previous = _previous(cache, entries, [j[0] for j in jobs if j[2] is not None], present, root)
     changed: list[tuple[str, Entry]] = []
     touched: list[tuple[str, int, int]] = []
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
@@ -227,7 +232,6 @@ def load_corpus(
     warnings: list[str] = []
     stored = False
     if cache is not None:
-        present = {f.path for f in files}
         stored = cache.update(changed, [p for p in entries if p not in present], touched)
         warnings = list(cache.warnings)
     # bytes parsed in workers stay at hand only when the cache did not take them
@@ -235,7 +239,32 @@ def load_corpus(
     details = None
     if sources:
         details = Details(cache.path if cache is not None else None, sources, digests, held, limits)
-    return Corpus(tuple(records), tuple(rejected), parsed, tuple(warnings), digests, details)
+    return Corpus(
+        tuple(records), tuple(rejected), parsed, tuple(warnings), digests, details, previous
+    )
+
+
+def _previous(
+    cache: ParseCache | None,
+    entries: Mapping[str, Entry],
+    changing: list[str],
+    present: set[str],
+    root: str,
+) -> dict[str, Previous]:
+    """What the records about to be parsed again (``changing``) or gone said in the
+    cache, before this load replaces them."""
+    if cache is None:
+        return {}
+    paths = [p for p in changing if entries[p].brief is not None]
+    paths += [p for p, e in entries.items() if p not in present and e.brief is not None]
+    if not paths:
+        return {}
+    found = {}
+    for path, (sha, said) in cache.signatures(paths).items():
+        brief = entries[path].brief
+        assert brief is not None
+        found[_label(path, root)] = (sha, brief[2], said.text)
+    return found
 
 
 def _read_chunk(work: tuple[str | None, list[Job]]) -> list[FileRead]:

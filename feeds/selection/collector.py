@@ -24,7 +24,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from feeds.model import IN_HAND, Article, Record, RecordSource, Related, StoryPairs
+from feeds.model import (
+    IN_HAND,
+    Article,
+    Previous,
+    Record,
+    RecordSource,
+    Related,
+    StoryPairs,
+)
 from feeds.reading.boilerplate import Boilerplate, scrub
 from feeds.reading.topics import TopicSet
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
@@ -307,6 +315,7 @@ def collect(
     known: StoryPairs | None = None,
     boilerplate: Boilerplate | None = None,
     source: RecordSource = IN_HAND,
+    previous: Mapping[str, Previous] | None = None,
 ) -> Selection:
     """Select the stories of every topic and of the all-topics feed.
 
@@ -321,7 +330,7 @@ def collect(
     taken out of the excerpts of the stories shown (of every record, when a topic
     matches keywords, which read the excerpts). ``articles`` may be ``Brief``s:
     ``source`` reads in full the records shown (and the signatures the story rules
-    compare).
+    compare); ``previous`` says what changed records said before.
     """
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     window = rules.story_window_days
@@ -333,7 +342,7 @@ def collect(
         show = _in_hand
     elif boilerplate:
         show = functools.partial(_cleaned, source=source, boilerplate=boilerplate)
-    index = group_stories(articles, window, site, digests, known, source)
+    index = group_stories(articles, window, site, digests, known, source, previous)
     own, unknown = memberships(articles, topics, per_topic)
     membership = _story_memberships(articles, own, index, topics)
     by_topic: dict[str, list[Record]] = defaultdict(list)

@@ -30,10 +30,18 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from feeds.model import IN_HAND, Provider, Record, RecordSource, StoryPairs
+from feeds.model import (
+    IN_HAND,
+    Previous,
+    Provider,
+    Record,
+    RecordSource,
+    Signature,
+    StoryPairs,
+)
 from feeds.reading.signature import fold
 from feeds.selection.similarity import TITLE_EVIDENCE, Vocabulary, can_match, matches
-from feeds.selection.titles import story_title, title_pairs
+from feeds.selection.titles import buckets, story_title, title_pairs
 
 # a title word in more records than this within one window is not used to find
 # content candidates (the pair still needs its other words)
@@ -61,6 +69,7 @@ def story_pairs(
     digests: Mapping[str, bytes] | None = None,
     known: StoryPairs | None = None,
     source: RecordSource = IN_HAND,
+    previous: Mapping[str, Previous] | None = None,
 ) -> tuple[list[tuple[int, int]], StoryPairs | None]:
     """Pairs (earlier, later) of indices into ``ranked`` (sorted by date, then key,
     then path; ``stamps`` their timestamps) that the story rules join within
@@ -68,34 +77,49 @@ def story_pairs(
 
     ``digests`` (record path -> SHA-256 of its file) lets the state be kept: without
     it, or without a ``known`` made under the same rules, every record is compared.
-    ``source`` reads the signatures of the records compared.
+    ``source`` reads the signatures of the records compared. ``previous`` says what
+    changed records said before: a record whose window holds a change is compared
+    again only when it shares a title bucket or a word with the change (or when
+    what the change said before is not known).
     """
     count = len(ranked)
     stamp = rules_stamp(window, site)
     current = _current(ranked, stamps, digests)
     if current is None or known is None or known.stamp != stamp:
-        affected = [True] * count
-        band = affected
-        kept: list[tuple[int, int]] = []
+        every = [True] * count
+        found, _ = _compare(ranked, stamps, window, site, every, every, source, [])
     else:
         before = known.records
-        changes = sorted(
-            {value[1] for label, value in before.items() if current.get(label) != value}
-            | {value[1] for label, value in current.items() if before.get(label) != value}
-        )
-        affected = [_within(changes, t, t + window) for t in stamps]
-        band = [_within(changes, t - window, t + window) for t in stamps]
+        changes: list[Change] = []
+        for label, value in before.items():
+            if current.get(label) != value:
+                old = (previous or {}).get(label)
+                said = (old[1], old[2]) if old is not None and old[0] == value[0] else None
+                changes.append((value[1], said, None))
+        for index, article in enumerate(ranked):
+            value = current[article.path]
+            if before.get(article.path) != value:
+                changes.append((value[1], None, index))
+        changes.sort(key=lambda c: c[0])
+        times = [c[0] for c in changes]
+        near = [_within(times, t, t + window) for t in stamps]
+        band = [_within(times, t - window, t + window) for t in stamps]
+        found, affected = _compare(ranked, stamps, window, site, near, band, source, changes)
         position = {a.path: i for i, a in enumerate(ranked)}
-        kept = [
+        found += [
             (position[a], position[b])
             for a, b in known.pairs
             if a in position and b in position and not affected[position[a]]
         ]
-    found = kept + _compare(ranked, stamps, window, site, affected, band, source)
     if current is None:
         return found, None
     pairs = tuple(sorted({(ranked[a].path, ranked[b].path) for a, b in found}))
     return found, StoryPairs(stamp, current, pairs)
+
+
+# a changed record: (its date, what its old version said or None when unknown,
+# the index of its new version in ``ranked`` or None)
+Change = tuple[float, tuple[str, frozenset[str]] | None, int | None]
 
 
 def _current(
@@ -123,26 +147,35 @@ def _compare(
     stamps: Sequence[float],
     window: float,
     site: Vocabulary,
-    affected: Sequence[bool],
+    near: Sequence[bool],
     band: Sequence[bool],
     source: RecordSource,
-) -> list[tuple[int, int]]:
-    """The matching pairs whose earlier record is ``affected``; candidates come from
-    the ``band`` (which holds every affected record's whole window).
+    changes: Sequence[Change],
+) -> tuple[list[tuple[int, int]], list[bool]]:
+    """The matching pairs whose earlier record is affected, and which records are.
 
-    A content candidate must say at least ``TITLE_EVIDENCE`` of the record's own
-    title words (the rule needs two in common), less the skipped ones, which might
-    be among them; what the rule asks of each record alone is worked out once per
-    record."""
+    A record is affected when it ``near``s a change (one lies in its window) and
+    shares a title bucket or one of its title words with what the change says, now
+    or before (``changes``; with none given, every record near one is); candidates
+    come from the ``band`` (which holds every affected record's whole window).
+    The content rule needs ``TITLE_EVIDENCE`` title words in common, so a
+    candidate's title must have that many of the record's own title words, less
+    the skipped ones, which might be among them; what the rule asks of each record
+    alone is worked out once per record."""
     chosen = [i for i in range(len(ranked)) if band[i]]
+    affected = [False] * len(ranked)
     if not chosen:
-        return []
+        return [], affected
+    at = {index: position for position, index in enumerate(chosen)}
     times = [stamps[i] for i in chosen]
-    mine = [affected[i] for i in chosen]
     keys = [story_title(ranked[i]) for i in chosen]
-    found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
     common = site.common
     signatures = source.signatures([ranked[i] for i in chosen])
+    mine = _affected(chosen, times, keys, signatures, near, window, changes, at, common)
+    for position, yes in enumerate(mine):
+        affected[chosen[position]] = yes
+    found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
+    able = [can_match(signature, site) for signature in signatures]
     postings: dict[str, list[int]] = defaultdict(list)  # word -> positions in chosen, by date
     # the same, apart by the numbers the titles name: two records that both name
     # numbers must name the same ones (similarity.matches), so a record naming some
@@ -154,7 +187,6 @@ def _compare(
         for word in signature.text & asked:
             postings[word].append(position)
             numbered[(word, signature.numbers)].append(position)
-    able = [can_match(signature, site) for signature in signatures]
     named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
     # each record's publisher, folded once (not once per candidate pair)
     publishers = [_publisher_key(ranked[i].provider) for i in chosen]
@@ -189,7 +221,61 @@ def _compare(
                 continue
             if matches(signature, signatures[other], site, named[position], named[other]):
                 found.append((chosen[position], chosen[other]))
-    return found
+    return found, affected
+
+
+def _affected(
+    chosen: Sequence[int],
+    times: Sequence[float],
+    keys: Sequence[str],
+    signatures: Sequence[Signature],
+    near: Sequence[bool],
+    window: float,
+    changes: Sequence[Change],
+    at: Mapping[int, int],
+    common: frozenset[str],
+) -> list[bool]:
+    """Which of the ``chosen`` records must be compared again (``_compare``)."""
+    if not changes:
+        return [near[i] for i in chosen]
+    # what each change says, as (its date, its title buckets, its words); None: unknown
+    said: list[tuple[float, set[str], frozenset[str]] | None] = []
+    renewed = set()
+    for when, old, index in changes:
+        if index is not None:
+            renewed.add(index)
+            position = at[index]
+            said.append((when, buckets(keys[position]), signatures[position].text))
+        elif old is not None:
+            said.append((when, buckets(old[0]), old[1]))
+        else:
+            said.append(None)
+    unknown = sorted(when for (when, _, _), item in zip(changes, said, strict=True) if item is None)
+    known = sorted((item for item in said if item is not None), key=lambda item: item[0])
+    moments = [item[0] for item in known]
+    mine = []
+    for position, index in enumerate(chosen):
+        if index in renewed:
+            mine.append(True)
+            continue
+        if not near[index]:
+            mine.append(False)
+            continue
+        start = times[position]
+        if _within(unknown, start, start + window):
+            mine.append(True)
+            continue
+        mine_buckets = buckets(keys[position])
+        title = signatures[position].title - common
+        low = bisect.bisect_left(moments, start)
+        high = bisect.bisect_right(moments, start + window)
+        mine.append(
+            any(
+                (mine_buckets & item[1]) or not title.isdisjoint(item[2])
+                for item in known[low:high]
+            )
+        )
+    return mine
 
 
 def same_publisher(a: Provider | None, b: Provider | None) -> bool:

@@ -44,7 +44,15 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from feeds.model import IN_HAND, Article, Record, RecordSource, Related, StoryPairs
+from feeds.model import (
+    IN_HAND,
+    Article,
+    Previous,
+    Record,
+    RecordSource,
+    Related,
+    StoryPairs,
+)
 from feeds.reading.signature import title_key
 from feeds.selection.pairs import same_publisher, story_pairs
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary, same_event
@@ -101,12 +109,14 @@ def group_stories(
     digests: Mapping[str, bytes] | None = None,
     known: StoryPairs | None = None,
     source: RecordSource = IN_HAND,
+    previous: Mapping[str, Previous] | None = None,
 ) -> StoryIndex:
     """Group ``articles`` into stories (see the module docstring); ``site`` is the
     site's vocabulary (``similarity.vocabulary``). With ``digests`` (record path ->
     SHA-256 of its file) and the last build's ``StoryIndex.pairs`` as ``known``,
-    only the records near a change are compared again; ``source`` reads the
-    signatures the content rule compares."""
+    only the records near a change are compared again (``previous``: what changed
+    records said before, ``pairs.story_pairs``); ``source`` reads the signatures
+    the content rule compares."""
     ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
     stamps = [a.published_at.timestamp() for a in ranked]
     parts = _Components(len(ranked))
@@ -117,7 +127,7 @@ def group_stories(
         for other in members[1:]:
             parts.union(members[0], other)  # one URL is one story, whatever the dates
     window = window_days * 86_400
-    found, pairs = story_pairs(ranked, stamps, window, site, digests, known, source)
+    found, pairs = story_pairs(ranked, stamps, window, site, digests, known, source, previous)
     for before, after in found:
         parts.union(before, after)
     return _index(ranked, parts, pairs)

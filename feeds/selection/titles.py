@@ -97,6 +97,17 @@ def title_pairs(
     return found
 
 
+def buckets(key: str) -> set[str]:
+    """Every candidate bucket ``title_pairs`` files a title key under: a record can
+    only pair by title with records that share one."""
+    if key.count(" ") + 1 < MIN_WORDS:
+        return set()
+    found = {f"={key}", f"~{key.replace(' ', '')}"}
+    if len(key) >= NEAR_MIN_CHARS:
+        found.update(near_keys(key))
+    return found
+
+
 def near_keys(key: str) -> list[str]:
     """Blocking keys: two titles within ``NEAR_EDITS`` edits share at least one.
 
