@@ -42,30 +42,6 @@ class Signature:
     # the title's content words in order (to find the topics' names in it)
     sequence: tuple[str, ...] = ()
 
-    def encode(self) -> str:
-        """The signature as one line of text (for caches)."""
-        runs = ";".join(f"{k}={','.join(sorted(v))}" for k, v in self.initials)
-        parts = (self.title, self.text, self.names, self.numbers, self.publisher)
-        sets = "|".join(" ".join(sorted(p)) for p in parts)
-        return f"{sets}|{' '.join(self.sequence)}|{runs}"
-
-    @classmethod
-    def decode(cls, text: str) -> Signature:
-        title, body, names, numbers, publisher, sequence, runs = text.split("|")
-        initials = tuple(
-            (key, frozenset(words.split(",")))
-            for key, _, words in (run.partition("=") for run in runs.split(";") if run)
-        )
-        return cls(
-            frozenset(title.split()),
-            frozenset(body.split()),
-            frozenset(names.split()),
-            frozenset(numbers.split()),
-            initials,
-            frozenset(publisher.split()),
-            tuple(sequence.split()),
-        )
-
 
 EMPTY = Signature(frozenset(), frozenset(), frozenset(), frozenset(), ())
 

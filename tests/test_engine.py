@@ -417,3 +417,32 @@ def test_a_warm_build_reads_in_full_only_the_records_it_shows(tmp_path: Path) ->
     assert set(details.read) <= shown | copies
     assert shown - {r.path for r in records if not isinstance(r, Brief)} <= set(details.read)
     assert len(details.read) < len(records) / 2
+
+
+def test_a_record_changed_while_the_build_ran_is_read_again_or_named(tmp_path: Path) -> None:
+    """A shown record whose cache entry cannot be used is read from its file: if the
+    file changed since it was chosen, its entry is not mended with the new text;
+    if it is no longer a record at all, the error names it and says what to do."""
+    from feeds.errors import RecordError
+    from feeds.model import Brief
+
+    news = tmp_path / "news"
+    shutil.copytree(ROOT / "tests" / "data" / "fixture" / "news", news)
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+    load_corpus(news, cache=cache)
+    corpus = load_corpus(news, cache=cache)
+    brief = next(r for r in corpus.records if isinstance(r, Brief))
+    path = tmp_path / brief.path
+    cache.conn.execute("UPDATE bodies SET payload = x'00'")  # no entry can be used
+    path.write_text(path.read_text().replace('title: "', 'title: "Changed ', 1))
+    assert corpus.article(brief).title.startswith("Changed ")
+    (payload,) = cache.conn.execute(
+        "SELECT payload FROM bodies JOIN records USING (path) WHERE title = ?", (brief.title,)
+    ).fetchone()
+    assert payload == b"\x00"  # the chosen version's entry is not mended with another text
+    other = next(r for r in corpus.records if isinstance(r, Brief) and r.path != brief.path)
+    (tmp_path / other.path).write_text("no front matter at all")
+    with pytest.raises(RecordError, match=r"changed while the build ran \(no YAML") as caught:
+        corpus.article(other)
+    assert str(caught.value.path) == other.path
+    cache.close()

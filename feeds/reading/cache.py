@@ -114,14 +114,6 @@ class Entry:
     # why it was rejected; None when it is usable
     reason: str | None = None
 
-    def value(self) -> Article | str:
-        """The cached parse result: an Article, or the reason it was rejected."""
-        if self.reason is not None:
-            return self.reason
-        assert self.payload is not None, "read without its payload"
-        result: Article = pickle.loads(self.payload)
-        return result
-
 
 def brief_row(article: Article) -> BriefRow:
     """The columns ``Brief`` is read back from."""
@@ -159,8 +151,9 @@ class Briefs:
 
     def brief(self, path: str, row: BriefRow) -> Brief:
         title, key, story, micros, published, quality, topics, name, domain, lessons = row
-        provider = self.providers.get((name, domain), _MISSING)
-        if provider is _MISSING:
+        if (name, domain) in self.providers:
+            provider = self.providers[(name, domain)]
+        else:
             provider = Provider(name, domain) if name is not None else None
             self.providers[(name, domain)] = provider
         names = self.topics.get(topics)
@@ -170,9 +163,6 @@ class Briefs:
         return Brief(
             path, title, key, story, when, bool(published), quality, names, provider, lessons
         )
-
-
-_MISSING = Provider("")
 
 
 def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:

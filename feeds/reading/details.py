@@ -12,6 +12,7 @@ version wrote), it reads the record file again, and mends the cache entry.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import sqlite3
 import threading
@@ -22,8 +23,10 @@ from pathlib import Path
 from feeds.errors import RecordError
 from feeds.model import Article, Brief, Record, Signature
 from feeds.reading.cache import Entry, entry_of
-from feeds.reading.reader import Parsed, read_file
+from feeds.reading.reader import Parsed, Rejected, read_file
 from feeds.reading.records import Limits
+
+log = logging.getLogger("feedletter.cache")
 
 # paths per query when reading many rows
 _BATCH = 500
@@ -128,11 +131,13 @@ class Details:
         entry mended when the file is still the one it was chosen by."""
         source = self.sources[record.path]
         read = read_file(source, record.path, self.limits)
-        if not isinstance(read.outcome, Parsed):
+        outcome = read.outcome
+        if isinstance(outcome, Rejected):
             raise RecordError(
-                record.path, f"it changed while the build ran ({read.outcome}); build again"
+                record.path, f"it changed while the build ran ({outcome.reason}); build again"
             )
-        article = read.outcome.article
+        assert isinstance(outcome, Parsed)  # nothing was known, so it was parsed
+        article = outcome.article
         if read.sha256 == self.digests[record.path]:
             self._mend(source, entry_of(read.size, read.mtime_ns, read.sha256, article))
         return article
@@ -148,8 +153,9 @@ class Details:
                         (entry.signature, entry.payload, source, entry.sha256),
                     )
                     conn.commit()
-        except sqlite3.DatabaseError:
-            pass  # the cache is an optimisation: this costs a re-read next time
+        except sqlite3.DatabaseError as exc:
+            # the cache is an optimisation: an entry left unmended costs a re-read
+            log.info("parse cache %s: could not mend %s (%s)", self.cache, source, exc)
 
 
 def _loads(payload: bytes | None) -> object:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,11 +141,6 @@ def _read(
         entry = entry_of(stat.st_size, stat.st_mtime_ns, digest, value)
         shipped = Pickled(entry.payload, entry.signature, entry.brief, entry.reason)
     return FileRead(path, stat.st_size, stat.st_mtime_ns, digest, shipped)
-
-
-def encode(value: Article | str) -> bytes:
-    """Pickle a parse result as the cache stores it."""
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def read_record(

@@ -56,9 +56,14 @@ def rules_stamp(window: float, site: Vocabulary) -> str:
     """What the pairs depend on besides the records: the window, the site's
     vocabulary, and the code of the rule."""
     digest = hashlib.sha256(repr((window, sorted(site.common), site.topics)).encode())
-    for path in _RULES:
-        digest.update(path.read_bytes())
+    digest.update(_rules_code())
     return digest.hexdigest()
+
+
+@functools.cache
+def _rules_code() -> bytes:
+    """The rules' source, read once per process."""
+    return b"".join(path.read_bytes() for path in _RULES)
 
 
 def story_pairs(
