@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +123,46 @@ def test_rejected_records_do_not_stop_the_build(load_fixture_config: Callable[[]
         "news/no-title.md": "no title",
     }
     assert len(result.project.corpus.articles) == 14
+
+
+# what only a build with work to do needs: rendering, the collector and story rules,
+# the state database's engine, HTTP for the hub pings
+HEAVY = ("feedgen", "lxml", "jinja2", "premailer", "rapidfuzz", "Stemmer", "sqlalchemy",
+         "feeds.selection.collector", "feeds.rendering.feed", "urllib.request")  # fmt: skip
+# runs the real command in a fresh interpreter, then lists what it imported
+LOADED = """
+import json, runpy, sys
+sys.argv = ["feedletter", *sys.argv[1:]]
+try:
+    runpy.run_module("newsletter", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+open(OUT, "w").write(json.dumps([code, sorted(sys.modules)]))
+"""
+
+
+@pytest.mark.parametrize("digest", [[], ["--no-digest"]])
+def test_a_build_that_finds_nothing_changed_loads_no_renderer(
+    fixture_project: Path, tmp_path: Path, digest: list[str]
+) -> None:
+    """The no-change path decides from a stat scan and the stored fingerprint alone."""
+
+    def build() -> tuple[int, list[str], str]:
+        out = tmp_path / "modules.json"
+        code = f"OUT = {str(out)!r}\n" + LOADED
+        args = ["build", "--date", "2021-04-02", *digest]
+        run = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=fixture_project, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        status, modules = json.loads(out.read_text())
+        return status, modules, run.stdout
+
+    status, modules, _ = build()  # the first build renders everything
+    assert status == 0
+    assert {"feedgen", "jinja2", "feeds.selection.collector"} <= set(modules)
+    status, modules, stdout = build()
+    assert status == 0
+    assert "(nothing changed since the last build)" in stdout
+    loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
+    assert loaded == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from feeds.config import FeedSettings
 from feeds.errors import ConfigError
@@ -20,8 +21,13 @@ from feeds.reading.boilerplate import Boilerplate, learn, scrub
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import Corpus, FileStat, load_corpus
 from feeds.reading.topics import TopicSet, load_topic_files, merge_topics
-from feeds.selection.collector import Selection, collect
-from feeds.selection.similarity import Vocabulary, vocabulary
+
+if TYPE_CHECKING:
+    from feeds.selection.collector import Selection
+    from feeds.selection.similarity import Vocabulary
+
+# The collector and the story rules (rapidfuzz, stemmers) are imported where they
+# are used: a build that finds nothing changed decides so without loading them.
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ def select(
     project: Project, now: datetime, since: datetime | None = None, keep_rest: bool = False
 ) -> Selection:
     """The collector's selection for ``project`` at ``now`` (optionally only from ``since``)."""
+    from feeds.selection.collector import collect
+
     settings = project.settings
     return collect(
         project.corpus.records,
@@ -125,6 +133,8 @@ def select(
 def site_vocabulary(settings: FeedSettings, topics: TopicSet) -> Vocabulary:
     """The site's own words (its title; its topics' names, short names and ids): every
     record may use them, so the story rules do not count them as evidence."""
+    from feeds.selection.similarity import vocabulary
+
     names: list[str] = []
     for topic in topics.topics:
         names += [topic.name, topic.shortname or "", topic.id.replace("-", " ")]

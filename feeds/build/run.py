@@ -16,15 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from feeds.build import uptodate
-from feeds.build.outputs import read_archives, render_outputs
 from feeds.build.project import Project, load_project, open_cache, select
 from feeds.build.summary import BuildSummary, FeedCount
 from feeds.config import FeedSettings
 from feeds.publishing.output import Removal, WriteReport, removal, write_tree
 from feeds.reading.corpus import scan
-from feeds.selection.collector import Selection, valid_until
+
+if TYPE_CHECKING:
+    from feeds.selection.collector import Selection
+
+# Rendering (feedgen, lxml, Jinja2) and the collector are imported where they are
+# used: a build that finds nothing changed decides so without loading them.
 
 # whose manifest in output/ lists the files a feed build writes
 FEEDS_OWNER = "feeds"
@@ -60,6 +65,8 @@ class FeedPlan:
 
 def plan_feeds(project: Project, now: datetime) -> FeedPlan:
     """What a build of ``project`` at ``now`` would write (``check`` shows it)."""
+    from feeds.build.outputs import read_archives, render_outputs
+
     settings = project.settings
     selection = select(project, now, keep_rest=settings.archives.enabled)
     files = render_outputs(project, selection, read_archives(settings, project.topics))
@@ -131,6 +138,8 @@ def build_feeds(
         report = write_tree(settings.output, plan.files, owner=FEEDS_OWNER)
         summary = summarize(project, plan.selection, report)
         if cache is not None:
+            from feeds.selection.collector import valid_until
+
             rules = [settings.global_rules(), *settings.topic_rules().values()]
             until = valid_until(project.corpus.records, rules, now)
             uptodate.save(cache, fingerprint, until, settings.output, plan.files, summary)

@@ -25,7 +25,6 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,6 +118,8 @@ Post = Callable[[Ping, float], tuple[int, str]]
 
 def post_ping(ping: Ping, timeout: float) -> tuple[int, str]:
     """POST ``hub.mode=publish&hub.url=<topic>`` to the hub."""
+    import urllib.request  # http.client and ssl: only a build that pings loads them
+
     body = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": ping.topic}).encode()
     request = urllib.request.Request(
         ping.hub,

@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from feeds.model import Article
 from feeds.reading.topics import Topic, TopicSet
-from feeds.selection.collector import Selection
+
+if TYPE_CHECKING:
+    from feeds.selection.collector import Selection
 
 RECENCY_WEIGHT = 30.0
 
