@@ -194,6 +194,46 @@ def test_cache_entries_another_version_wrote_are_read_again(tmp_path: Path) -> N
         "SELECT payload FROM bodies WHERE path = ?", (article,)
     ).fetchone()
     assert pickle.loads(payload) in cold.articles  # and its entry mended
+    # the same for a Signature, read for the records near a change
+    cache.conn.execute("UPDATE signatures SET signature = ? WHERE path = ?", (stale, article))
+    warm = load_corpus(folder, cache=cache)
+    brief = next(r for r in warm.records if r.path.endswith(Path(article).name))
+    (signature,) = warm.signatures([brief])
+    assert signature == next(a.signature for a in cold.articles if a.path == brief.path)
+    (blob,) = cache.conn.execute(
+        "SELECT signature FROM signatures WHERE path = ?", (article,)
+    ).fetchone()
+    assert pickle.loads(blob) == signature
+    cache.close()
+
+
+def test_signatures_are_stored_under_their_records_dates(tmp_path: Path) -> None:
+    """The signatures table is keyed by each record's date: a re-dated, rewritten,
+    rejected or deleted record leaves no signature behind under its old key."""
+    folder = tmp_path / "news"
+    shutil.copytree(ROOT / "tests" / "data" / "fixture" / "news", folder)
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+
+    def keys(table: str) -> set[tuple[int, str]]:
+        where = " WHERE reason IS NULL" if table == "records" else ""
+        query = f"SELECT published_us, path FROM {table}{where}"
+        return set(cache.conn.execute(query).fetchall())
+
+    load_corpus(folder, cache=cache)
+    assert keys("signatures") == keys("records") and len(keys("records")) > 10
+    files = sorted(p for p in folder.glob("*.md") if "bad" not in p.name)
+    redated, rewritten, broken, deleted = files[:4]
+    text = redated.read_text()
+    when = re.search(r"^publishedDateTime: (.*)$", text, re.M)
+    assert when is not None
+    redated.write_text(text.replace(when.group(1), "2021-03-30T08:00:00Z"))
+    rewritten.write_text(rewritten.read_text().replace('title: "', 'title: "Now ', 1))
+    broken.write_text("no front matter at all\n")
+    deleted.unlink()
+    corpus = load_corpus(folder, cache=cache)
+    assert corpus.parsed == 3
+    assert keys("signatures") == keys("records")
+    assert len(keys("records")) == len(corpus.records)
     cache.close()
 
 

@@ -5,8 +5,10 @@ One SQLite file (``cache`` in config, default ``var/parse-cache.sqlite3``), apar
 from the state database: it can be deleted at any time and is rebuilt on the next
 build. A row per record file holds its size, mtime (ns), SHA-256, and either the
 reason it was rejected or the columns selection needs (``Brief``); the pickled
-``Article`` and its ``Signature`` are in a table apart (``bodies``), read only for
-the records a feed shows and those near a change. A file whose size and
+``Article`` (``bodies``) and its ``Signature`` (``signatures``, kept in date
+order, so that the records near a change lie together on disk) are in tables
+apart, read only for the records a feed shows and those near a change. A file
+whose size and
 mtime match is taken from the cache; one whose stat changed but whose content
 hash matches (a ``touch``, a checkout) is taken too, and its stat refreshed; only
 the rest is parsed. A change of ``PARSER_VERSION`` or of feedletter's version
@@ -60,11 +62,21 @@ CREATE TABLE IF NOT EXISTS records (
 -- apart, so that reading every record's columns stays small
 CREATE TABLE IF NOT EXISTS bodies (
     path TEXT PRIMARY KEY,
-    -- the story rules' Signature, pickled (read for the records near a change)
-    signature BLOB NOT NULL,
     -- the whole Article, pickled (read for the records shown)
     payload BLOB NOT NULL
 );
+-- the story rules' Signature, pickled, read for the records near a change: stored
+-- in date order, so a build reads the few pages its changes' windows lie on and
+-- not one page per record scattered over the whole file (12,000 signatures read
+-- from an uncached file: 1.5 s by path, 0.13 s by date)
+CREATE TABLE IF NOT EXISTS signatures (
+    published_us INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    -- the SHA-256 of the file it was made from
+    sha256 BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (published_us, path)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS story_records (
     path TEXT PRIMARY KEY,
     sha256 BLOB NOT NULL,
@@ -77,8 +89,8 @@ CREATE TABLE IF NOT EXISTS story_pairs (
 );
 """
 # bumped whenever the tables above change
-SCHEMA_VERSION = 3
-TABLES = ("records", "bodies", "story_records", "story_pairs")
+SCHEMA_VERSION = 4
+TABLES = ("records", "bodies", "signatures", "story_records", "story_pairs")
 # the Brief columns, in the order ``Entry.brief`` holds them
 BRIEF = (
     "title, url_key, title_key, published_us, published, quality, topics, "
@@ -175,17 +187,30 @@ def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:
 
 def _write(conn: sqlite3.Connection, changed: Iterable[tuple[str, Entry]]) -> None:
     """Write entries (in the caller's transaction)."""
-    rows, bodies, gone = [], [], []
+    rows, bodies, signatures, paths = [], [], [], []
     for path, entry in changed:
         stat = (path, entry.size, entry.mtime_ns, entry.sha256, entry.reason)
         rows.append((*stat, *(entry.brief or (None,) * 10)))
-        if entry.payload is not None and entry.signature is not None:
-            bodies.append((path, entry.signature, entry.payload))
-        else:
-            gone.append((path,))
+        paths.append((path,))
+        if entry.payload is not None and entry.signature is not None and entry.brief:
+            bodies.append((path, entry.payload))
+            signatures.append((entry.brief[3], path, entry.sha256, entry.signature))
+    _forget(conn, paths)
     conn.executemany(f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 15)})", rows)
-    conn.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", bodies)
-    conn.executemany("DELETE FROM bodies WHERE path = ?", gone)
+    conn.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?)", bodies)
+    conn.executemany("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?, ?)", signatures)
+
+
+def _forget(conn: sqlite3.Connection, paths: Iterable[tuple[str]]) -> None:
+    """Remove what is stored of these paths but their ``records`` row (in the caller's
+    transaction): a signature is found by the date its record row gives."""
+    paths = list(paths)
+    conn.executemany(
+        "DELETE FROM signatures WHERE path = ?1 AND published_us = "
+        "(SELECT published_us FROM records WHERE path = ?1)",
+        paths,
+    )
+    conn.executemany("DELETE FROM bodies WHERE path = ?", paths)
 
 
 def write_entries(path: Path, changed: Iterable[tuple[str, Entry]]) -> bool:
@@ -286,10 +311,8 @@ class ParseCache:
                 "UPDATE records SET size = ?, mtime_ns = ? WHERE path = ?",
                 ((size, mtime, path) for path, size, mtime in touched),
             )
-            for table in ("records", "bodies"):
-                self.conn.executemany(
-                    f"DELETE FROM {table} WHERE path = ?", ((p,) for p in removed)
-                )
+            _forget(self.conn, ((p,) for p in removed))
+            self.conn.executemany("DELETE FROM records WHERE path = ?", ((p,) for p in removed))
             self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             # the cache is an optimisation: a write that fails costs speed, not output
@@ -308,7 +331,8 @@ class ParseCache:
             for start in range(0, len(wanted), 500):
                 batch = wanted[start : start + 500]
                 query = (
-                    "SELECT path, sha256, signature FROM records JOIN bodies USING (path) "
+                    "SELECT path, s.sha256, signature FROM records JOIN signatures AS s "
+                    "USING (published_us, path) "
                     f"WHERE path IN ({', '.join('?' * len(batch))})"
                 )
                 for path, sha, blob in self.conn.execute(query, batch):

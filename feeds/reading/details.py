@@ -22,7 +22,7 @@ from pathlib import Path
 
 from feeds.errors import RecordError
 from feeds.model import Article, Brief, Record, Signature
-from feeds.reading.cache import Entry, entry_of
+from feeds.reading.cache import EPOCH, MICROSECOND, Entry, entry_of
 from feeds.reading.reader import Parsed, Rejected, read_file
 from feeds.reading.records import Limits
 
@@ -69,7 +69,7 @@ class Details:
         source = self.sources[record.path]
         payload = self._held(source, "payload")
         if payload is None:
-            rows = self._rows("payload", [source])
+            rows = self._rows([source])
             payload = rows.get(source)
         value = _loads(payload)
         if not isinstance(value, Article):
@@ -78,8 +78,8 @@ class Details:
 
     def signatures(self, records: Sequence[Record]) -> list[Signature]:
         """Each record's ``Signature``, read in batches."""
-        wanted = [self.sources[r.path] for r in records if isinstance(r, Brief) and self._wanted(r)]
-        rows = self._rows("signature", wanted) if wanted else {}
+        wanted = [r for r in records if isinstance(r, Brief) and self._wanted(r)]
+        rows = self._signature_rows(wanted) if wanted else {}
         found = []
         for record in records:
             if isinstance(record, Article):
@@ -87,7 +87,12 @@ class Details:
                 continue
             source = self.sources[record.path]
             value = _loads(self._held(source, "signature") or rows.get(source))
-            found.append(value if isinstance(value, Signature) else self.article(record).signature)
+            if not isinstance(value, Signature):  # gone or stale: from the Article, mended
+                value = self.article(record).signature
+                if source not in self.held:
+                    blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                    self._mend_signature(source, self.digests[record.path], blob)
+            found.append(value)
         return found
 
     def _wanted(self, record: Brief) -> bool:
@@ -99,27 +104,51 @@ class Details:
             return None
         return entry.payload if column == "payload" else entry.signature
 
-    def _rows(self, column: str, sources: Sequence[str]) -> dict[str, bytes]:
-        """``column`` of the cache rows of ``sources`` whose hash is still the chosen one."""
+    def _rows(self, sources: Sequence[str]) -> dict[str, bytes]:
+        """The pickled Articles of the cache rows of ``sources`` whose hash is still the
+        chosen one."""
         found: dict[str, bytes] = {}
+        for start in range(0, len(sources), _BATCH):
+            batch = sources[start : start + _BATCH]
+            query = (
+                "SELECT path, sha256, payload FROM records JOIN bodies USING (path) "
+                f"WHERE path IN ({', '.join('?' * len(batch))})"
+            )
+            found.update(self._query(query, batch))
+        return found
+
+    def _signature_rows(self, records: Sequence[Brief]) -> dict[str, bytes]:
+        """The pickled Signatures of ``records`` made from the files they were chosen by,
+        looked up by date: the table keeps them in date order."""
+        wanted = {self.sources[r.path] for r in records}
+        stamps = sorted({(r.published_at - EPOCH) // MICROSECOND for r in records})
+        found: dict[str, bytes] = {}
+        for start in range(0, len(stamps), _BATCH):
+            batch = stamps[start : start + _BATCH]
+            query = (
+                "SELECT path, sha256, signature FROM signatures "
+                f"WHERE published_us IN ({', '.join('?' * len(batch))})"
+            )
+            found.update((p, v) for p, v in self._query(query, batch) if p in wanted)
+        return found
+
+    def _query(self, query: str, values: Sequence[object]) -> list[tuple[str, bytes]]:
+        """(path, value) of each row ``query`` gives (path, SHA-256, value) whose hash is
+        the one its record was chosen by; none when the cache cannot be read."""
         try:
             with self._lock:
                 conn = self._connect()
                 if conn is None:
-                    return found
-                for start in range(0, len(sources), _BATCH):
-                    batch = sources[start : start + _BATCH]
-                    marks = ", ".join("?" * len(batch))
-                    query = (
-                        f"SELECT path, sha256, {column} FROM records JOIN bodies USING (path) "
-                        f"WHERE path IN ({marks})"
-                    )
-                    for path, sha, value in conn.execute(query, batch):
-                        if value is not None and sha == self.digests[self.labels[path]]:
-                            found[path] = value
+                    return []
+                return [
+                    (path, value)
+                    for path, sha, value in conn.execute(query, values)
+                    if value is not None
+                    and path in self.labels
+                    and sha == self.digests[self.labels[path]]
+                ]
         except sqlite3.DatabaseError:
-            return found
-        return found
+            return []
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is None and self.cache is not None and self.cache.exists():
@@ -143,19 +172,32 @@ class Details:
         return article
 
     def _mend(self, source: str, entry: Entry) -> None:
+        assert entry.payload is not None and entry.signature is not None
+        self._store(
+            "INSERT OR REPLACE INTO bodies SELECT path, ? FROM records "
+            "WHERE path = ? AND sha256 = ?",
+            (entry.payload, source, entry.sha256),
+        )
+        self._mend_signature(source, entry.sha256, entry.signature)
+
+    def _mend_signature(self, source: str, sha256: bytes, signature: bytes) -> None:
+        self._store(
+            "INSERT OR REPLACE INTO signatures SELECT published_us, path, sha256, ? "
+            "FROM records WHERE path = ? AND sha256 = ? AND published_us IS NOT NULL",
+            (signature, source, sha256),
+        )
+
+    def _store(self, statement: str, values: tuple[object, ...]) -> None:
+        """Run one mending statement and commit it, if the cache can take it."""
         try:
             with self._lock:
                 conn = self._connect()
                 if conn is not None:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO bodies SELECT path, ?, ? FROM records "
-                        "WHERE path = ? AND sha256 = ?",
-                        (entry.signature, entry.payload, source, entry.sha256),
-                    )
+                    conn.execute(statement, values)
                     conn.commit()
         except sqlite3.DatabaseError as exc:
             # the cache is an optimisation: an entry left unmended costs a re-read
-            log.info("parse cache %s: could not mend %s (%s)", self.cache, source, exc)
+            log.info("parse cache %s: could not mend %s (%s)", self.cache, values[1], exc)
 
 
 def _loads(payload: bytes | None) -> object:
