@@ -16,6 +16,9 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+import feeds.selection.pairs
 from feeds.build.project import load_topics, site_vocabulary
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import load_corpus
@@ -70,7 +73,10 @@ def _repost(source: Path, target: Path, number: int) -> None:
     _redate(target, (number % 4) * 2.5)
 
 
-def test_stories_found_near_changes_equal_stories_found_from_scratch(tmp_path: Path) -> None:
+def test_stories_found_near_changes_equal_stories_found_from_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feeds.selection.pairs, "SLICE", 40)  # many slices, each way
     config = load_config(ROOT / "config.yaml")
     site = site_vocabulary(config, load_topics(config))
     news = tmp_path / "news"
@@ -174,3 +180,21 @@ def test_a_title_of_the_sites_own_words_still_marks_its_copies_near_a_change() -
     records = [first, retitled]
     warm = group_stories(records, 7, site, now, before.pairs, previous=previous)
     assert warm.groups == group_stories(records, 7, site, now).groups == ()
+
+
+@pytest.mark.parametrize("size", [1, 7, 100])
+def test_slices_of_signatures_find_what_one_pass_finds(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The content rule reads signatures a slice at a time (and a window past it):
+    any slice size finds the very pairs one pass over every record finds."""
+    config = load_config(ROOT / "config.yaml")
+    site = site_vocabulary(config, load_topics(config))
+    corpus = load_corpus(ROOT / "content" / "news")
+    monkeypatch.setattr(feeds.selection.pairs, "SLICE", 10**9)
+    whole = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    assert whole.pairs is not None and len(whole.pairs.pairs) > 100
+    monkeypatch.setattr(feeds.selection.pairs, "SLICE", size)
+    sliced = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    assert sliced.pairs == whole.pairs
+    assert sliced.groups == whole.groups

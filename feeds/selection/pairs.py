@@ -46,6 +46,8 @@ from feeds.selection.titles import buckets, story_title, title_pairs
 # a title word in more records than this within one window is not used to find
 # content candidates (the pair still needs its other words)
 CONTENT_POSTINGS = 200
+# records whose signatures a build holds at once (and those a window after them)
+SLICE = 8192
 _NONE: frozenset[str] = frozenset()
 _EMPTY: list[int] = []
 # the rules' own code: a change to it voids the pairs found under the old one
@@ -174,59 +176,104 @@ def _compare(
     at = {index: position for position, index in enumerate(chosen)}
     times = [stamps[i] for i in chosen]
     keys = [story_title(ranked[i]) for i in chosen]
-    common = site.common
-    signatures = source.signatures([ranked[i] for i in chosen])
-    mine = _affected(chosen, times, keys, signatures, near, window, changes, at, common)
+    records = [ranked[i] for i in chosen]
+    # near a change, what each record says decides whether it is compared again;
+    # with no changes given (a cold build), signatures are read a slice at a time
+    signatures = source.signatures(records) if changes else None
+    if signatures is None:
+        mine = [near[i] for i in chosen]
+    else:
+        mine = _affected(chosen, times, keys, signatures, near, window, changes, at, site.common)
     for position, yes in enumerate(mine):
         affected[chosen[position]] = yes
     found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
-    able = [can_match(signature, site) for signature in signatures]
-    postings: dict[str, list[int]] = defaultdict(list)  # word -> positions in chosen, by date
-    # the same, apart by the numbers the titles name: two records that both name
-    # numbers must name the same ones (similarity.matches), so a record naming some
-    # need only look among records naming those or none
-    numbered: dict[tuple[str, frozenset[str]], list[int]] = defaultdict(list)
-    # only title words are looked up: the rest of what records say need no postings
-    asked = set().union(*(s.title for s, ok in zip(signatures, mine, strict=True) if ok)) - common
-    for position, signature in enumerate(signatures):
-        for word in signature.text & asked:
-            postings[word].append(position)
-            numbered[(word, signature.numbers)].append(position)
-    named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
-    # each record's publisher, folded once (not once per candidate pair)
-    publishers = [_publisher_key(ranked[i].provider) for i in chosen]
-    for position, signature in enumerate(signatures):
-        if not mine[position] or not able[position]:
-            continue
-        title = signature.title - common
-        if len(title) < 2:
-            continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
-        end = bisect.bisect_right(times, times[position] + window, lo=position)
-        runs = []
-        skipped = 0
-        numbers = signature.numbers
-        for word in title:
-            posted = postings[word]
-            start = bisect.bisect_right(posted, position)
-            stop = bisect.bisect_right(posted, end - 1, lo=start)
-            if stop - start > CONTENT_POSTINGS:
-                skipped += 1
-                continue
-            if not numbers:
-                runs.append(posted[start:stop])
-                continue
-            for key in ((word, numbers), (word, _NONE)):
-                posted = numbered.get(key, _EMPTY)
-                start = bisect.bisect_right(posted, position)
-                runs.append(posted[start : bisect.bisect_right(posted, end - 1, lo=start)])
-        need = TITLE_EVIDENCE - skipped
-        hits = Counter(itertools.chain.from_iterable(runs))
-        for other in sorted(o for o, seen in hits.items() if seen >= need):
-            if not able[other] or same_key(publishers[position], publishers[other]):
-                continue
-            if matches(signature, signatures[other], site, named[position], named[other]):
-                found.append((chosen[position], chosen[other]))
+    low = 0
+    while low < len(chosen):
+        # the records of a slice and every record within a window after them: the
+        # content rule looks no further, so the slices together find what one pass
+        # over everything would, holding only a slice's signatures at a time
+        high = min(len(chosen), low + SLICE)
+        end = bisect.bisect_right(times, times[high - 1] + window, lo=high)
+        if any(mine[low:high]):
+            some = signatures[low:end] if signatures is not None else None
+            if some is None:
+                some = source.signatures(records[low:end])
+            slice_ = _Slice(records[low:end], times[low:end], some, mine[low:high])
+            found += [(chosen[low + a], chosen[low + b]) for a, b in slice_.pairs(window, site)]
+        low = high
     return found, affected
+
+
+class _Slice:
+    """Consecutive records in date order, compared by the content rule: the first
+    ``len(mine)`` where ``mine`` says, against every later one here (the slice runs
+    a window past them)."""
+
+    def __init__(
+        self,
+        records: Sequence[Record],
+        times: Sequence[float],
+        signatures: Sequence[Signature],
+        mine: Sequence[bool],
+    ) -> None:
+        self.records = records
+        self.times = times
+        self.signatures = signatures
+        self.mine = mine
+
+    def pairs(self, window: float, site: Vocabulary) -> list[tuple[int, int]]:
+        """The content rule's pairs (positions in the slice, earlier first)."""
+        times, signatures, common = self.times, self.signatures, site.common
+        mine = list(self.mine) + [False] * (len(signatures) - len(self.mine))
+        able = [can_match(signature, site) for signature in signatures]
+        postings: dict[str, list[int]] = defaultdict(list)  # word -> positions, by date
+        # the same, apart by the numbers the titles name: two records that both name
+        # numbers must name the same ones (similarity.matches), so a record naming
+        # some need only look among records naming those or none
+        numbered: dict[tuple[str, frozenset[str]], list[int]] = defaultdict(list)
+        # only title words are looked up: the rest of what records say need no postings
+        asked = set().union(*(s.title for s, ok in zip(signatures, mine, strict=True) if ok))
+        asked -= common
+        for position, signature in enumerate(signatures):
+            for word in signature.text & asked:
+                postings[word].append(position)
+                numbered[(word, signature.numbers)].append(position)
+        named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
+        # each record's publisher, folded once (not once per candidate pair)
+        publishers = [_publisher_key(r.provider) for r in self.records]
+        found = []
+        for position, signature in enumerate(signatures):
+            if not mine[position] or not able[position]:
+                continue
+            title = signature.title - common
+            if len(title) < 2:
+                continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
+            end = bisect.bisect_right(times, times[position] + window, lo=position)
+            runs = []
+            skipped = 0
+            numbers = signature.numbers
+            for word in title:
+                posted = postings[word]
+                start = bisect.bisect_right(posted, position)
+                stop = bisect.bisect_right(posted, end - 1, lo=start)
+                if stop - start > CONTENT_POSTINGS:
+                    skipped += 1
+                    continue
+                if not numbers:
+                    runs.append(posted[start:stop])
+                    continue
+                for key in ((word, numbers), (word, _NONE)):
+                    posted = numbered.get(key, _EMPTY)
+                    start = bisect.bisect_right(posted, position)
+                    runs.append(posted[start : bisect.bisect_right(posted, end - 1, lo=start)])
+            need = TITLE_EVIDENCE - skipped
+            hits = Counter(itertools.chain.from_iterable(runs))
+            for other in sorted(o for o, seen in hits.items() if seen >= need):
+                if not able[other] or same_key(publishers[position], publishers[other]):
+                    continue
+                if matches(signature, signatures[other], site, named[position], named[other]):
+                    found.append((position, other))
+        return found
 
 
 def _affected(
