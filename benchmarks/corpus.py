@@ -5,13 +5,16 @@ URL and date (spread over the three years up to the end of last week), written
 with the same front matter layout, so parsing cost is that of real records. Two
 layouts: ``flat`` (one folder, as Jekyll's ``_news/`` keeps them) and ``nested``
 (1,000 records per folder). Deterministic: the same N and layout give the same
-files all week.
+files all week. ``ensure`` makes a corpus once and reuses it while its stamp
+(size, layout, week, this generator's code) matches: a 1,000,000-record corpus
+takes minutes to write.
 
     python -m benchmarks.corpus 10000 benchmarks/.corpus/10k [flat|nested]
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import shutil
@@ -57,6 +60,32 @@ def generate(count: int, target: Path, layout: str = "nested") -> Path:
         (folder / name).write_text(variant(texts[index], number, rng), encoding="utf-8")
     shutil.copytree(SOURCE / "topics", target / "topics")
     return target
+
+
+def _stamp(count: int, layout: str) -> str:
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"{count} {layout} {ANCHOR:%Y-%m-%d} {code}\n"
+
+
+def ensure(count: int, target: Path, layout: str = "nested") -> Path:
+    """``generate``, unless ``target`` already holds that very corpus untouched."""
+    stamp = target / ".stamp"
+    if stamp.is_file() and stamp.read_text() == _stamp(count, layout):
+        return target
+    generate(count, target, layout)
+    stamp.write_text(_stamp(count, layout))
+    return target
+
+
+def touching(target: Path) -> None:
+    """Mark ``target`` as changed (its files are about to be edited): until
+    ``untouched`` says otherwise, ``ensure`` writes it anew."""
+    (target / ".stamp").unlink(missing_ok=True)
+
+
+def untouched(target: Path, count: int, layout: str) -> None:
+    """Mark ``target`` as the pristine corpus again (its edits were undone)."""
+    (target / ".stamp").write_text(_stamp(count, layout))
 
 
 if __name__ == "__main__":

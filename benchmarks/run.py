@@ -16,6 +16,12 @@ the same run. It prints the table, and writes it as JSON (``--json``); with
 subscribers over 20 topic sets and sending it through the real ``send`` path to
 a local aiosmtpd.
 
+At 1,000,000 records (``--records 100000 1000000``) it times the cold and the
+10-edited build only, without Hugo, and reports how cost grows: the cold build's
+time per record against the 100,000-record run's (target ≤ 1.2×) and its peak
+RSS (target ≤ 1.5 GB). A corpus is generated once and reused while unchanged
+(``corpus.ensure``); the edited records are put back after each run.
+
 It never runs in the test suite: timings depend on the machine.
 """
 
@@ -32,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import ROOT, generate
+from .corpus import ROOT, ensure, touching, untouched
 
 HUGO_SITE = ROOT / "benchmarks" / "hugo"
 CORPORA = ROOT / "benchmarks" / ".corpus"
@@ -52,6 +58,12 @@ TARGETS = {
     },
 }
 RSS_TARGET = 0.5
+# from this size on only the cold and the 10-edited build are timed, without Hugo
+LARGE = 1_000_000
+# how cost grows (issue 22): a large run's cold time per record over the 100,000
+# run's, and its peak RSS in MB
+GROWTH_TARGET = 1.2
+LARGE_RSS_MB = 1500
 
 
 def target(count: int, measure: str) -> float | None:
@@ -127,29 +139,41 @@ def hugo(corpus: Path, destination: Path) -> Run:
     )
 
 
-def edit_records(corpus: Path, count: int) -> None:
+def edit_records(corpus: Path, count: int) -> dict[Path, str]:
+    """Edit ``count`` records spread over the corpus; returns their old texts."""
     files = sorted((corpus / "news").rglob("*.md"))
     step = max(1, len(files) // count)
+    before = {}
     for path in files[::step][:count]:
-        text = path.read_text(encoding="utf-8")
+        text = before[path] = path.read_text(encoding="utf-8")
         path.write_text(text.replace('title: "', 'title: "Edited: ', 1), encoding="utf-8")
+    return before
 
 
 def bench_size(count: int, layout: str, with_hugo: bool) -> list[tuple[str, float, float | None]]:
-    corpus = generate(count, CORPORA / f"{count}-{layout}", layout)
+    corpus = ensure(count, CORPORA / f"{count}-{layout}", layout)
+    large = count >= LARGE
     rows: list[tuple[str, float, float | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         config = feedletter_config(work, corpus)
-        hugo_run = hugo(corpus, work / "hugo-public") if with_hugo else None
+        hugo_run = hugo(corpus, work / "hugo-public") if with_hugo and not large else None
         hugo_seconds = hugo_run.seconds if hugo_run else None
         runs: dict[str, Run] = {}
         runs["cold build --no-digest"] = feedletter(config)
-        runs["no-change build --no-digest"] = feedletter(config)
-        edit_records(corpus, 10)
-        runs["10 edited, build --no-digest"] = feedletter(config)
-        feedletter(config, digest=True)  # renders the issue due now (untimed)
-        runs["no-change build (with digest)"] = feedletter(config, digest=True)
+        if not large:
+            runs["no-change build --no-digest"] = feedletter(config)
+        touching(corpus)
+        edited = edit_records(corpus, 10)
+        try:
+            runs["10 edited, build --no-digest"] = feedletter(config)
+        finally:
+            for path, text in edited.items():
+                path.write_text(text, encoding="utf-8")
+            untouched(corpus, count, layout)
+        if not large:
+            feedletter(config, digest=True)  # renders the issue due now (untimed)
+            runs["no-change build (with digest)"] = feedletter(config, digest=True)
         for name, run in runs.items():
             rows.append((name, run.seconds, hugo_seconds))
             print(
@@ -186,6 +210,61 @@ def table(results: Results) -> str:
                 else " | – |"
             )
             lines[-1] += f" {'≤ ' + format(limit, '.2f') if limit else '–'} | {met} |"
+    return "\n".join(lines)
+
+
+def growth(results: Results) -> list[dict[str, object]]:
+    """How cost grows from 100,000 records to each large run of the same layout."""
+    found = []
+    for (count, layout), rows in results.items():
+        base = results.get((100_000, layout))
+        if count < LARGE or base is None:
+            continue
+        values = {name: ours for name, ours, _ in rows}
+        small = {name: ours for name, ours, _ in base}
+        name = "cold build --no-digest"
+        per_record, per_record_small = values[name] / count * 1e6, small[name] / 100_000 * 1e6
+        found.append(
+            {
+                "records": count,
+                "layout": layout,
+                "measure": "cold µs per record / at 100,000",
+                "value": round(per_record, 1),
+                "reference": round(per_record_small, 1),
+                "ratio": round(per_record / per_record_small, 3),
+                "target": GROWTH_TARGET,
+                "met": per_record / per_record_small <= GROWTH_TARGET,
+            }
+        )
+        rss = values["peak RSS, cold (MB)"]
+        found.append(
+            {
+                "records": count,
+                "layout": layout,
+                "measure": "peak RSS, cold (MB)",
+                "value": round(rss, 1),
+                "reference": None,
+                "ratio": None,
+                "target": LARGE_RSS_MB,
+                "met": rss <= LARGE_RSS_MB,
+            }
+        )
+    return found
+
+
+def growth_table(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| records | layout | measure | feedletter | at 100,000 | ratio | target | met |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        reference, ratio = row["reference"], row["ratio"]
+        lines.append(
+            f"| {row['records']:,} | {row['layout']} | {row['measure']} | {row['value']} | "
+            f"{reference if reference is not None else '–'} | "
+            f"{ratio if ratio is not None else '–'} | ≤ {row['target']} | "
+            f"{'yes' if row['met'] else 'no'} |"
+        )
     return "\n".join(lines)
 
 
@@ -226,14 +305,18 @@ def main() -> None:
     }
     print()
     print(table(results))
-    write_json(args.json, results)
+    grown = growth(results)
+    if grown:
+        print()
+        print(growth_table(grown))
+    write_json(args.json, results, grown)
     if args.digest:
         from .digest import run as run_digest
 
         run_digest()
 
 
-def write_json(path: Path, results: Results) -> None:
+def write_json(path: Path, results: Results, grown: list[dict[str, object]]) -> None:
     """The run as JSON: one object per measure, with its ratio and target."""
     import json
 
@@ -251,7 +334,8 @@ def write_json(path: Path, results: Results) -> None:
                     "target": target(count, name),
                 }
             )
-    path.write_text(json.dumps({"machine": _machine(), "rows": rows}, indent=2) + "\n")
+    document = {"machine": _machine(), "rows": rows, "growth": grown}
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {path}")
 
 
