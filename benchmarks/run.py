@@ -198,18 +198,16 @@ def table(results: Results) -> str:
     ]
     for (count, layout), rows in results.items():
         for name, ours, theirs in rows:
-            limit = target(count, name)
+            limit = target(count, name) if count < LARGE else None  # see growth()
             unit = "" if name.startswith("peak") else " s"
             ratio = ours / theirs if theirs else None
             met = "" if ratio is None or limit is None else ("yes" if ratio <= limit else "no")
+            hugo = f"{theirs:.2f}{unit}" if theirs is not None else "–"
             lines.append(
-                f"| {count:,} | {layout} | {name} | {ours:.2f}{unit} | "
-                + (f"{theirs:.2f}{unit}" if theirs is not None else "–")
-                + f" | {ratio:.3f} |"
-                if ratio is not None
-                else " | – |"
+                f"| {count:,} | {layout} | {name} | {ours:.2f}{unit} | {hugo} | "
+                f"{format(ratio, '.3f') if ratio is not None else '–'} | "
+                f"{'≤ ' + format(limit, '.2f') if limit else '–'} | {met} |"
             )
-            lines[-1] += f" {'≤ ' + format(limit, '.2f') if limit else '–'} | {met} |"
     return "\n".join(lines)
 
 
@@ -331,7 +329,7 @@ def write_json(path: Path, results: Results, grown: list[dict[str, object]]) -> 
                     "feedletter": round(ours, 3),
                     "hugo": round(theirs, 3) if theirs is not None else None,
                     "ratio": round(ours / theirs, 4) if theirs else None,
-                    "target": target(count, name),
+                    "target": target(count, name) if count < LARGE else None,
                 }
             )
     document = {"machine": _machine(), "rows": rows, "growth": grown}
