@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from feeds import pause_gc
 from feeds.errors import ConfigError, RecordError
@@ -83,9 +84,9 @@ class Corpus:
         return self.details.signatures(records)
 
 
-@dataclass(frozen=True, slots=True)
-class FileStat:
-    """A record file as the directory scan saw it."""
+class FileStat(NamedTuple):
+    """A record file as the directory scan saw it (a tuple: a scan makes one per
+    file, and a no-change build is mostly that scan)."""
 
     # absolute path
     path: str
@@ -103,7 +104,7 @@ def scan(folder: Path) -> list[FileStat]:
     pending = [str(folder.resolve())]
     while pending:
         pending.extend(_scan_folder(pending.pop(), found))
-    found.sort(key=lambda f: f.path)
+    found.sort()  # by path: paths are unique, so the other fields never decide
     return found
 
 
