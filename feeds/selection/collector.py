@@ -20,7 +20,7 @@ import functools
 import heapq
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -138,13 +138,33 @@ def _cleaned(record: Record, source: RecordSource, boilerplate: Boilerplate) -> 
     return scrub(source.article(record), boilerplate)
 
 
-def _by_story(admitted: Iterable[Record], index: StoryIndex) -> dict[str, list[Record]]:
-    """The admitted copies of each story, by story key."""
-    copies: dict[str, list[Record]] = {}
+# a story as a feed orders it: (newest first, then story key, then path), its key,
+# and its one record when no other copy of it was admitted
+Ordered = tuple[tuple[float, str, str], str, Record | None]
+
+
+def _ordered(
+    admitted: Iterable[Record], index: StoryIndex, shared: dict[str, list[Record]]
+) -> Iterator[Ordered]:
+    """Each admitted story once, with its place in the feed: a story's place is its
+    best copy's. Records told by no other record are stories of their own (their
+    key is no other story's: one URL is one story) and pass through one at a
+    time; the copies of stories several records tell are gathered in ``shared``
+    and come last."""
     story_of = index.story_of
     for article in admitted:
-        copies.setdefault(story_of.get(article.path, article.key), []).append(article)
-    return copies
+        key = story_of.get(article.path)
+        if key is None:
+            yield (
+                (-article.published_at.timestamp(), article.key, article.path),
+                article.key,
+                article,
+            )
+        else:
+            shared.setdefault(key, []).append(article)
+    for key, copies in shared.items():
+        best = copies[0] if len(copies) == 1 else min(copies, key=rank_key)
+        yield (-best.published_at.timestamp(), key, best.path), key, None
 
 
 def _represent(
@@ -279,27 +299,38 @@ def _select(
     show: Callable[[Record], Article] = _in_hand,
 ) -> TopicSelection:
     # a period is [since, now): an article at its very end belongs to the next one
-    admitted = [
+    admitted = (
         a
         for a in candidates
         if rules.admits(a, now) and (since is None or since <= a.published_at < now)
+    )
+    # feeds are newest first (ties: story key, then path); only the stories shown
+    # (and, with keep_rest, the rest) are built, and only the newest max_items are
+    # kept while the others stream past (a bounded heap, not a sort of everything)
+    shared: dict[str, list[Record]] = {}
+    counted = _Counted(_ordered(admitted, index, shared))
+    chosen = sorted(counted) if keep_rest else heapq.nsmallest(rules.max_items, counted)
+    stories = [
+        _represent(key, shared[key] if one is None else [one], window_days, site, show)
+        for _, key, one in chosen
     ]
-    groups = _by_story(admitted, index)
-    # feeds are newest first (ties: story key, then path); a story's place is its best
-    # copy's, so only the stories shown (and, with keep_rest, the rest) are built
-    order = {}
-    for key, copies in groups.items():
-        best = copies[0] if len(copies) == 1 else min(copies, key=rank_key)
-        order[key] = (-best.published_at.timestamp(), key, best.path)
-    if keep_rest:
-        chosen = sorted(order, key=order.__getitem__)
-    else:  # only the newest max_items are shown: a heap beats sorting everything
-        chosen = heapq.nsmallest(rules.max_items, order, key=order.__getitem__)
-    stories = [_represent(key, groups[key], window_days, site, show) for key in chosen]
     if not rules.show_related:
         stories = [_without_see_also(a) for a in stories]
     shown, rest = stories[: rules.max_items], stories[rules.max_items :]
-    return TopicSelection(topic_id, tuple(shown), len(groups), tuple(rest))
+    return TopicSelection(topic_id, tuple(shown), counted.count, tuple(rest))
+
+
+class _Counted:
+    """An iterable of stories that counts them as they pass."""
+
+    def __init__(self, stories: Iterator[Ordered]) -> None:
+        self.stories = stories
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Ordered]:
+        for story in self.stories:
+            self.count += 1
+            yield story
 
 
 def collect(
