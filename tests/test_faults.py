@@ -20,6 +20,22 @@ from newsletter.config import Config
 
 from .conftest import NOW, ROOT, read_tree
 
+# runs ``feedletter ARGS...`` and kills it with SIGKILL as it is about to replace
+# its ``after``-th file (counting from 0): argv is ``after ARGS...``
+KILL_AT_REPLACE = """
+import os, runpy, signal, sys
+after = int(sys.argv.pop(1))
+real, done = os.replace, [0]
+def replace(source, target, *args, **kwargs):
+    if done[0] == after:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(source, target, *args, **kwargs)
+    done[0] += 1
+os.replace = replace
+sys.argv = ["feedletter", *sys.argv[1:]]
+runpy.run_module("newsletter", run_name="__main__", alter_sys=True)
+"""
+
 
 def use_bundled_corpus(project: Path) -> None:
     """Point the fixture project at the 674-record sample (a build that takes a while)."""
@@ -48,32 +64,25 @@ def test_sigkill_mid_build_leaves_each_file_old_or_new(
     build_feeds(new_config.model_copy(update={"output": reference}), NOW)
     new = read_tree(reference)
     assert all(old[name] != new[name] for name in new)  # every file changes
-    command = [
-        sys.executable,
-        "-m",
-        "newsletter",
-        "build",
-        "--no-digest",
-        "--config",
-        str(config_file),
-    ]
-    start = time.monotonic()
-    subprocess.run(command, check=True, capture_output=True)
-    duration = time.monotonic() - start
+    command = [sys.executable, "-m", "newsletter", "build", "--no-digest", "--config"]
+    command.append(str(config_file))
     rng = random.Random(4)
     kills = 0
     for attempt in range(12):
         build_feeds(old_config, NOW)  # start from the old outputs
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.0) * duration)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        kills += process.returncode == -9
+        # a real SIGKILL at a known point of the write: as the build is about to
+        # put its k-th file in place (no sleeps: the kill is an event of the build)
+        after = rng.randrange(len(new))
+        killer = [sys.executable, "-c", KILL_AT_REPLACE, str(after), *command[3:]]
+        process = subprocess.run(killer, capture_output=True, check=False)
+        kills += process.returncode == -signal.SIGKILL
         current = read_tree(old_config.output)
         assert set(current) == set(old), attempt
         for name, data in current.items():
             assert data in (old[name], new[name]), (attempt, name)
-    assert kills >= 6  # most runs really were killed mid-way
+        changed = sum(current[name] == new[name] for name in current)
+        assert changed == after, (attempt, after)  # it died exactly there
+    assert kills == 12
     # the next build completes the job and leaves no temporary files behind
     subprocess.run(command, check=True, capture_output=True)
     assert read_tree(old_config.output) == new
