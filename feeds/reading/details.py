@@ -107,48 +107,41 @@ class Details:
     def _rows(self, sources: Sequence[str]) -> dict[str, bytes]:
         """The pickled Articles of the cache rows of ``sources`` whose hash is still the
         chosen one."""
-        found: dict[str, bytes] = {}
-        for start in range(0, len(sources), _BATCH):
-            batch = sources[start : start + _BATCH]
-            query = (
-                "SELECT path, sha256, payload FROM records JOIN bodies USING (path) "
-                f"WHERE path IN ({', '.join('?' * len(batch))})"
-            )
-            found.update(self._query(query, batch))
-        return found
+        select = "SELECT path, sha256, payload FROM records JOIN bodies USING (path) WHERE path"
+        return dict(self._query(select, sources))
 
     def _signature_rows(self, records: Sequence[Brief]) -> dict[str, bytes]:
         """The pickled Signatures of ``records`` made from the files they were chosen by,
         looked up by date: the table keeps them in date order."""
         wanted = {self.sources[r.path] for r in records}
         stamps = sorted({(r.published_at - EPOCH) // MICROSECOND for r in records})
-        found: dict[str, bytes] = {}
-        for start in range(0, len(stamps), _BATCH):
-            batch = stamps[start : start + _BATCH]
-            query = (
-                "SELECT path, sha256, signature FROM signatures "
-                f"WHERE published_us IN ({', '.join('?' * len(batch))})"
-            )
-            found.update((p, v) for p, v in self._query(query, batch) if p in wanted)
-        return found
+        select = "SELECT path, sha256, signature FROM signatures WHERE published_us"
+        return {p: v for p, v in self._query(select, stamps) if p in wanted}
 
-    def _query(self, query: str, values: Sequence[object]) -> list[tuple[str, bytes]]:
-        """(path, value) of each row ``query`` gives (path, SHA-256, value) whose hash is
-        the one its record was chosen by; none when the cache cannot be read."""
+    def _query(self, select: str, values: Sequence[object]) -> list[tuple[str, bytes]]:
+        """(path, value) of each row that ``select`` (path, SHA-256, value; its WHERE
+        ends with the column that ``values`` hold) gives for ``values``, a batch at a
+        time, whose hash is the one its record was chosen by; none when the cache
+        cannot be read."""
+        found: list[tuple[str, bytes]] = []
         try:
             with self._lock:
                 conn = self._connect()
                 if conn is None:
                     return []
-                return [
-                    (path, value)
-                    for path, sha, value in conn.execute(query, values)
-                    if value is not None
-                    and path in self.labels
-                    and sha == self.digests[self.labels[path]]
-                ]
+                for start in range(0, len(values), _BATCH):
+                    batch = values[start : start + _BATCH]
+                    query = f"{select} IN ({', '.join('?' * len(batch))})"
+                    found += [
+                        (path, value)
+                        for path, sha, value in conn.execute(query, batch)
+                        if value is not None
+                        and path in self.labels
+                        and sha == self.digests[self.labels[path]]
+                    ]
         except sqlite3.DatabaseError:
-            return []
+            return found
+        return found
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is None and self.cache is not None and self.cache.exists():
