@@ -26,6 +26,24 @@ settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+def in_fresh_interpreter(before: str = "", after: str = "") -> str:
+    """Code for ``python -c CODE ARGS...`` that runs ``feedletter ARGS...`` as the
+    console command does, with ``before`` run first (to wrap a function, say) and
+    ``after`` once the command has exited (its exit status in ``status``)."""
+    return (
+        "import runpy, sys\n"
+        + before
+        + "\nstatus = 0\n"
+        + 'sys.argv = ["feedletter", *sys.argv[1:]]\n'
+        + "try:\n"
+        + '    runpy.run_module("newsletter", run_name="__main__", alter_sys=True)\n'
+        + "except SystemExit as exc:\n"
+        + "    status = exc.code\n"
+        + after
+    )
+
+
 # A fixed "now" for every build in the tests: builds must not depend on the clock.
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from feeds.errors import OutputError
 from feeds.publishing.output import write_tree
 from newsletter.config import Config
 
-from .conftest import NOW, read_tree
+from .conftest import NOW, in_fresh_interpreter, read_tree
 
 LAYOUT = "2020-11-17-new-layout-containers-in-canvas-apps-make-responsive-apps-easier.md"
 
@@ -129,16 +129,10 @@ def test_rejected_records_do_not_stop_the_build(load_fixture_config: Callable[[]
 # the state database's engine, HTTP for the hub pings
 HEAVY = ("feedgen", "lxml", "jinja2", "premailer", "rapidfuzz", "Stemmer", "sqlalchemy",
          "feeds.selection.collector", "feeds.rendering.feed", "urllib.request")  # fmt: skip
-# runs the real command in a fresh interpreter, then lists what it imported
-LOADED = """
-import json, runpy, sys
-sys.argv = ["feedletter", *sys.argv[1:]]
-try:
-    runpy.run_module("newsletter", run_name="__main__", alter_sys=True)
-except SystemExit as exc:
-    code = exc.code
-open(OUT, "w").write(json.dumps([code, sorted(sys.modules)]))
-"""
+# the real command in a fresh interpreter; then what it imported, into the file OUT
+LOADED = in_fresh_interpreter(
+    after='import json\nopen(OUT, "w").write(json.dumps([status, sorted(sys.modules)]))\n'
+)
 
 
 @pytest.mark.parametrize("digest", [[], ["--no-digest"]])

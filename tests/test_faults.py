@@ -18,12 +18,13 @@ from feeds.build import build_feeds
 from newsletter.cli import cli
 from newsletter.config import Config
 
-from .conftest import NOW, ROOT, read_tree
+from .conftest import NOW, ROOT, in_fresh_interpreter, read_tree
 
-# runs ``feedletter ARGS...`` and kills it with SIGKILL as it is about to replace
-# its ``after``-th file (counting from 0): argv is ``after ARGS...``
-KILL_AT_REPLACE = """
-import os, runpy, signal, sys
+# before ``feedletter ARGS...``: kill it with SIGKILL as it is about to replace its
+# ``after``-th file (counting from 0); argv is ``after ARGS...``
+KILL_AT_REPLACE = in_fresh_interpreter(
+    before="""
+import os, signal
 after = int(sys.argv.pop(1))
 real, done = os.replace, [0]
 def replace(source, target, *args, **kwargs):
@@ -32,9 +33,8 @@ def replace(source, target, *args, **kwargs):
     real(source, target, *args, **kwargs)
     done[0] += 1
 os.replace = replace
-sys.argv = ["feedletter", *sys.argv[1:]]
-runpy.run_module("newsletter", run_name="__main__", alter_sys=True)
 """
+)
 
 
 def use_bundled_corpus(project: Path) -> None:
