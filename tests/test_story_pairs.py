@@ -198,3 +198,57 @@ def test_slices_of_signatures_find_what_one_pass_finds(
     sliced = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
     assert sliced.pairs == whole.pairs
     assert sliced.groups == whole.groups
+
+
+def _number_title(path: Path, number: str) -> None:
+    text = path.read_text()
+    path.write_text(_TITLE.sub(lambda m: f'title: "{m.group(1)} in {number}"', text, count=1))
+
+
+def test_titles_naming_numbers_pair_as_the_exhaustive_rule_says(tmp_path: Path) -> None:
+    """Two records that both name numbers must name the same ones: the content rule
+    looks for such candidates among records naming the same numbers (posted only
+    when more than one record names them) or none. Copies naming a shared number,
+    one naming its own number beside one naming none, and two naming different
+    numbers: every pair that ``same_event``, tried on each pair, joins ends in one
+    story, and the pairs that name different numbers in none."""
+    from feeds.selection.similarity import same_event
+    from feeds.selection.stories import same_publisher
+
+    news = tmp_path / "news"
+    shutil.copytree(ROOT / "content" / "news", news)
+    rng = random.Random(22)
+    chosen = rng.sample(sorted(news.glob("*.md")), 36)
+    for number, source in enumerate(chosen):
+        copy = news / f"zz-{number}-{source.name}"
+        _syndicate(source, copy, number)
+        kind = number % 3
+        if kind == 0:  # both name one number, which no other record names
+            _number_title(source, f"{7000 + number}")
+            _number_title(copy, f"{7000 + number}")
+        elif kind == 1:  # the original names its own number, the copy none
+            _number_title(source, f"{8000 + number}")
+        else:  # different numbers: never one event
+            _number_title(source, f"{9000 + number}")
+            _number_title(copy, f"{9500 + number}")
+    config = load_config(ROOT / "config.yaml")
+    site = site_vocabulary(config, load_topics(config))
+    corpus = load_corpus(news)
+    index = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    articles = sorted(corpus.articles, key=lambda a: a.published_at)
+    joined = {kind: 0 for kind in ("same numbers", "one names none", "different numbers")}
+    for i, a in enumerate(articles):
+        for b in articles[i + 1 :]:
+            if b.published_at - a.published_at > timedelta(days=7):
+                break
+            one = same_publisher(a.provider, b.provider)
+            if not same_event(a.signature, b.signature, site, same_publisher=one):
+                continue
+            assert index.story_of.get(a.path) == index.story_of.get(b.path) is not None
+            numbers = a.signature.numbers, b.signature.numbers
+            if all(numbers):
+                joined["same numbers" if numbers[0] == numbers[1] else "different numbers"] += 1
+            elif any(numbers):
+                joined["one names none"] += 1
+    assert joined["same numbers"] >= 3 and joined["one names none"] >= 3
+    assert joined["different numbers"] == 0

@@ -47,7 +47,7 @@ from feeds.selection.titles import buckets, story_title, title_pairs
 # content candidates (the pair still needs its other words)
 CONTENT_POSTINGS = 200
 # records whose signatures a build holds at once (and those a window after them)
-SLICE = 8192
+SLICE = 2048
 _NONE: frozenset[str] = frozenset()
 _EMPTY: list[int] = []
 # the rules' own code: a change to it voids the pairs found under the old one
@@ -188,6 +188,9 @@ def _compare(
         affected[chosen[position]] = yes
     found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
     low = 0
+    # the signatures last read, of the records from ``held_from`` on: the window
+    # past one slice is the start of the next, read once
+    held_from, held = 0, list[Signature]()
     while low < len(chosen):
         # the records of a slice and every record within a window after them: the
         # content rule looks no further, so the slices together find what one pass
@@ -197,7 +200,9 @@ def _compare(
         if any(mine[low:high]):
             some = signatures[low:end] if signatures is not None else None
             if some is None:
-                some = source.signatures(records[low:end])
+                kept = held[low - held_from : end - held_from] if low >= held_from else []
+                some = kept + source.signatures(records[low + len(kept) : end])
+                held_from, held = low, some
             slice_ = _Slice(records[low:end], times[low:end], some, mine[low:high])
             found += [(chosen[low + a], chosen[low + b]) for a, b in slice_.pairs(window, site)]
         low = high
@@ -229,15 +234,22 @@ class _Slice:
         postings: dict[str, list[int]] = defaultdict(list)  # word -> positions, by date
         # the same, apart by the numbers the titles name: two records that both name
         # numbers must name the same ones (similarity.matches), so a record naming
-        # some need only look among records naming those or none
+        # some need only look among records naming those or none. Only numbers that
+        # more than one record here names are posted: a record whose numbers no
+        # other names can only meet records naming none (most titles with a number
+        # have their own, and posting each of their words cost half of this pass)
         numbered: dict[tuple[str, frozenset[str]], list[int]] = defaultdict(list)
+        shared = Counter(s.numbers for s in signatures)
         # only title words are looked up: the rest of what records say need no postings
         asked = set().union(*(s.title for s, ok in zip(signatures, mine, strict=True) if ok))
         asked -= common
         for position, signature in enumerate(signatures):
+            numbers = signature.numbers
+            posted_too = not numbers or shared[numbers] > 1
             for word in signature.text & asked:
                 postings[word].append(position)
-                numbered[(word, signature.numbers)].append(position)
+                if posted_too:
+                    numbered[(word, numbers)].append(position)
         named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
         # each record's publisher, folded once (not once per candidate pair)
         publishers = [_publisher_key(r.provider) for r in self.records]
@@ -252,6 +264,9 @@ class _Slice:
             runs = []
             skipped = 0
             numbers = signature.numbers
+            # the numbers its candidates may name: its own (when another record here
+            # names them) or none
+            allowed = ((numbers, _NONE) if shared[numbers] > 1 else (_NONE,)) if numbers else ()
             for word in title:
                 posted = postings[word]
                 start = bisect.bisect_right(posted, position)
@@ -262,8 +277,8 @@ class _Slice:
                 if not numbers:
                     runs.append(posted[start:stop])
                     continue
-                for key in ((word, numbers), (word, _NONE)):
-                    posted = numbered.get(key, _EMPTY)
+                for theirs in allowed:
+                    posted = numbered.get((word, theirs), _EMPTY)
                     start = bisect.bisect_right(posted, position)
                     runs.append(posted[start : bisect.bisect_right(posted, end - 1, lo=start)])
             need = TITLE_EVIDENCE - skipped
