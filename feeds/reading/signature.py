@@ -96,43 +96,67 @@ def words(text: str, language: str = "en") -> list[str]:
 def _tokens(text: str, language: str, limit: int | None = None) -> list[tuple[str, str]]:
     """(stemmed content word, the word as written) pairs, numbers normalised; with
     ``limit``, only the first that many (the rest of the text is never looked at)."""
-    stemmer = _stemmer(language)
-    stem = _stem_cache(language) if stemmer is not None else None
-    english = stemmer is not None and language.lower().startswith("en")
-    matches = _WORD.finditer(unicodedata.normalize("NFKC", text))
-    following = next(matches, None)
+    memo = _parts_memo(language)
+    written = _WORD.findall(unicodedata.normalize("NFKC", text))
     found: list[tuple[str, str]] = []
     skip = False
-    while following is not None:
-        word = following.group()
-        following = next(matches, None)
+    for position, word in enumerate(written):
         if skip:
             skip = False
             continue
-        lower = word.casefold().replace("’", "'")
-        number = None
-        if lower[0].isdigit():  # every number starts with a digit
-            number = _number(lower, following.group().casefold() if following else "")
-        if number is not None:
-            value, used_next = number
-            found.append((value, word))
-            skip = used_next
-        elif english and lower in _STOP:
-            continue
-        elif not english and len(lower) <= 3 and not word.isupper():
-            continue  # no stop list for this language: short words say little
-        else:
-            base = lower.removesuffix("'s").strip("'.&-")
-            # a compound is its words ("privacy-preserving"), unless a part is a number
-            # ("GPT-3", "COVID-19"), which makes it a name of its own
-            digits = not base.isalpha() and any(c.isdigit() for c in base)
-            for part in [base] if digits else base.split("-"):
-                part = part.strip("'.&")
-                if part and not (english and part in _STOP):
-                    found.append((stem(part) if stem else part, word))
+        parts = memo.get(word, _UNSEEN)
+        if parts is _UNSEEN:
+            if len(memo) > 200_000:
+                memo.clear()
+            parts = memo[word] = None if word.casefold()[0].isdigit() else _parts(word, language)
+        if parts is None:  # it starts with a digit: a number, perhaps with the next word
+            following = written[position + 1] if position + 1 < len(written) else ""
+            number = _number(word.casefold().replace("’", "'"), following.casefold())
+            if number is not None:
+                found.append((number[0], word))
+                skip = number[1]
+                if limit is not None and len(found) >= limit:
+                    break
+                continue
+            parts = _parts(word, language)
+        for part in parts:
+            found.append((part, word))
         if limit is not None and len(found) >= limit:
             break
     return found
+
+
+# what ``_parts_memo`` gives for a word not seen yet (told apart by identity)
+_UNSEEN: tuple[str, ...] = ("\0",)
+
+
+@lru_cache(maxsize=8)
+def _parts_memo(language: str) -> dict[str, tuple[str, ...] | None]:
+    """``_parts`` of each word seen in ``language`` (words repeat a lot); None for a
+    word that starts with a digit (a number: what it says depends on the next word)."""
+    return {}
+
+
+def _parts(word: str, language: str) -> tuple[str, ...]:
+    """The stemmed content words of one written word that is not a number: none for
+    a function word, a compound's parts ("privacy-preserving"), unless a part is a
+    number ("GPT-3", "COVID-19"), which makes it a name of its own."""
+    stemmer = _stemmer(language)
+    stem = _stem_cache(language) if stemmer is not None else None
+    english = stemmer is not None and language.lower().startswith("en")
+    lower = word.casefold().replace("’", "'")
+    if english and lower in _STOP:
+        return ()
+    if not english and len(lower) <= 3 and not word.isupper():
+        return ()  # no stop list for this language: short words say little
+    base = lower.removesuffix("'s").strip("'.&-")
+    digits = not base.isalpha() and any(c.isdigit() for c in base)
+    found = []
+    for part in [base] if digits else base.split("-"):
+        part = part.strip("'.&")
+        if part and not (english and part in _STOP):
+            found.append(stem(part) if stem else part)
+    return tuple(found)
 
 
 @lru_cache(maxsize=8)
@@ -174,8 +198,7 @@ def _initials(text: str, language: str) -> dict[str, frozenset[str]]:
     """Initials of runs of 2-5 capitalised words (small linking words allowed inside)."""
     runs: dict[str, frozenset[str]] = {}
     current: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group()
+    for word in _WORD.findall(text):
         if word[:1].isupper() and not word.isupper():
             current.append(word)
             continue
@@ -198,7 +221,23 @@ def _add_runs(run: list[str], runs: dict[str, frozenset[str]], language: str) ->
         return
     key = "".join(w[0] for w in named).casefold()
     if key not in runs:
-        runs[key] = frozenset(words(" ".join(named), language))
+        runs[key] = _name_words(named, language)
+
+
+def _name_words(named: list[str], language: str) -> frozenset[str]:
+    """``words`` of the capitalised words ``named``, joined: in ASCII (which
+    NFKC leaves alone) each is one word that is not a number, so their parts are
+    looked up word by word."""
+    if not all(word.isascii() for word in named):
+        return frozenset(words(" ".join(named), language))
+    memo = _parts_memo(language)
+    found: set[str] = set()
+    for word in named:
+        parts = memo.get(word, _UNSEEN)
+        if parts is _UNSEEN or parts is None:
+            parts = _parts(word, language)
+        found.update(parts)
+    return frozenset(found)
 
 
 def signature(title: str, excerpt: str, language: str = "en", publisher: str = "") -> Signature:
@@ -223,6 +262,7 @@ def signature(title: str, excerpt: str, language: str = "en", publisher: str = "
     )
 
 
+@lru_cache(maxsize=65_536)
 def _is_name(raw: str, first: bool) -> bool:
     """A name: an acronym or mixed-case word anywhere, a capitalised word inside a sentence."""
     if raw[:1].isdigit():
