@@ -17,8 +17,14 @@ This package must never import ``newsletter``: the digest depends on the feeds,
 not the other way round.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __version__ = "0.1.0"
 
@@ -68,3 +74,18 @@ def pause_gc() -> None:
     import gc
 
     gc.disable()
+
+
+def worker_pool(cores: int) -> ProcessPoolExecutor:
+    """Worker processes for a build's CPU-bound stages (parsing records, comparing
+    story signatures), their garbage collector paused.
+
+    forkserver, not fork: the scheduler runs builds from a thread, and forking a
+    threaded process can deadlock the child. Callers fall back to doing the work
+    themselves on ``BrokenProcessPool`` or ``OSError`` (a sandbox without
+    processes)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=pause_gc)

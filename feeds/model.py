@@ -6,7 +6,7 @@ Everything here is a frozen dataclass: values are built once by the parser (in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -264,6 +264,16 @@ class RecordSource(Protocol):
         """The story rules' ``Signature`` of each of ``records``."""
         ...
 
+    def loader(self, records: Sequence[Record]) -> SignatureLoader | None:
+        """A ``SignatureLoader`` of ``records`` for another process, or None when only
+        this process can read them."""
+        ...
+
+
+# reads some records' signatures in another process (a picklable callable): all of
+# them in order, or None when one cannot be read there (this process reads it then)
+SignatureLoader = Callable[[], list[Signature] | None]
+
 
 class InHand:
     """The ``RecordSource`` of records that are all ``Article``s already."""
@@ -274,6 +284,9 @@ class InHand:
 
     def signatures(self, records: Sequence[Record]) -> list[Signature]:
         return [self.article(r).signature for r in records]
+
+    def loader(self, records: Sequence[Record]) -> SignatureLoader | None:
+        return None  # they are in this process's memory
 
 
 IN_HAND = InHand()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import feeds.selection.content
 import feeds.selection.pairs
 from feeds.build.project import load_topics, site_vocabulary
 from feeds.reading.cache import ParseCache
@@ -252,3 +253,48 @@ def test_titles_naming_numbers_pair_as_the_exhaustive_rule_says(tmp_path: Path) 
                 joined["one names none"] += 1
     assert joined["same numbers"] >= 3 and joined["one names none"] >= 3
     assert joined["different numbers"] == 0
+
+
+def test_slices_compared_in_worker_processes_find_what_the_build_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold build reading signatures from the parse cache has worker processes
+    compare its slices (they read the signatures from the cache file themselves);
+    a slice whose signatures a worker cannot read there (gone from the cache) is
+    compared by the build. Either way the pairs are those of one pass here."""
+    import sqlite3
+
+    config = load_config(ROOT / "config.yaml")
+    site = site_vocabulary(config, load_topics(config))
+    cache = ParseCache(tmp_path / "cache.sqlite3")
+    load_corpus(ROOT / "content" / "news", cache=cache)
+    corpus = load_corpus(ROOT / "content" / "news", cache=cache)  # Briefs, from the cache
+    monkeypatch.setattr(feeds.selection.pairs, "SLICE", 10**9)
+    whole = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    assert whole.pairs is not None and len(whole.pairs.pairs) > 100
+
+    started: list[object] = []
+    start = feeds.selection.content.Shipped.start
+
+    def watched(*args: object) -> object:
+        shipped = start(*args)  # type: ignore[arg-type]
+        started.append(shipped)
+        return shipped
+
+    monkeypatch.setattr(feeds.selection.content.Shipped, "start", watched)
+    monkeypatch.setattr(feeds.selection.pairs, "SLICE", 60)
+    shipped = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    assert started and started[-1] is not None  # the workers compared them
+    assert shipped.pairs == whole.pairs and shipped.groups == whole.groups
+
+    count = "SELECT count(*) FROM signatures"
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as conn:  # some signatures gone
+        (stored,) = conn.execute(count).fetchone()
+        gone = "DELETE FROM signatures WHERE hex(substr(sha256, 1, 1)) < '55'"
+        assert conn.execute(gone).rowcount > 100
+    fallen = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    assert started[-1] is not None
+    assert fallen.pairs == whole.pairs and fallen.groups == whole.groups
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as conn:  # the build read them again
+        assert conn.execute(count).fetchone() == (stored,)
+    cache.close()

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
-from feeds import pause_gc
+from feeds import worker_pool
 from feeds.errors import ConfigError, RecordError
-from feeds.model import Article, Previous, Record, Signature
+from feeds.model import Article, Previous, Record, Signature, SignatureLoader
 from feeds.reading.cache import Briefs, Entry, ParseCache, entry_of, write_entries
 from feeds.reading.details import Details
 from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
@@ -83,6 +80,11 @@ class Corpus:
         if self.details is None or all(isinstance(r, Article) for r in records):
             return [self.article(r).signature for r in records]
         return self.details.signatures(records)
+
+    def loader(self, records: Sequence[Record]) -> SignatureLoader | None:
+        """A ``SignatureLoader`` of ``records`` for another process, when the parse
+        cache holds them all."""
+        return None if self.details is None else self.details.loader(records)
 
 
 class FileStat(NamedTuple):
@@ -332,16 +334,13 @@ def _run(jobs: list[Job], workers: int | None, store: str | None = None) -> Iter
     if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
         yield from map(_read, jobs)
         return
-    # forkserver, not fork: the scheduler runs builds from a thread, and forking a
-    # threaded process can deadlock the child
-    context = multiprocessing.get_context("forkserver")
+    from concurrent.futures.process import BrokenProcessPool
+
     size = max(1, min(500, len(jobs) // (cores * 8)))
     chunks = [(store, jobs[at : at + size]) for at in range(0, len(jobs), size)]
     done: set[str] = set()
     try:
-        with ProcessPoolExecutor(
-            max_workers=cores, mp_context=context, initializer=pause_gc
-        ) as pool:
+        with worker_pool(cores) as pool:
             # results are handled as they arrive, overlapping with the workers
             for reads in pool.map(_read_chunk, chunks):
                 for result in reads:

@@ -16,9 +16,10 @@ import logging
 import pickle
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import quote
 
 from feeds.errors import RecordError
 from feeds.model import Article, Brief, Record, Signature
@@ -30,6 +31,8 @@ log = logging.getLogger("feedletter.cache")
 
 # paths per query when reading many rows
 _BATCH = 500
+# the signatures of the records of some dates, as (path, SHA-256, pickled Signature)
+_SIGNATURES = "SELECT path, sha256, signature FROM signatures WHERE published_us"
 
 
 class Details:
@@ -95,6 +98,22 @@ class Details:
             found.append(value)
         return found
 
+    def loader(self, records: Sequence[Record]) -> SignatureRows | None:
+        """What reads ``records``' signatures from the cache file in another process;
+        None when some of them are not there to read (no cache, bytes held here)."""
+        if self.cache is None:
+            return None
+        keys = []
+        for record in records:
+            if not isinstance(record, Brief):
+                return None
+            source = self.sources[record.path]
+            if source in self.held:
+                return None
+            stamp = (record.published_at - EPOCH) // MICROSECOND
+            keys.append((stamp, source, self.digests[record.path]))
+        return SignatureRows(str(self.cache), tuple(keys))
+
     def _wanted(self, record: Brief) -> bool:
         return self._held(self.sources[record.path], "signature") is None
 
@@ -115,8 +134,7 @@ class Details:
         looked up by date: the table keeps them in date order."""
         wanted = {self.sources[r.path] for r in records}
         stamps = sorted({(r.published_at - EPOCH) // MICROSECOND for r in records})
-        select = "SELECT path, sha256, signature FROM signatures WHERE published_us"
-        return {p: v for p, v in self._query(select, stamps) if p in wanted}
+        return {p: v for p, v in self._query(_SIGNATURES, stamps) if p in wanted}
 
     def _query(self, select: str, values: Sequence[object]) -> list[tuple[str, bytes]]:
         """(path, value) of each row that ``select`` (path, SHA-256, value; its WHERE
@@ -129,16 +147,13 @@ class Details:
                 conn = self._connect()
                 if conn is None:
                     return []
-                for start in range(0, len(values), _BATCH):
-                    batch = values[start : start + _BATCH]
-                    query = f"{select} IN ({', '.join('?' * len(batch))})"
-                    found += [
-                        (path, value)
-                        for path, sha, value in conn.execute(query, batch)
-                        if value is not None
-                        and path in self.labels
-                        and sha == self.digests[self.labels[path]]
-                    ]
+                found += [
+                    (path, value)
+                    for path, sha, value in _batched(conn, select, values)
+                    if value is not None
+                    and path in self.labels
+                    and sha == self.digests[self.labels[path]]
+                ]
         except sqlite3.DatabaseError:
             return found
         return found
@@ -191,6 +206,51 @@ class Details:
         except sqlite3.DatabaseError as exc:
             # the cache is an optimisation: an entry left unmended costs a re-read
             log.info("parse cache %s: could not mend %s (%s)", self.cache, values[1], exc)
+
+
+@dataclass(frozen=True)
+class SignatureRows:
+    """Reads some records' signatures from the parse cache file, in another process
+    (a ``model.SignatureLoader``): each as made from the file its record was chosen
+    by, or None when one is not there so (its process reads it then)."""
+
+    # the parse cache file
+    cache: str
+    # (date in microseconds since the epoch, file path, SHA-256 it was chosen by)
+    # of each record, in the order the signatures are wanted
+    keys: tuple[tuple[int, str, bytes], ...]
+
+    def __call__(self) -> list[Signature] | None:
+        stamps = sorted({stamp for stamp, _, _ in self.keys})
+        try:
+            uri = f"file:{quote(self.cache)}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=10)
+            try:
+                rows = {
+                    path: (sha, value) for path, sha, value in _batched(conn, _SIGNATURES, stamps)
+                }
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return None
+        found = []
+        for _, path, sha in self.keys:
+            sha_read, blob = rows.get(path, (None, None))
+            value = _loads(blob) if sha_read == sha else None
+            if not isinstance(value, Signature):
+                return None
+            found.append(value)
+        return found
+
+
+def _batched(
+    conn: sqlite3.Connection, select: str, values: Sequence[object]
+) -> Iterator[tuple[str, bytes, bytes | None]]:
+    """The rows ``select`` (whose WHERE ends with a column) gives for ``values`` of
+    that column, a batch of values per query."""
+    for start in range(0, len(values), _BATCH):
+        batch = values[start : start + _BATCH]
+        yield from conn.execute(f"{select} IN ({', '.join('?' * len(batch))})", batch)
 
 
 def _loads(payload: bytes | None) -> object:

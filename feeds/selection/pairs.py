@@ -4,10 +4,8 @@ changed.
 Pure functions; the state they keep between builds (``StoryPairs``) is stored
 by the parse cache. ``story_pairs`` returns every pair of records within the
 window that the title rules (``titles``) or the content rule
-(``similarity.matches``) join. Content candidates are the later records of a
-record's window that say one of its own title words (postings by word, in date
-order; a word in more than ``CONTENT_POSTINGS`` of them is skipped as too common
-to find anything).
+(``similarity.matches``, over slices of the records in date order: ``content``)
+join.
 
 Whether a pair is found depends only on the two records and on the records of
 the earlier one's window (which title comes next, which words are too common),
@@ -25,33 +23,21 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import itertools
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from feeds.model import (
-    IN_HAND,
-    Previous,
-    Provider,
-    Record,
-    RecordSource,
-    Signature,
-    StoryPairs,
-)
-from feeds.reading.signature import fold
-from feeds.selection.similarity import TITLE_EVIDENCE, Vocabulary, can_match, matches
+from feeds.model import IN_HAND, Previous, Record, RecordSource, Signature, StoryPairs
+from feeds.selection.content import Shipped, Slice, publisher_key
+from feeds.selection.similarity import Vocabulary
 from feeds.selection.titles import buckets, story_title, title_pairs
 
-# a title word in more records than this within one window is not used to find
-# content candidates (the pair still needs its other words)
-CONTENT_POSTINGS = 200
 # records whose signatures a build holds at once (and those a window after them)
 SLICE = 2048
-_NONE: frozenset[str] = frozenset()
-_EMPTY: list[int] = []
 # the rules' own code: a change to it voids the pairs found under the old one
-_RULES = [Path(__file__).with_name(name) for name in ("pairs.py", "similarity.py", "titles.py")]
+_RULES = [
+    Path(__file__).with_name(name)
+    for name in ("pairs.py", "content.py", "similarity.py", "titles.py")
+]
 
 
 def rules_stamp(window: float, site: Vocabulary) -> str:
@@ -186,109 +172,40 @@ def _compare(
         mine = _affected(chosen, times, keys, signatures, near, window, changes, at, site.common)
     for position, yes in enumerate(mine):
         affected[chosen[position]] = yes
-    found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
+    # the slices: the records of each and every record within a window after them;
+    # the content rule looks no further, so the slices together find what one pass
+    # over everything would, holding only a slice's signatures at a time
+    bounds = []
     low = 0
-    # the signatures last read, of the records from ``held_from`` on: the window
-    # past one slice is the start of the next, read once
-    held_from, held = 0, list[Signature]()
     while low < len(chosen):
-        # the records of a slice and every record within a window after them: the
-        # content rule looks no further, so the slices together find what one pass
-        # over everything would, holding only a slice's signatures at a time
         high = min(len(chosen), low + SLICE)
         end = bisect.bisect_right(times, times[high - 1] + window, lo=high)
         if any(mine[low:high]):
+            bounds.append((low, high, end))
+        low = high
+    # each record's publisher, folded once (not once per candidate pair)
+    publishers = [publisher_key(r.provider) for r in records]
+    shipped = None
+    if signatures is None:  # worker processes compare the slices, if they can read them
+        shipped = Shipped.start(bounds, records, times, mine, publishers, window, site, source)
+    found = [(chosen[a], chosen[b]) for a, b in title_pairs(keys, times, window, mine)]
+    # the signatures last read here, of the records from ``held_from`` on: the window
+    # past one slice is the start of the next, read once
+    held_from, held = 0, list[Signature]()
+    results: Iterable[list[tuple[int, int]] | None] = [None] * len(bounds)
+    if shipped is not None:
+        results = shipped.results()
+    for (low, high, end), result in zip(bounds, results, strict=True):
+        if result is None:
             some = signatures[low:end] if signatures is not None else None
             if some is None:
                 kept = held[low - held_from : end - held_from] if low >= held_from else []
                 some = kept + source.signatures(records[low + len(kept) : end])
                 held_from, held = low, some
-            slice_ = _Slice(records[low:end], times[low:end], some, mine[low:high])
-            found += [(chosen[low + a], chosen[low + b]) for a, b in slice_.pairs(window, site)]
-        low = high
+            slice_ = Slice(publishers[low:end], times[low:end], some, mine[low:high])
+            result = slice_.pairs(window, site)
+        found += [(chosen[low + a], chosen[low + b]) for a, b in result]
     return found, affected
-
-
-class _Slice:
-    """Consecutive records in date order, compared by the content rule: the first
-    ``len(mine)`` where ``mine`` says, against every later one here (the slice runs
-    a window past them)."""
-
-    def __init__(
-        self,
-        records: Sequence[Record],
-        times: Sequence[float],
-        signatures: Sequence[Signature],
-        mine: Sequence[bool],
-    ) -> None:
-        self.records = records
-        self.times = times
-        self.signatures = signatures
-        self.mine = mine
-
-    def pairs(self, window: float, site: Vocabulary) -> list[tuple[int, int]]:
-        """The content rule's pairs (positions in the slice, earlier first)."""
-        times, signatures, common = self.times, self.signatures, site.common
-        mine = list(self.mine) + [False] * (len(signatures) - len(self.mine))
-        able = [can_match(signature, site) for signature in signatures]
-        postings: dict[str, list[int]] = defaultdict(list)  # word -> positions, by date
-        # the same, apart by the numbers the titles name: two records that both name
-        # numbers must name the same ones (similarity.matches), so a record naming
-        # some need only look among records naming those or none. Only numbers that
-        # more than one record here names are posted: a record whose numbers no
-        # other names can only meet records naming none (most titles with a number
-        # have their own, and posting each of their words cost half of this pass)
-        numbered: dict[tuple[str, frozenset[str]], list[int]] = defaultdict(list)
-        shared = Counter(s.numbers for s in signatures)
-        # only title words are looked up: the rest of what records say need no postings
-        asked = set().union(*(s.title for s, ok in zip(signatures, mine, strict=True) if ok))
-        asked -= common
-        for position, signature in enumerate(signatures):
-            numbers = signature.numbers
-            posted_too = not numbers or shared[numbers] > 1
-            for word in signature.text & asked:
-                postings[word].append(position)
-                if posted_too:
-                    numbered[(word, numbers)].append(position)
-        named = [site.named(s) if ok else [] for s, ok in zip(signatures, able, strict=True)]
-        # each record's publisher, folded once (not once per candidate pair)
-        publishers = [_publisher_key(r.provider) for r in self.records]
-        found = []
-        for position, signature in enumerate(signatures):
-            if not mine[position] or not able[position]:
-                continue
-            title = signature.title - common
-            if len(title) < 2:
-                continue  # too little of its own to say (similarity.MIN_TITLE_WORDS)
-            end = bisect.bisect_right(times, times[position] + window, lo=position)
-            runs = []
-            skipped = 0
-            numbers = signature.numbers
-            # the numbers its candidates may name: its own (when another record here
-            # names them) or none
-            allowed = ((numbers, _NONE) if shared[numbers] > 1 else (_NONE,)) if numbers else ()
-            for word in title:
-                posted = postings[word]
-                start = bisect.bisect_right(posted, position)
-                stop = bisect.bisect_right(posted, end - 1, lo=start)
-                if stop - start > CONTENT_POSTINGS:
-                    skipped += 1
-                    continue
-                if not numbers:
-                    runs.append(posted[start:stop])
-                    continue
-                for theirs in allowed:
-                    posted = numbered.get((word, theirs), _EMPTY)
-                    start = bisect.bisect_right(posted, position)
-                    runs.append(posted[start : bisect.bisect_right(posted, end - 1, lo=start)])
-            need = TITLE_EVIDENCE - skipped
-            hits = Counter(itertools.chain.from_iterable(runs))
-            for other in sorted(o for o, seen in hits.items() if seen >= need):
-                if not able[other] or same_key(publishers[position], publishers[other]):
-                    continue
-                if matches(signature, signatures[other], site, named[position], named[other]):
-                    found.append((position, other))
-        return found
 
 
 def _affected(
@@ -343,31 +260,3 @@ def _affected(
             )
         )
     return mine
-
-
-def same_publisher(a: Provider | None, b: Provider | None) -> bool:
-    """Whether two providers are one publisher (by name or domain); unknown is not."""
-    return same_key(_publisher_key(a), _publisher_key(b))
-
-
-def _publisher_key(provider: Provider | None) -> tuple[str, str] | None:
-    """(folded name, domain without www.) of a provider; None when unknown."""
-    if provider is None:
-        return None
-    return _folded(provider.name), _domain(provider.domain) if provider.domain else ""
-
-
-@functools.lru_cache(maxsize=4096)  # a few hundred publishers write most records
-def _folded(name: str) -> str:
-    return fold(name)
-
-
-def same_key(a: tuple[str, str] | None, b: tuple[str, str] | None) -> bool:
-    """Whether two ``_publisher_key`` values are one publisher."""
-    if a is None or b is None:
-        return False
-    return a[0] == b[0] or bool(a[1] and a[1] == b[1])
-
-
-def _domain(domain: str) -> str:
-    return domain.casefold().removeprefix("www.")

@@ -54,7 +54,8 @@ from feeds.model import (
     StoryPairs,
 )
 from feeds.reading.signature import title_key
-from feeds.selection.pairs import same_publisher, story_pairs
+from feeds.selection.content import same_publisher
+from feeds.selection.pairs import story_pairs
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary, same_event
 from feeds.selection.titles import same_title, story_title
 from feeds.urls import story_key
