@@ -15,7 +15,8 @@ One subpackage per job, each importing only those below it
 - ``cli``: the ``feedletter`` command, one module per command group.
 
 ``config`` (every setting, validated once), ``addresses`` (the one rule for a mail
-address) and ``errors`` sit beside them. It
+address), ``errors`` and ``replay`` (an unchanged ``build`` answered before the
+rest is imported) sit beside them. It
 builds on ``feeds`` (records, topics, the collector's selection) and never
 re-implements any of it.
 """

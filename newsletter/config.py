@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from feeds.config import FeedSettings, Section, load_settings
 from feeds.errors import FeedletterError
@@ -380,6 +380,23 @@ class Config(FeedSettings):
     def issues_folder(self) -> Path:
         """The private issues folder (``state.issues``), resolved like ``database``."""
         return self._resolved(self.state.issues)
+
+    def environment_names(self) -> list[str]:
+        """Every environment variable this config names (its ``*_env`` settings)."""
+        found: set[str] = set()
+        pending: list[object] = [self]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    item = getattr(value, name)
+                    if name.endswith("_env") and isinstance(item, str):
+                        found.add(item)
+                    else:
+                        pending.append(item)
+            elif isinstance(value, list | tuple):
+                pending.extend(value)
+        return sorted(found)
 
     def _resolved(self, path: Path) -> Path:
         if self.source is not None and not path.is_absolute():

@@ -42,6 +42,7 @@ LAYERS = {
     "newsletter.errors": 10,
     "newsletter.addresses": 11,
     "newsletter.state": 11,
+    "newsletter.replay": 11,  # answers an unchanged build before the rest is imported
     "newsletter.config": 12,
     "newsletter.mail": 13,
     "newsletter.reference": 13,  # the generated configuration reference

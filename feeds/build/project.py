@@ -19,7 +19,8 @@ from feeds.errors import ConfigError
 from feeds.model import Article, StoryPairs
 from feeds.reading.boilerplate import Boilerplate, learn, scrub
 from feeds.reading.cache import ParseCache
-from feeds.reading.corpus import Corpus, FileStat, load_corpus
+from feeds.reading.corpus import Corpus, load_corpus
+from feeds.reading.scan import FileStat
 from feeds.reading.topics import TopicSet, load_topic_files, merge_topics
 
 if TYPE_CHECKING:

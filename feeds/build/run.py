@@ -23,7 +23,7 @@ from feeds.build.project import Project, load_project, open_cache, select
 from feeds.build.summary import BuildSummary, FeedCount
 from feeds.config import FeedSettings
 from feeds.publishing.output import Removal, WriteReport, removal, write_tree
-from feeds.reading.corpus import scan
+from feeds.reading.scan import scan
 
 if TYPE_CHECKING:
     from feeds.selection.collector import Selection
@@ -49,6 +49,8 @@ class BuildResult:
     report: WriteReport
     # the fingerprint of every input (``uptodate.fingerprint``), checked in this build
     fingerprint: str = ""
+    # when the passage of time alone changes what it wrote (None: never, or no cache)
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -130,13 +132,14 @@ def build_feeds(
                     skipped=True,
                     warnings=tuple(cache.warnings),
                 )
-                return BuildResult(summary, None, None, report, fingerprint)
+                return BuildResult(summary, None, None, report, fingerprint, previous.until)
         project = load_project(settings, cache=cache, files=files, progress=progress)
         plan = plan_feeds(project, now)
         if plan.removal.drastic and not allow_removal:
             raise plan.removal.error()
         report = write_tree(settings.output, plan.files, owner=FEEDS_OWNER)
         summary = summarize(project, plan.selection, report)
+        until = None
         if cache is not None:
             from feeds.selection.collector import valid_until
 
@@ -145,7 +148,7 @@ def build_feeds(
             uptodate.save(cache, fingerprint, until, settings.output, plan.files, summary)
             if plan.selection.pairs is not None:
                 cache.save_story_pairs(plan.selection.pairs, project.known_pairs)
-        return BuildResult(summary, project, plan.selection, report, fingerprint)
+        return BuildResult(summary, project, plan.selection, report, fingerprint, until)
     finally:
         if cache is not None:
             cache.close()

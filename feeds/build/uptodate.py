@@ -27,7 +27,7 @@ from typing import Any
 from feeds.build.summary import BuildSummary, FeedCount
 from feeds.config import FeedSettings
 from feeds.reading.cache import ParseCache, parser_key
-from feeds.reading.corpus import FileStat
+from feeds.reading.scan import FileStat
 from feeds.rendering.templating import DEFAULT_TEMPLATES
 
 KEY = "build-stamp"
@@ -63,9 +63,13 @@ def fingerprint(settings: FeedSettings, records: Iterable[FileStat]) -> str:
 class BuildRecord:
     """The record of the last build, when it still matches."""
 
-    def __init__(self, summary: BuildSummary, outputs: Mapping[str, Any]) -> None:
+    def __init__(
+        self, summary: BuildSummary, outputs: Mapping[str, Any], until: datetime | None = None
+    ) -> None:
         self.summary = summary
         self.outputs = outputs
+        # when the passage of time alone changes the selection (None: never)
+        self.until = until
 
 
 def save(
@@ -89,8 +93,8 @@ def load(
     if value is None:
         return None
     try:
-        until = value["valid_until"]
-        if until is not None and now >= datetime.fromisoformat(until):
+        until = value["valid_until"] and datetime.fromisoformat(value["valid_until"])
+        if until is not None and now >= until:
             return None
         data = value["summary"]
         summary = BuildSummary(
@@ -104,7 +108,7 @@ def load(
         )
     except (ValueError, KeyError, TypeError):
         return None
-    return BuildRecord(summary, value["outputs"][str(output)])
+    return BuildRecord(summary, value["outputs"][str(output)], until)
 
 
 def save_outputs(

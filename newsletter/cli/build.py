@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -28,7 +30,14 @@ from newsletter.cli.group import (
 )
 from newsletter.config import Config, load_config
 from newsletter.issue.pipeline import DigestResult, issue_period
-from newsletter.runtime.sitebuild import DigestOutcome, Options, SiteBuild, build_site
+from newsletter.replay import remember
+from newsletter.runtime.sitebuild import (
+    DigestOutcome,
+    Options,
+    SiteBuild,
+    build_site,
+    dependencies,
+)
 
 
 @cli.command()
@@ -60,15 +69,57 @@ def build(
         force=force,
         allow_removal=allow_removal,
     )
+    now = datetime.now(UTC)
     with progress_bar("Parsing records") as advance, gc_paused():
-        site = build_site(config, datetime.now(UTC), options, progress=advance)
+        site = build_site(config, now, options, progress=advance)
     assert site.feeds is not None
-    print_build_summary(site.feeds, config)
-    report(site, config)
-    if strict and site.feeds.summary.rejected:
-        rejected = len(site.feeds.summary.rejected)
-        click.echo(f"error: --strict: {rejected} record(s) rejected", err=True)
-        sys.exit(EXIT_REJECTED)
+    with Recorded() as printed:
+        print_build_summary(site.feeds, config)
+        report(site, config)
+        code = 0
+        if strict and site.feeds.summary.rejected:
+            rejected = len(site.feeds.summary.rejected)
+            click.echo(f"error: --strict: {rejected} record(s) rejected", err=True)
+            code = EXIT_REJECTED
+    found = dependencies(config, site, options, now) if verbosity() < VERBOSE else None
+    if found is not None and config.cache is not None:
+        # the next identical run answers from this before importing the rest
+        argv = sys.argv[1:]
+        what = (printed.out.getvalue(), printed.err.getvalue(), code)
+        remember(argv, config.cache, found.witnesses, found.until, found.lock, what)
+    if code:
+        sys.exit(code)
+
+
+class _Tee(io.TextIOBase):
+    """A text stream that writes to another and keeps a copy."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.copy = io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.copy.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def getvalue(self) -> str:
+        return self.copy.getvalue()
+
+
+class Recorded:
+    """What is printed on stdout and stderr inside it, printed and kept."""
+
+    def __enter__(self) -> Recorded:
+        self.out, self.err = _Tee(sys.stdout), _Tee(sys.stderr)
+        self._streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = self.out, self.err
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout, sys.stderr = self._streams
 
 
 @cli.command()

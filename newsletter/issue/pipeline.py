@@ -145,6 +145,20 @@ def current_period(config: Config, now: datetime) -> Period:
     return issue_period(config, today - timedelta(days=1))
 
 
+def period_ends(config: Config, now: datetime) -> datetime:
+    """When ``current_period`` stops giving the period it gives at ``now``: the digest
+    schedule's next run (without a schedule, the next local midnight)."""
+    zone = ZoneInfo(config.schedule.timezone)
+    crontab = config.schedule.digest
+    if crontab:
+        from apscheduler.triggers.cron import CronTrigger
+
+        fire = CronTrigger.from_crontab(crontab, timezone=zone).get_next_fire_time(None, now)
+        return fire if fire is not None else now + timedelta(days=1)
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone)
+
+
 def previous_run(crontab: str, zone: ZoneInfo, now: datetime) -> datetime | None:
     """The last time at or before ``now`` that ``crontab`` fires (None within 2 years)."""
     from apscheduler.triggers.cron import CronTrigger

@@ -184,6 +184,11 @@ def _watch(
         done.set()
 
 
+def work_lock_path(database: Path) -> Path:
+    """The file of the work lock beside an SQLite state database."""
+    return _lock_path(database, "work")
+
+
 def work_lock(
     database: Database | Path, what: str, wait_seconds: float
 ) -> AbstractContextManager[None]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from feeds.build import (
     BuildResult,
@@ -36,11 +37,13 @@ from newsletter.issue.pipeline import (
     check_topics,
     current_period,
     make_issue,
+    period_ends,
     render_due_digest,
 )
 from newsletter.issue.plan import Period
 from newsletter.issue.render import RenderedIssue
-from newsletter.runtime.locks import work_lock
+from newsletter.replay import Witness
+from newsletter.runtime.locks import work_lock, work_lock_path
 from newsletter.runtime.migrate import migrate
 
 
@@ -93,6 +96,16 @@ class SiteBuild:
     pings: PublishReport | None
 
     @property
+    def unchanged(self) -> bool:
+        """Nothing was written, rendered or pinged: every part found nothing changed."""
+        pings = self.pings
+        return (
+            (self.feeds is None or self.feeds.summary.skipped)
+            and (self.digest is None or self.digest.unchanged)
+            and (pings is None or not (pings.results or pings.given_up or pings.warnings))
+        )
+
+    @property
     def written(self) -> tuple[str, ...]:
         """Every path in output/ this build changed."""
         paths = list(self.feeds.report.written) if self.feeds else []
@@ -129,6 +142,53 @@ def build_site(
             # after the files are in place; under the lock, which keeps the pending file whole
             pings = publish(config.websub, config.site.base_url, written)
     return SiteBuild(feeds, digest, pings)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What an unchanged site build depended on, as ``newsletter.replay`` observes it."""
+
+    # the witnesses (``replay.observe``)
+    witnesses: list[Witness]
+    # when the time alone changes what it would do (None: never)
+    until: datetime | None
+    # the work lock's file
+    lock: Path
+
+
+def dependencies(
+    config: Config, site: SiteBuild, options: Options, now: datetime
+) -> Dependencies | None:
+    """What the unchanged ``site`` build depended on (``replay.remember``); None when
+    that cannot be observed from files (the state on a database server) or the build
+    was not one that is replayed (something changed, a given period)."""
+    database = config.database
+    if not site.unchanged or database.kind != "sqlite" or options.period is not None:
+        return None
+    import feeds
+    import newsletter
+
+    folders = [
+        Path(feeds.__file__).parent,
+        Path(newsletter.__file__).parent,
+        config.templates,
+        config.output,
+        config.issues_folder,
+        *([config.content.topics] if config.content.topics is not None else []),
+    ]
+    witnesses: list[Witness] = [
+        ["bytes", str(config.source.resolve() if config.source else "")],
+        ["env", config.environment_names()],
+        ["records", str(config.content.news.resolve())],
+        *(["tree", str(folder)] for folder in folders),
+        *(["file", path] for path in (database.where, f"{database.where}-wal")),
+        ["file", str(config.websub.pending)],
+    ]
+    moments = [site.feeds.valid_until] if site.feeds is not None else []
+    if site.digest is not None:
+        moments.append(period_ends(config, now))
+    until = min((m for m in moments if m is not None), default=None)
+    return Dependencies(witnesses, until, work_lock_path(Path(database.where)))
 
 
 def _digest(
