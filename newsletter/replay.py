@@ -4,11 +4,13 @@ feedletter is imported.
 A build that finds nothing changed (``feeds.build.uptodate``) still pays for
 starting feedletter: importing click, pydantic and the config models and
 validating the config cost more than the stat scan it then makes (0.5 s of a
-0.75 s no-change build of 10,000 records on the benchmark machine). So when a
-``build`` run finds that nothing changed (the feeds skipped, the digest
-unchanged, nothing pinged), the command stores in the parse cache what it
-printed and its exit code (``remember``), with *witnesses*: digests of
-everything that run depended on, observed with the standard library alone —
+0.75 s no-change build of 10,000 records on the benchmark machine). So a
+``build`` run stores in the parse cache what the same command would print run
+again with nothing changed, and its exit code (``remember``): what it printed
+itself when it found nothing changed (the feeds skipped, the digest unchanged,
+nothing pinged), or after it wrote, its summary as a skipped build reports it
+(``runtime.sitebuild.as_run_again``); with *witnesses*: digests of everything
+the run depended on, observed with the standard library alone once it is done —
 
 - the config file's bytes; the environment variables feedletter reads
   (``FEEDLETTER_*``, ``TZ``, and every variable the config names); the Python

@@ -14,13 +14,13 @@ last build (see ``feeds.build.uptodate``), and otherwise parses only changed rec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feeds.build import uptodate
 from feeds.build.project import Project, load_project, open_cache, select
-from feeds.build.summary import BuildSummary, FeedCount
+from feeds.build.summary import BuildSummary, FeedCount, skipped
 from feeds.config import FeedSettings
 from feeds.publishing.output import Removal, WriteReport, removal, write_tree
 from feeds.reading.scan import scan
@@ -123,15 +123,7 @@ def build_feeds(
             previous = uptodate.load(cache, fingerprint, now, settings.output)
             if previous is not None:
                 report = WriteReport((), tuple(sorted(previous.outputs)), ())
-                summary = replace(
-                    previous.summary,
-                    parsed=0,
-                    written=0,
-                    unchanged=len(previous.outputs),
-                    removed=0,
-                    skipped=True,
-                    warnings=tuple(cache.warnings),
-                )
+                summary = skipped(previous.summary, len(previous.outputs), tuple(cache.warnings))
                 return BuildResult(summary, None, None, report, fingerprint, previous.until)
         project = load_project(settings, cache=cache, files=files, progress=progress)
         plan = plan_feeds(project, now)

@@ -6,7 +6,7 @@ importing the build (which imports ``uptodate``). Nothing here computes anything
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,17 @@ class BuildSummary:
     stories: int = 0
     # cache problems (the build went on without the cache)
     warnings: tuple[str, ...] = field(default=())
+
+
+def skipped(summary: BuildSummary, outputs: int, warnings: tuple[str, ...] = ()) -> BuildSummary:
+    """``summary`` of a build as a later one that found nothing changed reports it:
+    nothing parsed, written or removed, its ``outputs`` files unchanged."""
+    return replace(
+        summary,
+        parsed=0,
+        written=0,
+        unchanged=outputs,
+        removed=0,
+        skipped=True,
+        warnings=warnings,
+    )

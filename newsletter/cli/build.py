@@ -35,6 +35,7 @@ from newsletter.runtime.sitebuild import (
     DigestOutcome,
     Options,
     SiteBuild,
+    as_run_again,
     build_site,
     dependencies,
 )
@@ -73,47 +74,61 @@ def build(
     with progress_bar("Parsing records") as advance, gc_paused():
         site = build_site(config, now, options, progress=advance)
     assert site.feeds is not None
-    with Recorded() as printed:
-        print_build_summary(site.feeds, config)
-        report(site, config)
-        code = 0
-        if strict and site.feeds.summary.rejected:
-            rejected = len(site.feeds.summary.rejected)
-            click.echo(f"error: --strict: {rejected} record(s) rejected", err=True)
-            code = EXIT_REJECTED
-    found = dependencies(config, site, options, now) if verbosity() < VERBOSE else None
-    if found is not None and config.cache is not None:
-        # the next identical run answers from this before importing the rest
-        argv = sys.argv[1:]
+    code = print_build(site, config, strict)
+    again = as_run_again(site) if verbosity() < VERBOSE else None
+    found = dependencies(config, again, options, now) if again is not None else None
+    if again is not None and found is not None and config.cache is not None:
+        # the next identical run answers from this before importing the rest: what
+        # it would print, found as this one was printed
+        with Recorded(echo=False) as printed:
+            print_build(again, config, strict)
         what = (printed.out.getvalue(), printed.err.getvalue(), code)
-        remember(argv, config.cache, found.witnesses, found.until, found.lock, what)
+        remember(sys.argv[1:], config.cache, found.witnesses, found.until, found.lock, what)
     if code:
         sys.exit(code)
 
 
-class _Tee(io.TextIOBase):
-    """A text stream that writes to another and keeps a copy."""
+def print_build(site: SiteBuild, config: Config, strict: bool) -> int:
+    """Print a site build's summary; its exit status."""
+    assert site.feeds is not None
+    print_build_summary(site.feeds, config)
+    report(site, config)
+    if strict and site.feeds.summary.rejected:
+        rejected = len(site.feeds.summary.rejected)
+        click.echo(f"error: --strict: {rejected} record(s) rejected", err=True)
+        return EXIT_REJECTED
+    return 0
 
-    def __init__(self, stream: TextIO) -> None:
+
+class _Tee(io.TextIOBase):
+    """A text stream that keeps what is written to it, and writes it to another."""
+
+    def __init__(self, stream: TextIO | None) -> None:
         self.stream = stream
         self.copy = io.StringIO()
 
     def write(self, text: str) -> int:
         self.copy.write(text)
-        return self.stream.write(text)
+        return self.stream.write(text) if self.stream is not None else len(text)
 
     def flush(self) -> None:
-        self.stream.flush()
+        if self.stream is not None:
+            self.stream.flush()
 
     def getvalue(self) -> str:
         return self.copy.getvalue()
 
 
 class Recorded:
-    """What is printed on stdout and stderr inside it, printed and kept."""
+    """What is printed on stdout and stderr inside it, kept (and printed when
+    ``echo``)."""
+
+    def __init__(self, echo: bool = True) -> None:
+        self.echo = echo
 
     def __enter__(self) -> Recorded:
-        self.out, self.err = _Tee(sys.stdout), _Tee(sys.stderr)
+        out, err = (sys.stdout, sys.stderr) if self.echo else (None, None)
+        self.out, self.err = _Tee(out), _Tee(err)
         self._streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self.out, self.err
         return self

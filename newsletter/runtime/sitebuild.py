@@ -16,7 +16,7 @@ brings the project up to date (``runtime.migrate``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,8 @@ from feeds.build import (
     load_topics,
     plan_feeds,
 )
+from feeds.build.summary import skipped
+from feeds.publishing.output import WriteReport
 from feeds.publishing.websub import PublishReport, publish
 from newsletter.config import Config
 from newsletter.errors import EmptyIssueError
@@ -142,6 +144,34 @@ def build_site(
             # after the files are in place; under the lock, which keeps the pending file whole
             pings = publish(config.websub, config.site.base_url, written)
     return SiteBuild(feeds, digest, pings)
+
+
+def as_run_again(site: SiteBuild) -> SiteBuild | None:
+    """What the same build, run again with nothing changed, gives: every part found
+    unchanged (the feeds' summary as ``uptodate`` reports a skipped build, the same
+    digest period unchanged, nothing pinged); None when that cannot be told from
+    this one (cache warnings, a digest not produced, pings to retry)."""
+    if site.unchanged:
+        return site
+    feeds, digest, pings = site.feeds, site.digest, site.pings
+    if feeds is not None and feeds.summary.warnings:
+        return None
+    if digest is not None and digest.empty:
+        return None
+    if pings is not None and (pings.failed or pings.given_up or pings.warnings):
+        return None
+    again = None
+    if feeds is not None:
+        outputs = feeds.summary.written + feeds.summary.unchanged
+        summary = skipped(feeds.summary, outputs)
+        files = (*feeds.report.written, *feeds.report.unchanged)
+        report = WriteReport((), tuple(sorted(files)), ())
+        again = replace(feeds, summary=summary, project=None, selection=None, report=report)
+    return SiteBuild(
+        again,
+        DigestOutcome(digest.period) if digest is not None else None,
+        PublishReport() if pings is not None else None,
+    )
 
 
 @dataclass(frozen=True)
