@@ -10,7 +10,8 @@ again with nothing changed, and its exit code (``remember``): what it printed
 itself when it found nothing changed (the feeds skipped, the digest unchanged,
 nothing pinged), or after it wrote, its summary as a skipped build reports it
 (``runtime.sitebuild.as_run_again``); with *witnesses*: digests of everything
-the run depended on, observed with the standard library alone once it is done —
+the run depended on, observed with the standard library alone (what it reads
+before it reads it, what it writes after) —
 
 - the config file's bytes; the environment variables feedletter reads
   (``FEEDLETTER_*``, ``TZ``, and every variable the config names); the Python
@@ -24,7 +25,8 @@ the run depended on, observed with the standard library alone once it is done �
 The next run with the same arguments in the same folder looks for that record
 first (``replay``), reading only the config's ``cache`` key to find the parse
 cache. If every witness is as it was, the moment has not come, and no build
-holds the work lock, it prints the same lines and exits with the same code.
+holds the work lock, it prints the same lines and exits with the same code;
+when it does not, the build takes the records' scan it made (``handed``).
 Anything else (other arguments, ``-v``, no cache, a state database on a server,
 a witness that differs) runs the command, which checks everything itself;
 deleting the parse cache deletes the records too.
@@ -46,7 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from feeds.reading.scan import scan
+from feeds.reading.scan import FileStat, scan
 
 # ``newsletter.config.DEFAULT_CONFIG`` and ``feeds.config``'s default ``cache``
 # (importing those modules is what this one is here to avoid; a test holds them equal)
@@ -105,7 +107,9 @@ def holds(record: dict[str, Any]) -> bool:
         until = record["until"]
         if until is not None and datetime.now(UTC) >= datetime.fromisoformat(until):
             return False
-        if any(observe(witness) != seen for witness, seen in record["witnesses"]):
+        # the cheap ones first: the records' scan only when all else is as it was
+        witnesses = sorted(record["witnesses"], key=lambda pair: pair[0][0] == "records")
+        if any(observe(witness) != seen for witness, seen in witnesses):
             return False
         return not _locked(record["lock"])
     except (KeyError, TypeError, ValueError):
@@ -115,20 +119,22 @@ def holds(record: dict[str, Any]) -> bool:
 def remember(
     argv: Sequence[str],
     cache: Path,
-    witnesses: Iterable[Witness],
+    observed: Iterable[tuple[Witness, str]],
     until: datetime | None,
     lock: Path | None,
     printed: tuple[str, str, int],
 ) -> None:
     """Store in the parse cache at ``cache`` what a no-change run with ``argv``
-    printed (stdout, stderr, exit code) and what it depended on."""
+    prints (stdout, stderr, exit code) and its witnesses with what was ``observed``
+    of each (``observe``, ``records_witness``): the inputs before the build read
+    them, what it wrote after."""
     if config_of(argv) is None:
         return
     stdout, stderr, code = printed
     record = {
         "python": _python(),
         "until": until.isoformat() if until is not None else None,
-        "witnesses": [[witness, observe(witness)] for witness in witnesses],
+        "witnesses": [[witness, seen] for witness, seen in observed],
         "lock": str(lock) if lock is not None else None,
         "stdout": stdout,
         "stderr": stderr,
@@ -163,9 +169,8 @@ def observe(witness: Witness) -> str:
             files = scan(Path(argument))
         except Exception:  # not a folder now: the command will say so
             return "unreadable"
-        digest.update("\0".join([f.path for f in files]).encode())
-        digest.update(array("q", [f.size for f in files]).tobytes())
-        digest.update(array("q", [f.mtime_ns for f in files]).tobytes())
+        _HANDED[argument] = files
+        return records_witness(Path(argument), files)[1]
     elif kind == "env":
         names = sorted({*argument, *ALWAYS, *(k for k in os.environ if k.startswith(PREFIX))})
         for name in names:
@@ -173,6 +178,25 @@ def observe(witness: Witness) -> str:
     else:
         raise ValueError(f"unknown witness {kind!r}")
     return digest.hexdigest()
+
+
+# the last scan of each records folder ``observe`` made, for the build to take
+# (``handed``) when the run is not answered: one scan either way
+_HANDED: dict[str, list[FileStat]] = {}
+
+
+def records_witness(folder: Path, files: list[FileStat]) -> tuple[Witness, str]:
+    """The witness of the records under ``folder`` and its digest, from their scan."""
+    digest = hashlib.sha256(b"records")
+    digest.update("\0".join([f.path for f in files]).encode())
+    digest.update(array("q", [f.size for f in files]).tobytes())
+    digest.update(array("q", [f.mtime_ns for f in files]).tobytes())
+    return ["records", str(folder)], digest.hexdigest()
+
+
+def handed(folder: Path) -> list[FileStat] | None:
+    """The scan of ``folder`` this process made while deciding not to answer (once)."""
+    return _HANDED.pop(str(folder), None)
 
 
 def _key(argv: Sequence[str]) -> str:

@@ -209,3 +209,31 @@ def test_the_digest_period_due_changes_exactly_when_period_ends_says() -> None:
         assert end > now
         assert current_period(config, end - timedelta(seconds=1)) == current_period(config, now)
         assert current_period(config, end) != current_period(config, now)
+
+
+def test_a_record_edited_while_the_build_runs_is_not_taken_as_seen(
+    fixture_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inputs are observed before the build reads them: a record edited after
+    the scan (while the build renders) makes the next run go through the command,
+    which then parses it."""
+    record = sorted((fixture_project / "news").glob("*.md"))[0]
+    edit = (
+        "import feeds.build.run as run_module\n"
+        "plan = run_module.plan_feeds\n"
+        "def edited(*args, **kwargs):\n"
+        f"    path = {str(record)!r}\n"
+        "    open(path, 'a').write('\\n')\n"
+        "    return plan(*args, **kwargs)\n"
+        "run_module.plan_feeds = edited\n"
+    )
+    out = tmp_path / "modules.json"
+    code = f"OUT = {str(out)!r}\n" + in_fresh_interpreter(
+        before=edit,
+        after='import json\nopen(OUT, "w").write(json.dumps([status, sorted(sys.modules)]))\n',
+    )
+    subprocess.run([sys.executable, "-c", code, *ARGS], cwd=fixture_project, check=True)
+    monkeypatch.chdir(fixture_project)
+    assert replay.replay(ARGS, _Stream(), _Stream()) is None
+    status, modules, printed, _ = run(fixture_project, out, ARGS)
+    assert status == 0 and "click" in modules and "(1 parsed" in printed

@@ -23,7 +23,7 @@ from feeds.build.project import Project, load_project, open_cache, select
 from feeds.build.summary import BuildSummary, FeedCount, skipped
 from feeds.config import FeedSettings
 from feeds.publishing.output import Removal, WriteReport, removal, write_tree
-from feeds.reading.scan import scan
+from feeds.reading.scan import FileStat, scan
 
 if TYPE_CHECKING:
     from feeds.selection.collector import Selection
@@ -106,6 +106,7 @@ def build_feeds(
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
     allow_removal: bool = False,
+    files: list[FileStat] | None = None,
 ) -> BuildResult:
     """Load, select, render and write every feed and page; returns what happened.
 
@@ -114,10 +115,11 @@ def build_feeds(
     would remove or empty more than half of the published feed files, or every
     topic's, raises ``RemovalError`` before writing anything, unless
     ``allow_removal`` (``Removal``: a typo in a path must not unpublish a site).
+    ``files`` is a scan of the records folder the caller already made.
     """
     cache = open_cache(settings)
     try:
-        files = scan(settings.content.news)
+        files = scan(settings.content.news) if files is None else files
         fingerprint = uptodate.fingerprint(settings, files)
         if cache is not None:
             previous = uptodate.load(cache, fingerprint, now, settings.output)

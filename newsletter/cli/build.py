@@ -14,6 +14,7 @@ import click
 from feeds import gc_paused
 from feeds.build import BuildResult
 from feeds.publishing.websub import PublishReport
+from feeds.reading.scan import scan
 from feeds.text import truncate
 from newsletter.cli.group import (
     EXIT_REJECTED,
@@ -30,14 +31,15 @@ from newsletter.cli.group import (
 )
 from newsletter.config import Config, load_config
 from newsletter.issue.pipeline import DigestResult, issue_period
-from newsletter.replay import remember
+from newsletter.replay import handed, observe, records_witness, remember
 from newsletter.runtime.sitebuild import (
     DigestOutcome,
     Options,
     SiteBuild,
     as_run_again,
     build_site,
-    dependencies,
+    inputs_of,
+    outcome_of,
 )
 
 
@@ -71,19 +73,25 @@ def build(
         allow_removal=allow_removal,
     )
     now = datetime.now(UTC)
+    # what the build reads, observed before it reads it (the next identical run is
+    # answered from this when none of it changed: ``newsletter.replay``)
+    folder = config.content.news.resolve()
+    files = handed(folder) or scan(folder)
+    inputs = inputs_of(config) if config.cache is not None else None
+    observed = [(w, observe(w)) for w in inputs or []] + [records_witness(folder, files)]
     with progress_bar("Parsing records") as advance, gc_paused():
-        site = build_site(config, now, options, progress=advance)
+        site = build_site(config, now, options, progress=advance, files=files)
     assert site.feeds is not None
     code = print_build(site, config, strict)
-    again = as_run_again(site) if verbosity() < VERBOSE else None
-    found = dependencies(config, again, options, now) if again is not None else None
-    if again is not None and found is not None and config.cache is not None:
-        # the next identical run answers from this before importing the rest: what
-        # it would print, found as this one was printed
+    again = as_run_again(site) if inputs is not None and verbosity() < VERBOSE else None
+    outcome = outcome_of(config, again, options, now) if again is not None else None
+    if again is not None and outcome is not None and config.cache is not None:
+        # what the same run would print, found as this one was printed
         with Recorded(echo=False) as printed:
             print_build(again, config, strict)
         what = (printed.out.getvalue(), printed.err.getvalue(), code)
-        remember(sys.argv[1:], config.cache, found.witnesses, found.until, found.lock, what)
+        observed += [(w, observe(w)) for w in outcome.witnesses]
+        remember(sys.argv[1:], config.cache, observed, outcome.until, outcome.lock, what)
     if code:
         sys.exit(code)
 

@@ -32,6 +32,7 @@ from feeds.build import (
 from feeds.build.summary import skipped
 from feeds.publishing.output import WriteReport
 from feeds.publishing.websub import PublishReport, publish
+from feeds.reading.scan import FileStat
 from newsletter.config import Config
 from newsletter.errors import EmptyIssueError
 from newsletter.issue.pipeline import (
@@ -121,8 +122,10 @@ def build_site(
     now: datetime,
     options: Options,
     progress: Callable[[int, int], None] | None = None,
+    files: list[FileStat] | None = None,
 ) -> SiteBuild:
-    """Build what ``options`` asks for, under the work lock; returns what happened.
+    """Build what ``options`` asks for, under the work lock; returns what happened
+    (``files``: a scan of the records folder the caller already made).
 
     The config's references to topics are checked before anything is written.
     ``EmptyIssueError`` never escapes: an empty period is ``DigestOutcome.empty``.
@@ -132,7 +135,9 @@ def build_site(
         migrate(config)
         feeds = None
         if options.feeds:
-            feeds = build_feeds(config, now, progress, allow_removal=options.allow_removal)
+            feeds = build_feeds(
+                config, now, progress, allow_removal=options.allow_removal, files=files
+            )
         digest = None
         if options.digest:
             digest = _digest(config, now, options, feeds)
@@ -174,26 +179,11 @@ def as_run_again(site: SiteBuild) -> SiteBuild | None:
     )
 
 
-@dataclass(frozen=True)
-class Dependencies:
-    """What an unchanged site build depended on, as ``newsletter.replay`` observes it."""
-
-    # the witnesses (``replay.observe``)
-    witnesses: list[Witness]
-    # when the time alone changes what it would do (None: never)
-    until: datetime | None
-    # the work lock's file
-    lock: Path
-
-
-def dependencies(
-    config: Config, site: SiteBuild, options: Options, now: datetime
-) -> Dependencies | None:
-    """What the unchanged ``site`` build depended on (``replay.remember``); None when
-    that cannot be observed from files (the state on a database server) or the build
-    was not one that is replayed (something changed, a given period)."""
-    database = config.database
-    if not site.unchanged or database.kind != "sqlite" or options.period is not None:
+def inputs_of(config: Config) -> list[Witness] | None:
+    """What a site build reads, as ``newsletter.replay`` observes it before the build
+    (the records' scan apart: ``replay.records_witness``); None when that cannot be
+    observed from files (the state on a database server)."""
+    if config.database.kind != "sqlite":
         return None
     import feeds
     import newsletter
@@ -202,15 +192,36 @@ def dependencies(
         Path(feeds.__file__).parent,
         Path(newsletter.__file__).parent,
         config.templates,
-        config.output,
-        config.issues_folder,
         *([config.content.topics] if config.content.topics is not None else []),
     ]
-    witnesses: list[Witness] = [
+    return [
         ["bytes", str(config.source.resolve() if config.source else "")],
         ["env", config.environment_names()],
-        ["records", str(config.content.news.resolve())],
         *(["tree", str(folder)] for folder in folders),
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an unchanged site build leaves, as ``newsletter.replay`` observes it."""
+
+    # the witnesses of what it wrote (``replay.observe``), observed after it
+    witnesses: list[Witness]
+    # when the time alone changes what it would do (None: never)
+    until: datetime | None
+    # the work lock's file
+    lock: Path
+
+
+def outcome_of(config: Config, site: SiteBuild, options: Options, now: datetime) -> Outcome | None:
+    """What the unchanged ``site`` build wrote and until when it holds
+    (``replay.remember``); None when the build was not one that is replayed
+    (something changed, a given period)."""
+    database = config.database
+    if not site.unchanged or database.kind != "sqlite" or options.period is not None:
+        return None
+    witnesses: list[Witness] = [
+        *(["tree", str(folder)] for folder in (config.output, config.issues_folder)),
         *(["file", path] for path in (database.where, f"{database.where}-wal")),
         ["file", str(config.websub.pending)],
     ]
@@ -218,7 +229,7 @@ def dependencies(
     if site.digest is not None:
         moments.append(period_ends(config, now))
     until = min((m for m in moments if m is not None), default=None)
-    return Dependencies(witnesses, until, work_lock_path(Path(database.where)))
+    return Outcome(witnesses, until, work_lock_path(Path(database.where)))
 
 
 def _digest(
