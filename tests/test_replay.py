@@ -7,6 +7,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -134,6 +136,11 @@ def test_anything_the_run_depended_on_changing_runs_the_command_again(
 ) -> None:
     """Each change makes ``replay`` decline (None: the command runs), and putting it
     back makes it answer again: each witness is what decided."""
+    shutil.copytree(ROOT / "templates", fixture_project / "templates")  # touched below
+    config_file = fixture_project / "config.yaml"
+    config_file.write_text(
+        re.sub(r"^templates: .*$", "templates: templates", config_file.read_text(), flags=re.M)
+    )
     out = tmp_path / "modules.json"
     run(fixture_project, out, ARGS)
     monkeypatch.chdir(fixture_project)
@@ -142,6 +149,7 @@ def test_anything_the_run_depended_on_changing_runs_the_command_again(
     config = load_config(fixture_project / "config.yaml")
     record = next((fixture_project / "news").glob("*.md"))
     template = next(config.templates.glob("*"))
+    assert template.is_relative_to(fixture_project)
     feed = config.output / "atom.xml"
     topic = next((fixture_project / "topics").glob("*"))
     changes: dict[str, Callable[[], Callable[[], None]]] = {
