@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -49,6 +50,8 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from feeds.reading.scan import FileStat, scan
+
+log = logging.getLogger("feedletter.cache")
 
 # ``newsletter.config.DEFAULT_CONFIG`` and ``feeds.config``'s default ``cache``
 # (importing those modules is what this one is here to avoid; a test holds them equal)
@@ -146,8 +149,9 @@ def remember(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)", (_key(argv), json.dumps(record))
             )
         conn.close()
-    except sqlite3.DatabaseError:
-        pass  # only a shortcut: the next run checks everything itself
+    except sqlite3.DatabaseError as exc:
+        # only a shortcut: without the record the next run checks everything itself
+        log.info("parse cache %s: could not store the replay record (%s)", cache, exc)
 
 
 def observe(witness: Witness) -> str:

@@ -245,3 +245,16 @@ def test_a_record_edited_while_the_build_runs_is_not_taken_as_seen(
     assert replay.replay(ARGS, _Stream(), _Stream()) is None
     status, modules, printed, _ = run(fixture_project, out, ARGS)
     assert status == 0 and "click" in modules and "(1 parsed" in printed
+
+
+def test_a_cache_that_cannot_take_the_record_costs_only_the_shortcut(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``remember`` into a file that is not a parse cache says so at INFO and stores
+    nothing; the command itself is unaffected (the next run checks everything)."""
+    cache = tmp_path / "not-a-cache.sqlite3"
+    cache.write_bytes(b"not a database at all" * 100)
+    with caplog.at_level("INFO", logger="feedletter.cache"):
+        replay.remember(ARGS, cache, [], None, None, ("out", "", 0))
+    assert "could not store the replay record" in caplog.text
+    assert cache.read_bytes() == b"not a database at all" * 100
