@@ -9,12 +9,13 @@ import sys
 
 def run() -> None:
     """The ``feedletter`` command (console script and ``python -m newsletter``)."""
-    from newsletter.replay import replay
+    if sys.argv[1:2] == ["build"]:  # only a build is replayed: other commands skip the import
+        from newsletter.replay import replay
 
-    code = replay(sys.argv[1:])
-    if code is not None:
-        sys.stdout.flush()
-        sys.exit(code)
+        code = replay(sys.argv[1:])
+        if code is not None:
+            sys.stdout.flush()
+            sys.exit(code)
     from newsletter.cli import main
 
     main()

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from feeds.build.topics import load_topics
 from feeds.config import FeedSettings
-from feeds.errors import ConfigError
 from feeds.model import Article, StoryPairs
 from feeds.reading.boilerplate import Boilerplate, learn, scrub
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import Corpus, load_corpus
 from feeds.reading.scan import FileStat
-from feeds.reading.topics import TopicSet, load_topic_files, merge_topics
+from feeds.reading.topics import TopicSet
 
 if TYPE_CHECKING:
     from feeds.selection.collector import Selection
@@ -87,24 +87,6 @@ def load_cached_project(settings: FeedSettings) -> Project:
     finally:
         if cache is not None:
             cache.close()
-
-
-def load_topics(settings: FeedSettings) -> TopicSet:
-    """The topic files merged with the topics in config.
-
-    A ``content.topics`` that is not a folder is an error (a typo there would take
-    every topic feed down); ``null`` means the config defines every topic."""
-    folder = settings.content.topics
-    if folder is not None and not folder.is_dir():
-        raise ConfigError(
-            "content.topics",
-            f"{folder} is not a folder of topic files: fix the path, or set "
-            "content.topics: null when the config's topics are all there is",
-            settings.source,
-        )
-    from_files = load_topic_files(folder) if folder is not None else []
-    definitions = [t.definition() for t in settings.topics]
-    return merge_topics(from_files, definitions, str(settings.source or "config"))
 
 
 def select(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from feeds.build.topics import load_topics
 from feeds.config import SiteSettings
 from feeds.reading.topics import TopicSet
 from feeds.rendering.templating import environment
@@ -59,9 +60,7 @@ class ProjectInputs:
     @classmethod
     def of_config(cls, config: Config) -> ProjectInputs:
         """The project of ``config``, through its parse cache, when it is needed."""
-        from feeds.build import load_cached_project, load_topics
-
-        return cls(lambda: load_topics(config), lambda: load_cached_project(config))
+        return cls(lambda: load_topics(config), lambda: _cached_project(config))
 
     @classmethod
     def of(cls, project: Project) -> ProjectInputs:
@@ -77,6 +76,14 @@ class ProjectInputs:
         if self._project is None:
             self._project = self.load_project()
         return self._project
+
+
+def _cached_project(config: Config) -> Project:
+    # imported only when the records are needed: a send whose readers all take the
+    # issue's own parts loads none (nor the build's modules)
+    from feeds.build import load_cached_project
+
+    return load_cached_project(config)
 
 
 def issue_topics(look: IssueLook, topics: TopicSet) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -33,16 +33,15 @@ class SmtpTransport:
         if self.connection is not None:
             return self.connection
         s = self.settings
-        context = ssl.create_default_context()
         conn: smtplib.SMTP
         if s.security == "ssl":
-            conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
+            conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=_tls())
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
         try:
             conn.ehlo()
             if s.security == "starttls":
-                conn.starttls(context=context)
+                conn.starttls(context=_tls())
                 conn.ehlo()
             if s.username:
                 password = os.environ.get(s.password_env)
@@ -201,6 +200,13 @@ def deliver_one(
                 started()
             sleep(min(settings.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
     return "deferred", problem, settings.max_attempts
+
+
+def _tls() -> ssl.SSLContext:
+    """The context a TLS connection checks the server with: made only for one, as
+    loading the system's certificates takes longer (some 30 ms) than a plain
+    connection's whole start."""
+    return ssl.create_default_context()
 
 
 def _dot_stuffed(data: bytes) -> bytes:

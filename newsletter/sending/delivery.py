@@ -27,8 +27,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from feeds.build import Project
 from feeds.reading.topics import TopicSet
 from newsletter import state
 from newsletter.audience import lifecycle as subs
@@ -50,6 +50,9 @@ from newsletter.sending.queue import SendReport as SendReport
 from newsletter.sending.settings import SendSettings as SendSettings
 from newsletter.sending.worker import Sender
 from newsletter.state import Db
+
+if TYPE_CHECKING:
+    from feeds.build import Project
 
 
 @dataclass(frozen=True)

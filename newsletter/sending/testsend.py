@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from feeds.build import Project
 from feeds.urls import join
 from newsletter.addresses import normalise_address
 from newsletter.errors import NothingToSend
@@ -22,6 +22,9 @@ from newsletter.issue.variants import ProjectInputs, issue_topics, issue_variant
 from newsletter.mail.smtp import SmtpTransport, deliver_one
 from newsletter.sending.queue import Hooks
 from newsletter.sending.settings import SendSettings
+
+if TYPE_CHECKING:
+    from feeds.build import Project
 
 TEST_PREFIX = "[Test] "
 
