@@ -20,6 +20,7 @@ import pytest
 
 import feeds.selection.content
 import feeds.selection.pairs
+import feeds.selection.titles
 from feeds.build.project import load_topics, site_vocabulary
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import load_corpus
@@ -78,6 +79,7 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(feeds.selection.pairs, "SLICE", 40)  # many slices, each way
+    monkeypatch.setattr(feeds.selection.titles, "CHUNK", 30)  # and title chunks
     config = load_config(ROOT / "config.yaml")
     site = site_vocabulary(config, load_topics(config))
     news = tmp_path / "news"
@@ -199,6 +201,29 @@ def test_slices_of_signatures_find_what_one_pass_finds(
     sliced = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
     assert sliced.pairs == whole.pairs
     assert sliced.groups == whole.groups
+
+
+@pytest.mark.parametrize("size", [1, 7, 100])
+@pytest.mark.parametrize("days", [7, 400])
+def test_title_chunks_find_what_one_pass_finds(
+    size: int, days: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The title rules file a chunk of records (and the window after it) in their
+    buckets at a time: any chunk size, and a window wider than a chunk (which grows
+    the chunk), finds the very pairs one pass over every record finds."""
+    corpus = load_corpus(ROOT / "content" / "news")
+    ranked = sorted(corpus.records, key=lambda a: (a.published_at, a.key, a.path))
+    keys = [feeds.selection.titles.story_title(a) for a in ranked]
+    stamps = [a.published_at.timestamp() for a in ranked]
+    window = days * 86_400.0
+    rnd = random.Random(size)
+    for affected in ([True] * len(keys), [rnd.random() < 0.3 for _ in keys]):
+        monkeypatch.setattr(feeds.selection.titles, "CHUNK", 10**9)
+        whole = feeds.selection.titles.title_pairs(keys, stamps, window, affected)
+        assert len(whole) > (20 if all(affected) else 0)
+        monkeypatch.setattr(feeds.selection.titles, "CHUNK", size)
+        chunked = feeds.selection.titles.title_pairs(keys, stamps, window, affected)
+        assert sorted(chunked) == sorted(whole)  # each as often: none twice from two chunks
 
 
 def _number_title(path: Path, number: str) -> None:

@@ -203,12 +203,13 @@ def publisher_key(provider: Provider | None) -> PublisherKey:
     """(folded name, domain without www.) of a provider; None when unknown."""
     if provider is None:
         return None
-    return _folded(provider.name), _domain(provider.domain) if provider.domain else ""
+    return _key(provider.name, provider.domain)
 
 
 @functools.lru_cache(maxsize=4096)  # a few hundred publishers write most records
-def _folded(name: str) -> str:
-    return fold(name)
+def _key(name: str, domain: str | None) -> PublisherKey:
+    # one tuple per publisher, shared by its records (a build holds one per record)
+    return fold(name), _domain(domain) if domain else ""
 
 
 def same_key(a: PublisherKey, b: PublisherKey) -> bool:

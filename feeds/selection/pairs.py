@@ -159,7 +159,6 @@ def _compare(
     affected = [False] * len(ranked)
     if not chosen:
         return [], affected
-    at = {index: position for position, index in enumerate(chosen)}
     times = [stamps[i] for i in chosen]
     keys = [story_title(ranked[i]) for i in chosen]
     records = [ranked[i] for i in chosen]
@@ -169,6 +168,7 @@ def _compare(
     if signatures is None:
         mine = [near[i] for i in chosen]
     else:
+        at = {index: position for position, index in enumerate(chosen)}
         mine = _affected(chosen, times, keys, signatures, near, window, changes, at, site.common)
     for position, yes in enumerate(mine):
         affected[chosen[position]] = yes

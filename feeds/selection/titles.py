@@ -12,6 +12,7 @@ number of records; edit distances are computed (rapidfuzz) only for those.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections import defaultdict
@@ -29,6 +30,8 @@ MIN_WORDS = 4
 NEAR_EDITS = 2
 NEAR_MIN_CHARS = 24
 _NUMBER = re.compile(r"\d+")
+# positions whose title buckets are held at once (with the window after them)
+CHUNK = 8192
 
 
 def story_title(article: Record) -> str:
@@ -63,11 +66,42 @@ def title_pairs(
     Equal keys pair each record with the next one of the same key in the window
     (the window chains, so that is enough); near-identical ones pair every two in
     a blocking bucket. Either way a record's pairs depend only on the records of
-    its own window."""
+    its own window, so the positions are taken ``CHUNK`` at a time, each chunk's
+    buckets holding it and the window after it: the same pairs as one pass over
+    everything, with a chunk's buckets in memory instead of every record's (at a
+    million records the buckets of all took some 800 bytes a record)."""
+    found: list[tuple[int, int]] = []
+    count, low = len(keys), 0
+    while low < count:
+        high = min(count, low + CHUNK)
+        end = bisect.bisect_right(stamps, stamps[high - 1] + window, lo=high)
+        # a window wider than a chunk: grow the chunk, so that no record is filed
+        # in more than two chunks' buckets
+        while end - high > high - low:
+            high = min(count, low + 2 * (high - low))
+            end = bisect.bisect_right(stamps, stamps[high - 1] + window, lo=high)
+        if any(affected[low:high]):
+            found += _chunk_pairs(keys, stamps, window, affected, low, high, end)
+        low = high
+    return found
+
+
+def _chunk_pairs(
+    keys: Sequence[str],
+    stamps: Sequence[float],
+    window: float,
+    affected: Sequence[bool],
+    low: int,
+    high: int,
+    end: int,
+) -> list[tuple[int, int]]:
+    """``title_pairs`` of the earlier positions in [low, high), from the buckets of
+    the positions in [low, end): every position within a window after them."""
     by_title: dict[str, list[int]] = defaultdict(list)
     by_compact: dict[str, list[int]] = defaultdict(list)
     by_part: dict[str, list[int]] = defaultdict(list)
-    for index, key in enumerate(keys):
+    for index in range(low, end):
+        key = keys[index]
         if key.count(" ") + 1 < MIN_WORDS:
             continue
         by_title[key].append(index)
@@ -79,12 +113,16 @@ def title_pairs(
     for buckets in (by_title, by_compact):
         for members in buckets.values():
             for before, after in itertools.pairwise(members):  # sorted by date
+                if before >= high:
+                    break  # the next chunk's
                 if affected[before] and stamps[after] - stamps[before] <= window:
                     found.append((before, after))
     for members in by_part.values():
         if len(members) < 2:
             continue
         for position, index in enumerate(members):
+            if index >= high:
+                break
             if not affected[index]:
                 continue
             limit = stamps[index] + window
