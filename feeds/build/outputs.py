@@ -1,7 +1,8 @@
 """A selection into the bytes of every output: feeds, archives, pages, OPML.
 
 Pure but for ``read_archives``, which reads the archive pages earlier builds
-wrote (they never change once complete). Writing is ``feeds.publishing``'s job.
+wrote (they never change once complete), and what a ``RenderMemo`` reads back of
+the last build's outputs. Writing is ``feeds.publishing``'s job.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from typing import TYPE_CHECKING
 
 from feeds.build.project import Project
 from feeds.config import FeedSettings
-from feeds.model import Article
+from feeds.model import EMPTY, Article
 from feeds.reading.topics import TopicSet
 from feeds.rendering import archives
 from feeds.rendering.archives import Page
 from feeds.rendering.layout import locate
+from feeds.rendering.spec import EntryTopic, FeedSpec
 from feeds.selection.collector import Selection
 
 if TYPE_CHECKING:
+    from feeds.build.memo import RenderMemo
     from feeds.rendering.pages import FeedPage
 
 # The "updated" time of a feed with no entries when the corpus is empty too.
@@ -41,19 +44,18 @@ def read_archives(settings: FeedSettings, topics: TopicSet) -> ArchiveState:
 
 
 def render_outputs(
-    project: Project, selection: Selection, archived: ArchiveState | None = None
+    project: Project,
+    selection: Selection,
+    archived: ArchiveState | None = None,
+    memo: RenderMemo | None = None,
 ) -> dict[str, bytes]:
     """Every feed, page, archive document and the OPML file, as bytes keyed by path.
 
     ``archived`` holds the archive pages earlier builds wrote (``read_archives``);
-    they are returned unchanged, and only new, complete pages are added.
+    they are returned unchanged, and only new, complete pages are added. With a
+    ``memo``, a feed (or the site pages) whose inputs are those of the last build
+    is read back from ``output/`` instead of rendered (``feeds.build.memo``).
     """
-    # imported here: a skipped build never needs feedgen, lxml or Jinja2
-    from feeds.rendering.feed import EntryTopic, FeedSpec, render_feed
-    from feeds.rendering.jsonfeed import render_json_feed
-    from feeds.rendering.pages import render_site
-    from feeds.rendering.templating import environment
-
     settings = project.settings
     everything, pages = feed_pages(project, selection)
     files: dict[str, bytes] = {}
@@ -72,6 +74,9 @@ def render_outputs(
                 files[page.location.archive_page_path(number)] = data
             extended.append(replace(page, articles=page.articles + plan.pending))
         everything, pages = extended[0], extended[1:]
+    # what is rendered is what the memo digests: the entries without what only
+    # choosing stories needs (their signatures), which no renderer reads
+    everything, pages = _shown(everything), [_shown(page) for page in pages]
     categories = {
         tid: EntryTopic(topic.name, locate(settings.site.base_url, tid).page_url)
         for tid, topic in project.topics.by_id.items()
@@ -80,52 +85,37 @@ def render_outputs(
     shown |= {a.path for p in plans.values() for _, items in p.new for a in items}
     topics_of = {path: [categories[tid] for tid in selection.membership[path]] for path in shown}
     for page in (everything, *pages):
-        location = page.location
-        found = plans.get(location.archive_folder)
+        found = plans.get(page.location.archive_folder)
         numbers = [p.number for p in found.pages] if found else []
-        spec = FeedSpec(
-            feed_id=location.feed_id,
-            title=page.title,
-            subtitle=page.description,
-            page_url=location.page_url,
-            atom_url=location.atom_url,
-            rss_url=location.rss_url,
-            language=settings.site.language,
-            updated=page.updated,
-            site_title=settings.site.title,
-            links=(("prev-archive", location.archive_page_url(numbers[-1])),) if numbers else (),
-            hubs=tuple(settings.websub.hubs),
+        spec = _spec(settings, page, numbers)
+        digest = None
+        if memo is not None and not (found and found.new):  # new archive pages: rendered
+            digest = memo.digest((spec, page.articles, [topics_of[a.path] for a in page.articles]))
+            recalled = memo.recall(page.location.feed_id, digest)
+            if recalled is not None:
+                files.update(recalled)
+                _archive_index(files, page, found)
+                continue
+        rendered = _render_feed(spec, page, found, numbers, topics_of)
+        files.update(rendered)
+        if memo is not None and digest is not None:
+            memo.remember(page.location.feed_id, digest, rendered)
+        _archive_index(files, page, found)
+    subscribe = settings.subscribe_form_url()
+    digest = memo.digest((everything, pages, subscribe)) if memo is not None else None
+    recalled = memo.recall("site", digest) if memo is not None and digest is not None else None
+    if recalled is not None:
+        files.update(recalled)
+    else:
+        from feeds.rendering.pages import render_site
+        from feeds.rendering.templating import environment
+
+        site = render_site(
+            environment(settings.templates), settings.site, everything, pages, subscribe
         )
-        atom, rss = render_feed(spec, page.articles, topics_of)
-        files[location.atom_path] = atom
-        files[location.rss_path] = rss
-        files[location.json_path] = render_json_feed(
-            spec, location.json_url, page.articles, topics_of
-        )
-        if found is None:
-            continue
-        for archive_page, items in found.new:
-            number = archive_page.number
-            links = [("current", location.atom_url)]
-            if number > 1:
-                links.append(("prev-archive", location.archive_page_url(number - 1)))
-            if number + 1 in numbers:
-                links.append(("next-archive", location.archive_page_url(number + 1)))
-            archive_spec = replace(
-                spec,
-                title=f"{page.title} (archive {number})",
-                atom_url=location.archive_page_url(number),
-                updated=items[0].published_at,
-                links=tuple(links),
-                archive=True,
-                hubs=(),  # an archive document never changes: nothing to push
-            )
-            document, _ = render_feed(archive_spec, items, topics_of)
-            files[location.archive_page_path(number)] = document
-        if found.pages:
-            files[location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
-    env = environment(settings.templates)
-    files.update(render_site(env, settings.site, everything, pages, settings.subscribe_form_url()))
+        files.update(site)
+        if memo is not None and digest is not None:
+            memo.remember("site", digest, site)
     return files
 
 
@@ -161,3 +151,77 @@ def feed_pages(project: Project, selection: Selection) -> tuple[FeedPage, list[F
         if item.topic_id is not None
     ]
     return everything, pages
+
+
+def _spec(settings: FeedSettings, page: FeedPage, numbers: list[int]) -> FeedSpec:
+    """What a feed says about itself."""
+    location = page.location
+    return FeedSpec(
+        feed_id=location.feed_id,
+        title=page.title,
+        subtitle=page.description,
+        page_url=location.page_url,
+        atom_url=location.atom_url,
+        rss_url=location.rss_url,
+        language=settings.site.language,
+        updated=page.updated,
+        site_title=settings.site.title,
+        links=(("prev-archive", location.archive_page_url(numbers[-1])),) if numbers else (),
+        hubs=tuple(settings.websub.hubs),
+    )
+
+
+def _render_feed(
+    spec: FeedSpec,
+    page: FeedPage,
+    found: archives.Plan | None,
+    numbers: list[int],
+    topics_of: Mapping[str, list[EntryTopic]],
+) -> dict[str, bytes]:
+    """One feed's documents (Atom, RSS, JSON) and its new archive pages."""
+    # imported here: a build that renders nothing never needs feedgen or lxml
+    from feeds.rendering.feed import render_feed
+    from feeds.rendering.jsonfeed import render_json_feed
+
+    location = page.location
+    files: dict[str, bytes] = {}
+    atom, rss = render_feed(spec, page.articles, topics_of)
+    files[location.atom_path] = atom
+    files[location.rss_path] = rss
+    files[location.json_path] = render_json_feed(spec, location.json_url, page.articles, topics_of)
+    if found is None:
+        return files
+    for archive_page, items in found.new:
+        number = archive_page.number
+        links = [("current", location.atom_url)]
+        if number > 1:
+            links.append(("prev-archive", location.archive_page_url(number - 1)))
+        if number + 1 in numbers:
+            links.append(("next-archive", location.archive_page_url(number + 1)))
+        archive_spec = replace(
+            spec,
+            title=f"{page.title} (archive {number})",
+            atom_url=location.archive_page_url(number),
+            updated=items[0].published_at,
+            links=tuple(links),
+            archive=True,
+            hubs=(),  # an archive document never changes: nothing to push
+        )
+        document, _ = render_feed(archive_spec, items, topics_of)
+        files[location.archive_page_path(number)] = document
+    return files
+
+
+def _archive_index(files: dict[str, bytes], page: FeedPage, found: archives.Plan | None) -> None:
+    if found is not None and found.pages:
+        files[page.location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
+
+
+def _shown(page: FeedPage) -> FeedPage:
+    """``page`` with its entries as the renderers see them."""
+    return replace(page, articles=tuple(_as_shown(a) for a in page.articles))
+
+
+def _as_shown(article: Article) -> Article:
+    related = tuple(replace(r, signature=EMPTY) for r in article.related)
+    return replace(article, signature=EMPTY, lessons=None, related=related)

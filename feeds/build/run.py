@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feeds.build import uptodate
+from feeds.build.memo import RenderMemo
 from feeds.build.project import Project, load_project, open_cache, select
 from feeds.build.summary import BuildSummary, FeedCount, skipped
 from feeds.config import FeedSettings
@@ -65,13 +66,14 @@ class FeedPlan:
     removal: Removal
 
 
-def plan_feeds(project: Project, now: datetime) -> FeedPlan:
-    """What a build of ``project`` at ``now`` would write (``check`` shows it)."""
+def plan_feeds(project: Project, now: datetime, memo: RenderMemo | None = None) -> FeedPlan:
+    """What a build of ``project`` at ``now`` would write (``check`` shows it);
+    with a ``memo``, feeds whose inputs did not change are read back, not rendered."""
     from feeds.build.outputs import read_archives, render_outputs
 
     settings = project.settings
     selection = select(project, now, keep_rest=settings.archives.enabled)
-    files = render_outputs(project, selection, read_archives(settings, project.topics))
+    files = render_outputs(project, selection, read_archives(settings, project.topics), memo)
     return FeedPlan(selection, files, removal(settings.output, files, FEEDS_OWNER))
 
 
@@ -128,10 +130,13 @@ def build_feeds(
                 summary = skipped(previous.summary, len(previous.outputs), tuple(cache.warnings))
                 return BuildResult(summary, None, None, report, fingerprint, previous.until)
         project = load_project(settings, cache=cache, files=files, progress=progress)
-        plan = plan_feeds(project, now)
+        memo = RenderMemo(cache, settings) if cache is not None else None
+        plan = plan_feeds(project, now, memo)
         if plan.removal.drastic and not allow_removal:
             raise plan.removal.error()
         report = write_tree(settings.output, plan.files, owner=FEEDS_OWNER)
+        if memo is not None:
+            memo.save()
         summary = summarize(project, plan.selection, report)
         until = None
         if cache is not None:

@@ -32,8 +32,6 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from posixpath import splitext
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
@@ -44,6 +42,8 @@ from markupsafe import Markup, escape
 
 from feeds import __version__
 from feeds.model import Article, Image
+from feeds.rendering.spec import EntryTopic as EntryTopic
+from feeds.rendering.spec import FeedSpec as FeedSpec
 from feeds.urls import story_guid
 
 GENERATOR_URI = "https://github.com/feedletter/feedletter"
@@ -56,46 +56,6 @@ IMAGE_TYPES = {
     ".svg": "image/svg+xml",
     ".avif": "image/avif",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FeedSpec:
-    """Everything about one feed that is not its entries."""
-
-    # permanent feed id (Atom <id>)
-    feed_id: str
-    # feed title
-    title: str
-    # feed subtitle (Atom) / channel description (RSS); never empty
-    subtitle: str
-    # the human page this feed belongs to (channel <link>, Atom rel=alternate)
-    page_url: str
-    # absolute URL of the Atom file (rel=self in the Atom feed)
-    atom_url: str
-    # absolute URL of the RSS file (atom:link rel=self in the RSS feed)
-    rss_url: str
-    # language tag, e.g. "en"
-    language: str
-    # the feed's "updated" time: newest entry, or a fixed fallback when empty
-    updated: datetime
-    # site title, used as the feed-level author (Atom needs one)
-    site_title: str
-    # extra Atom links, (rel, href): RFC 5005 current / prev-archive / next-archive
-    links: tuple[tuple[str, str], ...] = ()
-    # True for an RFC 5005 archive document (gets <fh:archive/>)
-    archive: bool = False
-    # WebSub hubs this feed advertises (rel="hub"), each a URI
-    hubs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class EntryTopic:
-    """A topic an entry is filed under (one category each)."""
-
-    # display name: the category term, which RSS readers show
-    name: str
-    # the topic's page (the category scheme in Atom, domain in RSS)
-    url: str
 
 
 def image_type(image: Image) -> str | None:

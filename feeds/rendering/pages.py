@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING
 
 from feeds.config import SiteSettings
 from feeds.model import Article
@@ -20,6 +19,9 @@ from feeds.reading.topics import Topic
 from feeds.rendering.layout import OPML_PATH, FeedLocation, opml_url
 from feeds.rendering.templating import render
 from feeds.selection.collector import TopicSelection
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 LATEST_ON_INDEX = 5
 
