@@ -148,31 +148,43 @@ def load_corpus(
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
     parsed = 0
     store = str(cache.path) if cache is not None else None
-    for done, read in enumerate(_run(jobs, workers, store), 1):
+    reads = zip(jobs, _run(jobs, workers, store), strict=True)  # in the jobs' order
+    for done, (job, read) in enumerate(reads, 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
+        path = job[0]  # the build's own string, not the copy a worker sent back
+        assert read.path == path, "results come back in the jobs' order"
         outcome = read.outcome
         stat = (read.size, read.mtime_ns, read.sha256)
         if isinstance(outcome, Unchanged):  # keep the cached result, refresh the stat
-            old = entries[read.path]
-            results[read.path] = replace(old, size=read.size, mtime_ns=read.mtime_ns)
-            touched.append((read.path, read.size, read.mtime_ns))
+            old = entries[path]
+            results[path] = replace(old, size=read.size, mtime_ns=read.mtime_ns)
+            touched.append((path, read.size, read.mtime_ns))
             continue
         parsed += 1
         if isinstance(outcome, Pickled):
             p = outcome
             entry = Entry(*stat, p.brief, p.payload, p.signature, p.reason)
             if p.stored:  # the worker wrote it into the cache
-                results[read.path] = entry
+                results[path] = entry
                 continue
         else:
-            in_hand[read.path] = _value(outcome)
-            entry = entry_of(*stat, in_hand[read.path])
+            in_hand[path] = _value(outcome)
+            entry = entry_of(*stat, in_hand[path])
             if cache is None:  # nothing will store it: drop the bytes
                 entry = replace(entry, payload=None, signature=None)
-        results[read.path] = entry
+        results[path] = entry
         if read.size >= 0:
-            changed.append((read.path, entry))
+            changed.append((path, entry))
+    warnings: list[str] = []
+    stored = False
+    if cache is not None:
+        stored = cache.update(changed, [p for p in entries if p not in present], touched)
+        warnings = list(cache.warnings)
+    # what is left to hold is the records' columns: each entry goes as its record is
+    # made (unless the bytes must stay at hand, below), so the build never holds
+    # every entry and every record at once
+    del entries, present, changed, jobs
     records: list[Record] = []
     rejected: list[RecordError] = []
     digests: dict[str, bytes] = {}
@@ -180,7 +192,7 @@ def load_corpus(
     briefs = Briefs()
     for item in files:
         label = _label(item.path, root)
-        entry = results[item.path]
+        entry = results.pop(item.path) if stored else results[item.path]
         value = in_hand.get(item.path)
         if value is None and entry.brief is not None:
             records.append(briefs.brief(label, entry.brief))
@@ -193,11 +205,6 @@ def load_corpus(
             reason = value if isinstance(value, str) else entry.reason
             assert reason is not None, "a cached record is either usable or rejected"
             rejected.append(RecordError(label, reason))
-    warnings: list[str] = []
-    stored = False
-    if cache is not None:
-        stored = cache.update(changed, [p for p in entries if p not in present], touched)
-        warnings = list(cache.warnings)
     # bytes parsed in workers stay at hand only when the cache did not take them
     held = {} if stored else {sources[label]: results[sources[label]] for label in sources}
     details = None
@@ -283,14 +290,14 @@ def _run(jobs: list[Job], workers: int | None, store: str | None = None) -> Iter
 
     size = max(1, min(500, len(jobs) // (cores * 8)))
     chunks = [(store, jobs[at : at + size]) for at in range(0, len(jobs), size)]
-    done: set[str] = set()
+    done = 0  # results come back in the jobs' order: the first ``done`` are read
     try:
         with worker_pool(cores) as pool:
             # results are handled as they arrive, overlapping with the workers
             for reads in pool.map(_read_chunk, chunks):
                 for result in reads:
-                    done.add(result.path)
                     yield result
+                    done += 1
     except (BrokenProcessPool, OSError):
         # no worker processes here (a restricted sandbox, say): parse the rest here
-        yield from (_read(job) for job in jobs if job[0] not in done)
+        yield from (_read(job) for job in jobs[done:])

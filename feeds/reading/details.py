@@ -16,6 +16,7 @@ import logging
 import pickle
 import sqlite3
 import threading
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,16 +104,17 @@ class Details:
         None when some of them are not there to read (no cache, bytes held here)."""
         if self.cache is None:
             return None
-        keys = []
+        stamps, paths, digests = array("q"), [], []
         for record in records:
             if not isinstance(record, Brief):
                 return None
             source = self.sources[record.path]
             if source in self.held:
                 return None
-            stamp = (record.published_at - EPOCH) // MICROSECOND
-            keys.append((stamp, source, self.digests[record.path]))
-        return SignatureRows(str(self.cache), tuple(keys))
+            stamps.append((record.published_at - EPOCH) // MICROSECOND)
+            paths.append(source)
+            digests.append(self.digests[record.path])
+        return SignatureRows(str(self.cache), stamps, tuple(paths), tuple(digests))
 
     def _wanted(self, record: Brief) -> bool:
         return self._held(self.sources[record.path], "signature") is None
@@ -216,12 +218,15 @@ class SignatureRows:
 
     # the parse cache file
     cache: str
-    # (date in microseconds since the epoch, file path, SHA-256 it was chosen by)
-    # of each record, in the order the signatures are wanted
-    keys: tuple[tuple[int, str, bytes], ...]
+    # of each record, in the order the signatures are wanted: its date in
+    # microseconds since the epoch, its file's path and the SHA-256 it was chosen
+    # by (columns, not a tuple per record: a cold build's loaders name every record)
+    stamps: array[int]
+    paths: tuple[str, ...]
+    digests: tuple[bytes, ...]
 
     def __call__(self) -> list[Signature] | None:
-        stamps = sorted({stamp for stamp, _, _ in self.keys})
+        stamps = sorted(set(self.stamps))
         try:
             uri = f"file:{quote(self.cache)}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=10)
@@ -234,7 +239,7 @@ class SignatureRows:
         except sqlite3.DatabaseError:
             return None
         found = []
-        for _, path, sha in self.keys:
+        for path, sha in zip(self.paths, self.digests, strict=True):
             sha_read, blob = rows.get(path, (None, None))
             value = _loads(blob) if sha_read == sha else None
             if not isinstance(value, Signature):

@@ -155,13 +155,15 @@ def _compare(
     candidate's title must have that many of the record's own title words, less
     the skipped ones, which might be among them; what the rule asks of each record
     alone is worked out once per record."""
-    chosen = [i for i in range(len(ranked)) if band[i]]
+    # every record in a cold build: then the lists as they are, not copies
+    every = all(band)
+    chosen: Sequence[int] = range(len(ranked)) if every else [i for i, b in enumerate(band) if b]
     affected = [False] * len(ranked)
     if not chosen:
         return [], affected
-    times = [stamps[i] for i in chosen]
+    times = stamps if every else [stamps[i] for i in chosen]
     keys = [story_title(ranked[i]) for i in chosen]
-    records = [ranked[i] for i in chosen]
+    records = ranked if every else [ranked[i] for i in chosen]
     # near a change, what each record says decides whether it is compared again;
     # with no changes given (a cold build), signatures are read a slice at a time
     signatures = source.signatures(records) if changes else None

@@ -121,12 +121,12 @@ def group_stories(
     ranked = sorted(articles, key=lambda a: (a.published_at, a.key, a.path))
     stamps = [a.published_at.timestamp() for a in ranked]
     parts = _Components(len(ranked))
-    by_url: dict[str, list[int]] = defaultdict(list)
+    first: dict[str, int] = {}
     for index, article in enumerate(ranked):
-        by_url[article.key].append(index)
-    for members in by_url.values():
-        for other in members[1:]:
-            parts.union(members[0], other)  # one URL is one story, whatever the dates
+        earliest = first.setdefault(article.key, index)
+        if earliest != index:
+            parts.union(earliest, index)  # one URL is one story, whatever the dates
+    del first  # not held while the story rules run (a record's worth of memory each)
     window = window_days * 86_400
     found, pairs = story_pairs(ranked, stamps, window, site, digests, known, source, previous)
     for before, after in found:
