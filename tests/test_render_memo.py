@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import feeds.build.memo
 import feeds.rendering.feed
 import feeds.rendering.pages
 from feeds.build import build_feeds
@@ -179,3 +180,22 @@ def test_the_canonical_form_tells_values_apart_and_not_their_making() -> None:
     assert canonical(("a", "b")) != canonical(("ab",))
     with pytest.raises(TypeError):
         canonical(object())
+
+
+def test_inputs_without_a_canonical_form_are_rendered_not_refused(
+    load_fixture_config: Callable[[], Config], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value the canonical form does not know (a type a later release adds to an
+    entry, say) costs the memo, never the build."""
+    config = load_fixture_config()
+    build_feeds(config, NOW)
+
+    def unknown(value: object) -> str:
+        raise TypeError("no canonical form for Something")
+
+    monkeypatch.setattr(feeds.build.memo, "canonical", unknown)
+    calls = count_renders(monkeypatch)
+    result = build_feeds(config.model_copy(update={"output": tmp_path / "out"}), NOW)
+    assert calls == {"feed": 8, "site": 1}
+    assert read_tree(tmp_path / "out") == cold_tree(config, tmp_path)
+    assert result.summary.written == len(read_tree(tmp_path / "out"))

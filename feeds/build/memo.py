@@ -86,9 +86,14 @@ class RenderMemo:
         # what this build rendered: name -> (digest, files), stored once written
         self.rendered: dict[str, tuple[str, list[str]]] = {}
 
-    def digest(self, inputs: object) -> str:
-        """The digest of one output's inputs (with the settings, templates and code)."""
-        return hashlib.sha256((self.stamp + canonical(inputs)).encode()).hexdigest()
+    def digest(self, inputs: object) -> str | None:
+        """The digest of one output's inputs (with the settings, templates and code);
+        None when some value has no canonical form (that output is rendered)."""
+        try:
+            text = canonical(inputs)
+        except TypeError:
+            return None
+        return hashlib.sha256((self.stamp + text).encode()).hexdigest()
 
     def recall(self, name: str, digest: str) -> dict[str, bytes] | None:
         """The files the last build wrote for ``name`` from the same inputs, as they

@@ -91,7 +91,7 @@ def render_outputs(
         digest = None
         if memo is not None and not (found and found.new):  # new archive pages: rendered
             digest = memo.digest((spec, page.articles, [topics_of[a.path] for a in page.articles]))
-            recalled = memo.recall(page.location.feed_id, digest)
+            recalled = memo.recall(page.location.feed_id, digest) if digest else None
             if recalled is not None:
                 files.update(recalled)
                 _archive_index(files, page, found)
