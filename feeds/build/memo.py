@@ -3,14 +3,15 @@ not rendered again.
 
 Each feed (its Atom, RSS and JSON documents) and the site pages are rendered
 from a few values: the feed's description, its shown entries in full, their
-categories, and the settings, templates and code. ``RenderMemo`` digests those
-values (``canonical``: every field of every dataclass, in order, sets sorted, so
-the digest does not depend on how the values were made), and when the last build
-stored the same digest and its files in ``output/`` are exactly as written (the
-stat check of ``uptodate.load_outputs``), their bytes are read back instead of
-rendered: a build whose changes show in no feed renders nothing and imports no
-renderer. The digests live in the parse cache; without one, everything is
-rendered.
+categories, and what the whole build depends on (``uptodate.stamp``: the
+settings, topics, templates and code) with the renderers' installed files.
+``RenderMemo`` digests those values (``canonical``: every field of every
+dataclass, in order, sets sorted, so the digest does not depend on how the
+values were made); when the last build stored the same digest and its files in
+``output/`` are exactly as written (the stat check of ``uptodate.load_outputs``),
+their bytes are read back instead of rendered (``through``): a build whose
+changes show in no feed renders nothing and imports no renderer. The digests
+live in the parse cache; without one, everything is rendered.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 
 from feeds.build import uptodate
-from feeds.config import FeedSettings
-from feeds.reading.cache import ParseCache, parser_key
-from feeds.rendering.templating import DEFAULT_TEMPLATES
+from feeds.reading.cache import ParseCache
 
 # the parse cache's meta key of a memo, before the name of what it renders
 KEY = "render "
@@ -79,10 +79,11 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 class RenderMemo:
     """The rendered outputs of the last build, by the digest of their inputs."""
 
-    def __init__(self, cache: ParseCache, settings: FeedSettings) -> None:
+    def __init__(self, cache: ParseCache, output: Path, stamp: str) -> None:
+        """``stamp``: ``uptodate.stamp`` of the build's settings."""
         self.cache = cache
-        self.output = settings.output
-        self.stamp = _stamp(settings)
+        self.output = output
+        self.stamp = _with_renderers(stamp)
         # what this build rendered: name -> (digest, files), stored once written
         self.rendered: dict[str, tuple[str, list[str]]] = {}
 
@@ -117,15 +118,27 @@ class RenderMemo:
             uptodate.save_outputs(self.cache, KEY + name, digest, {self.output: files}, {})
 
 
-def _stamp(settings: FeedSettings) -> str:
-    """What every output depends on besides its own inputs: the settings, the
-    templates, feedletter's code and the renderers' installed files."""
-    digest = hashlib.sha256(parser_key().encode())
-    digest.update(settings.model_dump_json().encode())
-    digest.update(uptodate.source_stats([settings.templates, DEFAULT_TEMPLATES]).encode())
-    digest.update(uptodate.source_stats([uptodate.PACKAGE], (".py",)).encode())
+def through(
+    memo: RenderMemo | None, name: str, inputs: object, render: Callable[[], dict[str, bytes]]
+) -> dict[str, bytes]:
+    """The files ``render()`` makes from ``inputs``: read back when the last build
+    made them from the same inputs, else rendered (and remembered, with a memo)."""
+    digest = memo.digest(inputs) if memo is not None else None
+    if memo is None or digest is None:
+        return render()
+    files = memo.recall(name, digest)
+    if files is None:
+        files = render()
+        memo.remember(name, digest, files)
+    return files
+
+
+def _with_renderers(stamp: str) -> str:
+    """``stamp`` (the settings, topics, templates and feedletter's code) with the
+    renderers' installed files, found but not imported."""
+    digest = hashlib.sha256(stamp.encode())
     for name in RENDERERS:
-        spec = importlib.util.find_spec(name)  # found, not imported
+        spec = importlib.util.find_spec(name)
         origin = spec.origin if spec is not None else None
         if origin:
             stat = os.stat(origin)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
+from feeds.build.memo import through
 from feeds.build.project import Project
 from feeds.config import FeedSettings
 from feeds.model import EMPTY, Article
@@ -88,34 +90,19 @@ def render_outputs(
         found = plans.get(page.location.archive_folder)
         numbers = [p.number for p in found.pages] if found else []
         spec = _spec(settings, page, numbers)
-        digest = None
-        if memo is not None and not (found and found.new):  # new archive pages: rendered
-            digest = memo.digest((spec, page.articles, [topics_of[a.path] for a in page.articles]))
-            recalled = memo.recall(page.location.feed_id, digest) if digest else None
-            if recalled is not None:
-                files.update(recalled)
-                _archive_index(files, page, found)
-                continue
-        rendered = _render_feed(spec, page, found, numbers, topics_of)
-        files.update(rendered)
-        if memo is not None and digest is not None:
-            memo.remember(page.location.feed_id, digest, rendered)
-        _archive_index(files, page, found)
-    subscribe = settings.subscribe_form_url()
-    digest = memo.digest((everything, pages, subscribe)) if memo is not None else None
-    recalled = memo.recall("site", digest) if memo is not None and digest is not None else None
-    if recalled is not None:
-        files.update(recalled)
-    else:
-        from feeds.rendering.pages import render_site
-        from feeds.rendering.templating import environment
-
-        site = render_site(
-            environment(settings.templates), settings.site, everything, pages, subscribe
+        files.update(
+            through(
+                memo if not (found and found.new) else None,  # new archive pages: rendered
+                page.location.feed_id,
+                (spec, page.articles, [topics_of[a.path] for a in page.articles]),
+                partial(_render_feed, spec, page, found, numbers, topics_of),
+            )
         )
-        files.update(site)
-        if memo is not None and digest is not None:
-            memo.remember("site", digest, site)
+        if found is not None and found.pages:
+            files[page.location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
+    subscribe = settings.subscribe_form_url()
+    render = partial(_render_site, settings, everything, pages, subscribe)
+    files.update(through(memo, "site", (everything, pages, subscribe), render))
     return files
 
 
@@ -212,9 +199,15 @@ def _render_feed(
     return files
 
 
-def _archive_index(files: dict[str, bytes], page: FeedPage, found: archives.Plan | None) -> None:
-    if found is not None and found.pages:
-        files[page.location.archive_folder + archives.INDEX] = archives.index_bytes(found.pages)
+def _render_site(
+    settings: FeedSettings, everything: FeedPage, pages: list[FeedPage], subscribe: str | None
+) -> dict[str, bytes]:
+    """The index page, the topic pages and the OPML file."""
+    # imported here: a build that renders nothing never needs Jinja2
+    from feeds.rendering.pages import render_site
+    from feeds.rendering.templating import environment
+
+    return render_site(environment(settings.templates), settings.site, everything, pages, subscribe)
 
 
 def _shown(page: FeedPage) -> FeedPage:

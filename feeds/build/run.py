@@ -122,7 +122,8 @@ def build_feeds(
     cache = open_cache(settings)
     try:
         files = scan(settings.content.news) if files is None else files
-        fingerprint = uptodate.fingerprint(settings, files)
+        stamp = uptodate.stamp(settings)
+        fingerprint = uptodate.fingerprint(stamp, files)
         if cache is not None:
             previous = uptodate.load(cache, fingerprint, now, settings.output)
             if previous is not None:
@@ -130,7 +131,7 @@ def build_feeds(
                 summary = skipped(previous.summary, len(previous.outputs), tuple(cache.warnings))
                 return BuildResult(summary, None, None, report, fingerprint, previous.until)
         project = load_project(settings, cache=cache, files=files, progress=progress)
-        memo = RenderMemo(cache, settings) if cache is not None else None
+        memo = RenderMemo(cache, settings.output, stamp) if cache is not None else None
         plan = plan_feeds(project, now, memo)
         if plan.removal.drastic and not allow_removal:
             raise plan.removal.error()
