@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # the parser and the collector load only when a build asks fo
     from feeds.selection.collector import Rules
 
 
+# the image types RSS 2.0's <image> allows (GIF, JPEG, PNG), by file suffix
+ICON_TYPES = {".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+
+
 class Section(BaseModel):
     """A config section: immutable, and unknown keys are errors."""
 
@@ -46,6 +50,29 @@ class SiteSettings(Section):
     # the language of feeds and pages (a BCP 47 tag such as en or de-CH); also picks the
     # stemmer that compares story titles
     language: str = "en"
+    # a square image (PNG, JPEG or GIF; 256×256 or larger) that feed readers show beside
+    # the feeds and browsers beside the pages: Atom icon and logo, RSS image, JSON Feed
+    # icon and favicon. Copied to output/ as icon.<ext> (null: none)
+    icon: Path | None = None
+
+    @field_validator("icon")
+    @classmethod
+    def _image_kind(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in ICON_TYPES:
+            kinds = ", ".join(sorted(ICON_TYPES))
+            raise ValueError(f"{value} must be an image RSS readers take ({kinds})")
+        return value
+
+    @property
+    def icon_name(self) -> str | None:
+        """The icon's file name in output/ (None: no icon)."""
+        return None if self.icon is None else "icon" + self.icon.suffix.lower()
+
+    @property
+    def icon_url(self) -> str | None:
+        """The icon's public URL (None: no icon)."""
+        name = self.icon_name
+        return None if name is None else f"{self.base_url}/{name}"
 
     @field_validator("title")
     @classmethod
@@ -278,6 +305,8 @@ def parse_settings(data: dict[str, Any], model: type[Settings], path: Path) -> S
     updates["websub"] = settings.websub.model_copy(
         update={"pending": base / settings.websub.pending}
     )
+    if settings.site.icon is not None:
+        updates["site"] = settings.site.model_copy(update={"icon": base / settings.site.icon})
     content = settings.content
     updates["content"] = content.model_copy(
         update={

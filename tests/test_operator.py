@@ -23,7 +23,7 @@ def test_init_makes_a_project_that_builds_checks_and_serves(
     project = tmp_path / "news"
     result = runner.invoke(cli, ["init", str(project)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Created {project} (21 files). Next:\n")
+    assert result.stdout.startswith(f"Created {project} (22 files). Next:\n")
     assert (project / "config.yaml").read_text().startswith("# feedletter configuration")
     assert len(list((project / "content" / "news").glob("*.md"))) == 2
     assert (project / "templates" / "digest.html.j2").is_file()
@@ -32,10 +32,13 @@ def test_init_makes_a_project_that_builds_checks_and_serves(
     checked = runner.invoke(cli, ["check"])
     assert checked.exit_code == 0
     assert checked.stdout.endswith("OK\n")
+    assert "Icon: content/icon.png (square)\n" in checked.stdout  # init ships a square one
     assert not (project / "output").exists() and not (project / "var").exists()  # wrote nothing
     built = runner.invoke(cli, ["build", "--date", "2021-11-07"])
     assert built.exit_code == 0, built.output
     assert (project / "output" / "index.html").is_file()
+    shipped = (project / "content" / "icon.png").read_bytes()
+    assert (project / "output" / "icon.png").read_bytes() == shipped
     assert (project / "output" / "newsletter" / "2021-W44" / "index.html").is_file()
     assert (project / "var" / "issues" / "2021-W44" / "email.html").is_file()
     again = runner.invoke(cli, ["init", str(project)])
@@ -60,6 +63,7 @@ def test_check_reports_every_kind_of_problem_and_exits_3(
     assert result.exit_code == 3
     assert result.stdout == (
         "Config config.yaml: valid; 7 topics, 19 records\n"
+        "Icon: warning: site.icon is not set: feed readers show a letter instead of your icon\n"
         "Rejected records: 5\n"
         "  news/bad-date.md: publishedDateTime 'yesterday' is not an ISO 8601 date\n"
         "  news/bad-url.md: URL 'javascript:alert(document.cookie)' is not an absolute http(s) URL\n"

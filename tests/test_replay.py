@@ -141,6 +141,9 @@ def test_anything_the_run_depended_on_changing_runs_the_command_again(
     config_file.write_text(
         re.sub(r"^templates: .*$", "templates: templates", config_file.read_text(), flags=re.M)
     )
+    icon = fixture_project / "icon.png"  # copied into output/ by the build
+    shutil.copy(ROOT / "content" / "icon.png", icon)
+    config_file.write_text(config_file.read_text().replace("site:\n", "site:\n  icon: icon.png\n"))
     out = tmp_path / "modules.json"
     run(fixture_project, out, ARGS)
     monkeypatch.chdir(fixture_project)
@@ -162,6 +165,7 @@ def test_anything_the_run_depended_on_changing_runs_the_command_again(
             lambda: (fixture_project / "config.yaml").open("a").write("# note\n"),
         ),
         "a record added": lambda: _added(fixture_project / "news" / "new.md"),
+        "the icon replaced": lambda: _kept_mtime(icon, lambda: icon.write_bytes(b"GIF89a")),
     }
     for what, change in changes.items():
         undo = change()

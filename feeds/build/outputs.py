@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feeds.build.memo import through
 from feeds.build.project import Project
 from feeds.config import FeedSettings
+from feeds.errors import ConfigError
 from feeds.model import EMPTY, Article
 from feeds.reading.topics import TopicSet
 from feeds.rendering import archives
@@ -61,6 +63,8 @@ def render_outputs(
     settings = project.settings
     everything, pages = feed_pages(project, selection)
     files: dict[str, bytes] = {}
+    if settings.site.icon is not None and settings.site.icon_name is not None:
+        files[settings.site.icon_name] = icon_bytes(settings.site.icon)
     plans: dict[str, archives.Plan] = {}
     if settings.archives.enabled:
         by_topic = {t.topic_id: t for t in selection.topics}
@@ -104,6 +108,36 @@ def render_outputs(
     render = partial(_render_site, settings, everything, pages, subscribe)
     files.update(through(memo, "site", (everything, pages, subscribe), render))
     return files
+
+
+def icon_bytes(path: Path) -> bytes:
+    """The bytes of ``site.icon``; a ``ConfigError`` naming the key when unreadable
+    (the build stops before writing anything, so the published icon stays)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            "site.icon", f"cannot read {path}: {exc.strerror or exc}; fix the path or set null"
+        ) from None
+
+
+def icon_warning(icon: Path | None) -> str | None:
+    """What is wrong with ``site.icon`` for feed readers (None: a square image)."""
+    if icon is None:
+        return "site.icon is not set: feed readers show a letter instead of your icon"
+    import imagesize
+
+    try:
+        width, height = imagesize.get(icon)
+    except OSError as exc:
+        return f"site.icon: cannot read {icon}: {exc.strerror or exc}"
+    if width <= 0 or height <= 0:
+        return f"site.icon: {icon} is not an image this check can measure"
+    if width != height:
+        return f"site.icon: {icon} is {width}×{height}, not square; readers crop or squash it"
+    if width < 64:
+        return f"site.icon: {icon} is {width}×{height}; readers want 64×64 or larger"
+    return None
 
 
 def feed_pages(project: Project, selection: Selection) -> tuple[FeedPage, list[FeedPage]]:
@@ -155,6 +189,7 @@ def _spec(settings: FeedSettings, page: FeedPage, numbers: list[int]) -> FeedSpe
         site_title=settings.site.title,
         links=(("prev-archive", location.archive_page_url(numbers[-1])),) if numbers else (),
         hubs=tuple(settings.websub.hubs),
+        icon=settings.site.icon_url,
     )
 
 

@@ -53,6 +53,12 @@ def stamp(settings: FeedSettings) -> str:
     folders = [settings.content.topics, settings.templates, DEFAULT_TEMPLATES]
     digest.update(source_stats(folders).encode())
     digest.update(source_stats([PACKAGE], (".py",)).encode())
+    icon = settings.site.icon
+    if icon is not None:  # its bytes are copied into output/
+        try:
+            digest.update(f"{icon}\0{icon.stat().st_size}\0{icon.stat().st_mtime_ns}".encode())
+        except OSError:
+            digest.update(b"\0no icon")
     return digest.hexdigest()
 
 

@@ -122,6 +122,9 @@ def render_feed(
         fg.link(href=hub, rel="hub")
     fg.link(href=spec.atom_url, rel="self", type="application/atom+xml")
     fg.link(href=spec.page_url, rel="alternate", type="text/html")
+    if spec.icon:
+        fg.icon(spec.icon)
+        fg.image(spec.icon)  # also the Atom logo; RSS takes the channel's title and link
     for article in articles:
         _add_entry(fg, article, topics_of.get(article.path, ()))
     # titles and subtitles are plain text, or escaped HTML when they hold a "<"

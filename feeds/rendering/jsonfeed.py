@@ -35,6 +35,9 @@ def render_json_feed(
         "language": spec.language,
         "authors": [{"name": spec.site_title}],
     }
+    if spec.icon:
+        document["icon"] = spec.icon
+        document["favicon"] = spec.icon
     if spec.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in spec.hubs]
     document["items"] = [_item(article, topics_of.get(article.path, ())) for article in articles]

@@ -36,6 +36,8 @@ class FeedSpec:
     archive: bool = False
     # WebSub hubs this feed advertises (rel="hub"), each a URI
     hubs: tuple[str, ...] = ()
+    # the site's square icon (Atom icon and logo, RSS image, JSON Feed icon), a URI
+    icon: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

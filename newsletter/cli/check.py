@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from feeds.build.outputs import icon_warning
 from feeds.selection.collector import rank_key
 from feeds.text import truncate
 from newsletter.cli.group import (
@@ -35,6 +36,12 @@ def check(config_path: Path) -> None:
         f"Config {shown_path(config_path)}: valid; {len(topics.topics)} topics, "
         f"{corpus.read} records"
     )
+    icon = config.site.icon
+    problem = icon_warning(icon)
+    if problem or icon is None:
+        say(f"Icon: warning: {problem}")
+    else:
+        say(f"Icon: {shown_path(icon)} (square)")
     say(f"Rejected records: {len(corpus.rejected)}")
     for error in corpus.rejected:
         say(f"  {error.path}: {error.reason}")

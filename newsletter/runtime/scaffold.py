@@ -1,8 +1,9 @@
 """`feedletter init`: lay out a new project from the files in ``scaffold/``.
 
 Writes a commented ``config.yaml``, a copy of the templates to customise, two
-sample records and two topics. Refuses to write into a folder that is not empty,
-so it can never overwrite someone's work.
+sample records, two topics and a square icon for the feeds (``site.icon``).
+Refuses to write into a folder that is not empty, so it can never overwrite
+someone's work.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def create_project(target: Path) -> list[Path]:
     shutil.copy(SCAFFOLD / "config.yaml", target / "config.yaml")
     shutil.copytree(SCAFFOLD / "news", target / "content" / "news")
     shutil.copytree(SCAFFOLD / "topics", target / "content" / "topics")
+    shutil.copy(SCAFFOLD / "icon.png", target / "content" / "icon.png")
     shutil.copytree(TEMPLATES, target / "templates")
     (target / ".gitignore").write_text("/output/\n/var/\n")
     return sorted(p for p in target.rglob("*") if p.is_file())

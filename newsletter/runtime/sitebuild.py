@@ -198,6 +198,7 @@ def inputs_of(config: Config) -> list[Witness] | None:
         ["bytes", str(config.source.resolve() if config.source else "")],
         ["env", config.environment_names()],
         *(["tree", str(folder)] for folder in folders),
+        *([["file", str(config.site.icon)]] if config.site.icon is not None else []),
     ]
 
 
