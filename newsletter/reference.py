@@ -34,7 +34,7 @@ bounds. Secrets never go in this file: keys ending in `_env` name the environmen
 variable that holds one.
 
 This page is generated from the settings models (`feeds/config.py`,
-`newsletter/config.py`) by `newsletter/reference.py`; `tests/test_docs.py` fails
+`newsletter/config/`) by `newsletter/reference.py`; `tests/test_docs.py` fails
 when it drifts (run it with `FEEDLETTER_UPDATE_DOCS=1` to regenerate).
 """
 

@@ -50,6 +50,8 @@ class Handler:
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
         self.messages: list[EmailMessage] = []
+        # each message's bytes as they arrived (what a DKIM verifier checks)
+        self.raw: list[bytes] = []
         # (envelope sender, recipients) of each message, in the same order
         self.envelopes: list[tuple[str, tuple[str, ...]]] = []
         self.lock = threading.Lock()
@@ -99,6 +101,7 @@ class Handler:
             message = email.message_from_bytes(envelope.original_content, policy=default)
             assert isinstance(message, EmailMessage)
             self.messages.append(message)
+            self.raw.append(bytes(envelope.original_content))
             self.envelopes.append((str(envelope.mail_from), tuple(envelope.rcpt_tos)))
             self.per_connection[id(session)] = self.per_connection.get(id(session), 0) + 1
             self.arrived.notify_all()

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from feeds.build import build_feeds, load_project
 from newsletter.audience import lifecycle as subs
+from newsletter.audience.notices import NoticeSettings, welcome
 from newsletter.config import BounceSettings, Config, load_config
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.sending.delivery import SendSettings, find_issue, send_issue
@@ -133,6 +135,65 @@ def test_sign_up_confirm_by_the_mailed_link(site: Served, smtp: SmtpServer) -> N
     assert found is not None and found.status == "active" and found.topics == ("portals",)
     assert found.consent_source == "form" and found.consent_ip == "127.0.0.1"
     assert found.confirmed_at is not None and found.name == "Ada"
+
+
+@pytest.fixture
+def returning_site(
+    fixture_project: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, state_database: str
+) -> Iterator[Served]:
+    """``site``, where an address may be mailed a second confirmation at once."""
+    monkeypatch.setenv("FEEDLETTER_SECRET", SECRET.decode())
+    config = configure(fixture_project, smtp.port, state_database, per_address_minutes=0)
+    build_feeds(config, NOW)
+    yield from serve(config, preview=False)
+
+
+def test_a_confirmed_reader_is_welcomed_once_per_address(
+    returning_site: Served, smtp: SmtpServer
+) -> None:
+    """The welcome mail after the confirmation: her topics, how often, the latest
+    issue, her links; not again when she unsubscribes, signs up and confirms again."""
+    site = returning_site
+    config = site.config
+    project = load_project(config)
+    issue = write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))
+    fields = [("email", "ada@example.com"), ("topics", "portals"), ("topics", "canvas-apps")]
+    post(site, "/news/subscribe", fields)
+    site.settle()
+    assert post(site, link_in(smtp.wait_for(1)[0], "confirm"), [])[0] == 200
+    site.settle()  # the welcome is mailed after the reply, on the sign-up pool
+    mail = smtp.wait_for(2)[1]
+    assert len(smtp.messages) == 2
+    assert mail["To"] == "ada@example.com" and mail["Subject"] == "Welcome to Fixture News"
+    assert mail["Auto-Submitted"] is None  # a list mail, not an automatic reply
+    text = mail.get_body(("plain",))
+    assert text is not None
+    content = text.get_content()
+    assert "with these topics: Canvas apps, Portals." in content
+    assert "The digest comes every 366 days, on Mondays around 08:00 (UTC)" in content
+    assert issue.issue.archive_url in content  # the latest issue's web copy
+    manage = link_in(mail, "preferences")
+    status, _, page = get(site, manage)
+    assert status == 200 and 'value="portals" checked' in page
+    # one-click unsubscribe from the welcome's own header (RFC 8058), as a provider does
+    header = str(mail["List-Unsubscribe"])
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = re.search(
+        r"<https://fixture\.example\.org(/news/unsubscribe\?token=[^>]+)>", header
+    )
+    assert unsubscribe is not None
+    assert site.request(unsubscribe.group(1), method="POST")[0] == 200
+    assert status_of(config, "ada@example.com") == "unsubscribed"
+    # she comes back: a new confirmation, and no second welcome
+    post(site, "/news/subscribe", fields)
+    site.settle()
+    again = smtp.wait_for(3)[2]
+    assert "Confirm your subscription" in str(again["Subject"])
+    assert post(site, link_in(again, "confirm"), [])[0] == 200
+    site.settle()
+    assert status_of(config, "ada@example.com") == "active"
+    assert [str(m["Subject"]) for m in smtp.messages].count("Welcome to Fixture News") == 1
+    assert len(smtp.messages) == 3
 
 
 def test_the_reply_is_the_same_whatever_the_address_is(site: Served, smtp: SmtpServer) -> None:
@@ -252,6 +313,21 @@ def send(config: Config, issue_id: str | None = None) -> list[str]:
     return sorted(report.sent)
 
 
+def test_no_welcome_mail_when_it_is_off(fixture_project: Path, smtp: SmtpServer) -> None:
+    path = fixture_project / "config.yaml"
+    path.write_text(path.read_text().replace("newsletter:\n", "newsletter:\n  welcome: false\n", 1))
+    config = configure(fixture_project, smtp.port)
+    notices = NoticeSettings.of(config)
+    with connect(config.database) as conn:
+        reader, _ = subs.add(conn, "ada@example.com")
+        assert not welcome(conn, notices, SECRET, reader, NOW)
+        # on, it goes once: the first call takes it, the second finds it taken
+        on = replace(notices, newsletter=config.newsletter.model_copy(update={"welcome": True}))
+        assert welcome(conn, on, SECRET, reader, NOW)
+        assert not welcome(conn, on, SECRET, reader, NOW)
+    assert [str(m["Subject"]) for m in smtp.messages] == ["Welcome to Fixture News"]
+
+
 def test_the_whole_path(
     fixture_project: Path, monkeypatch: pytest.MonkeyPatch, state_database: str
 ) -> None:
@@ -267,6 +343,8 @@ def test_the_whole_path(
             post(served, "/news/subscribe", [("email", "grace@example.com")])
             confirm = link_in(smtp.wait_for(1)[-1], "confirm")
             assert post(served, confirm, [])[0] == 200
+            served.settle()  # her welcome mail went before the issue
+            assert smtp.wait_for(2)[-1]["Subject"] == "Welcome to Fixture News"
             # the issue, to every topic; its footer links to her preferences
             assert send(config) == ["grace@example.com"]
             issue = smtp.messages[-1]

@@ -284,6 +284,22 @@ def confirm(
         return changed
 
 
+def claim_welcome(conn: Db, subscriber_id: int, now: datetime) -> str | None:
+    """Take the one welcome mail of a reader who just confirmed: the moment it was
+    taken (give it to ``welcome_not_sent`` if the mail does not go), or None when
+    they were welcomed before (a second confirmation) or are not active."""
+    when = timestamp(now)
+    with transaction(conn):
+        return when if state.claim_welcome(conn, subscriber_id, when) else None
+
+
+def welcome_not_sent(conn: Db, subscriber_id: int, taken: str) -> None:
+    """The welcome mail taken at ``taken`` did not go out: the next confirmation may
+    send it."""
+    with transaction(conn):
+        state.drop_welcome(conn, subscriber_id, taken)
+
+
 def set_preferences(
     conn: Db,
     subscriber_id: int,

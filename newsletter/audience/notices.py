@@ -26,17 +26,34 @@ from feeds.config import SiteSettings
 from feeds.rendering.templating import environment
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.lifecycle import Subscriber
-from newsletter.audience.tokens import make_confirm_token, make_expiring_token, signed_link
+from newsletter.audience.tokens import (
+    make_confirm_token,
+    make_expiring_token,
+    make_token,
+    signed_link,
+)
 from newsletter.config import Config, NewsletterSettings, SignupSettings, SmtpSettings
 from newsletter.errors import NoticeNotSent
-from newsletter.mail.headers import BODY_POLICY, POLICY, return_path, sender, site_domain
+from newsletter.issue.archive import read_issues
+from newsletter.issue.message import list_unsubscribe
+from newsletter.mail.dkim import Signer
+from newsletter.mail.headers import (
+    BODY_POLICY,
+    POLICY,
+    list_headers,
+    return_path,
+    sender,
+    site_domain,
+)
 from newsletter.mail.smtp import SmtpTransport
 from newsletter.state import Db
 
 SUBJECTS = {
     "confirm": "Confirm your subscription to {site}",
     "already": "You are already subscribed to {site}",
+    "welcome": "Welcome to {site}",
 }
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,14 @@ class NoticeSettings:
     # the confirm and preferences endpoints (a token is appended)
     confirm_endpoint: str
     preferences_endpoint: str
+    # the one-click unsubscribe endpoint (the welcome mail's List-Unsubscribe)
+    unsubscribe_endpoint: str = ""
+    # state.issues: where the welcome mail finds the latest issue's web copy
+    issues_folder: Path | None = None
+    # "weekly, on Mondays around 08:00 (UTC)": how often the digest comes
+    frequency: str = "weekly"
+    # signs every notice with DKIM (newsletter.dkim; None: not set)
+    signer: Signer | None = None
 
     @classmethod
     def of(cls, config: Config) -> NoticeSettings:
@@ -64,6 +89,12 @@ class NoticeSettings:
             smtp=config.smtp,
             confirm_endpoint=config.endpoint("confirm"),
             preferences_endpoint=config.endpoint("preferences"),
+            unsubscribe_endpoint=config.unsubscribe_endpoint(),
+            issues_folder=config.issues_folder,
+            frequency=digest_frequency(
+                config.newsletter.period_days, config.schedule.digest, config.schedule.timezone
+            ),
+            signer=Signer.of_config(config),
         )
 
     @property
@@ -121,6 +152,7 @@ def compose_notice(
     digest = hashlib.sha256(f"{kind}\0{subscriber.id}\0{now.isoformat()}".encode()).hexdigest()
     message["Message-ID"] = f"<notice.{digest[:24]}@{site_domain(config.site)}>"
     message["Auto-Submitted"] = "auto-replied"  # RFC 3834: no vacation replies to it
+    message["Feedback-ID"] = dict(list_headers(config.newsletter, config.site, kind))["Feedback-ID"]
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     message.policy = POLICY
@@ -140,16 +172,120 @@ def send_notice(
     """Build and send one notice; ``NoticeNotSent`` if the server does not take it."""
     link = notice_link(config, kind, subscriber, secret, now, request_id)
     message = compose_notice(config, kind, subscriber, link, now, topic_names)
+    _send(config, kind, subscriber.email, message, transport)
+
+
+def _send(
+    config: NoticeSettings,
+    kind: str,
+    recipient: str,
+    message: EmailMessage,
+    transport: SmtpTransport | None,
+) -> None:
+    """Sign (when configured) and send one notice; ``NoticeNotSent`` if refused."""
+    data = message.as_bytes()
+    if config.signer is not None:
+        data = config.signer.sign(data)
     envelope_from = return_path(config.newsletter, config.site)
     own = transport is None
     transport = transport or SmtpTransport(config.smtp)
     try:
-        transport.send(envelope_from, subscriber.email, message.as_bytes())
+        transport.send(envelope_from, recipient, data)
     except (smtplib.SMTPException, OSError) as exc:
-        raise NoticeNotSent(kind, subscriber.email, str(exc)) from exc
+        raise NoticeNotSent(kind, recipient, str(exc)) from exc
     finally:
         if own:
             transport.close()
+
+
+def digest_frequency(period_days: int, crontab: str | None, timezone: str) -> str:
+    """How often the digest comes, in words: "weekly, on Mondays around 08:00 (UTC)"."""
+    every = {1: "daily", 7: "weekly"}.get(period_days, f"every {period_days} days")
+    fields = (crontab or "").split()
+    if len(fields) != 5:
+        return every
+    minute, hour, day, _, weekday = fields
+    when = ""
+    if day == "*" and weekday.isdigit() and int(weekday) <= 7:
+        when = f", on {WEEKDAYS[int(weekday) % 7]}s"
+    elif day == "*" and weekday[:3].lower() in (w[:3].lower() for w in WEEKDAYS):
+        when = f", on {next(w for w in WEEKDAYS if w[:3].lower() == weekday[:3].lower())}s"
+    if minute.isdigit() and hour.isdigit():
+        when += f" around {int(hour):02d}:{int(minute):02d} ({timezone})"
+    return every + when
+
+
+def compose_welcome(
+    config: NoticeSettings,
+    subscriber: Subscriber,
+    secret: bytes,
+    now: datetime,
+    topic_names: tuple[str, ...] = (),
+) -> EmailMessage:
+    """The welcome mail for a reader who just confirmed: their topics, how often the
+    digest comes, the latest issue's web copy, their preferences and unsubscribe
+    links (with List-Unsubscribe, as every list mail has)."""
+    env = environment(config.templates)
+    unsubscribe_url = signed_link(
+        config.unsubscribe_endpoint, make_token(secret, subscriber.id, subscriber.email)
+    )
+    issues = read_issues(config.issues_folder) if config.issues_folder else []
+    context = {
+        "site": config.site,
+        "subject": SUBJECTS["welcome"].format(site=config.site.title),
+        "recipient": subscriber.email,
+        "topics": topic_names,
+        "frequency": config.frequency,
+        "latest_url": max(issues, key=lambda i: i.end).url if issues else "",
+        "preferences_url": notice_link(config, "preferences", subscriber, secret, now),
+        "unsubscribe_url": unsubscribe_url,
+    }
+    message = EmailMessage(policy=BODY_POLICY)
+    message["Subject"] = context["subject"]
+    message["From"] = sender(config.newsletter, config.site)
+    message["To"] = Address(addr_spec=subscriber.email)
+    message["Date"] = format_datetime(now)
+    digest = hashlib.sha256(f"welcome\0{subscriber.id}".encode()).hexdigest()
+    message["Message-ID"] = f"<welcome.{digest[:24]}@{site_domain(config.site)}>"
+    for name, value in list_headers(config.newsletter, config.site, "welcome"):
+        message[name] = value
+    message["List-Unsubscribe"] = list_unsubscribe(
+        unsubscribe_url, config.newsletter.unsubscribe_mailto, subscriber.email
+    )
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text = env.get_template("welcome.txt.j2").render(**context)
+    html = env.get_template("welcome.html.j2").render(**context)
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.policy = POLICY
+    return message
+
+
+def welcome(
+    conn: Db,
+    config: NoticeSettings,
+    secret: bytes,
+    subscriber: Subscriber,
+    now: datetime,
+    topic_names: tuple[str, ...] = (),
+    transport: SmtpTransport | None = None,
+) -> bool:
+    """Send the welcome mail to a reader who just confirmed, once per address: False
+    (nothing sent) when ``newsletter.welcome`` is off or they were welcomed before.
+    A mail the server refuses is given back (``NoticeNotSent``), so a later
+    confirmation may send it."""
+    if not config.newsletter.welcome:
+        return False
+    taken = subs.claim_welcome(conn, subscriber.id, now)
+    if taken is None:
+        return False
+    try:
+        message = compose_welcome(config, subscriber, secret, now, topic_names)
+        _send(config, "welcome", subscriber.email, message, transport)
+    except BaseException:
+        subs.welcome_not_sent(conn, subscriber.id, taken)
+        raise
+    return True
 
 
 def sign_up_and_notify(

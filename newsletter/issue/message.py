@@ -24,7 +24,8 @@ from feeds.config import SiteSettings
 from newsletter.addresses import is_plain
 from newsletter.config import NewsletterSettings
 from newsletter.issue.render import PREFERENCES_URL, RECIPIENT, UNSUBSCRIBE_URL
-from newsletter.mail.headers import BODY_POLICY, POLICY, sender, site_domain
+from newsletter.mail.dkim import Signer
+from newsletter.mail.headers import BODY_POLICY, POLICY, list_headers, sender, site_domain
 from newsletter.mail.returnpath import message_id
 
 
@@ -93,7 +94,8 @@ def compose(
         message["Reply-To"] = settings.reply_to
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id(issue.issue_id, to.addr_spec, site_domain(site), secret)
-    message["List-Id"] = f"<digest.{site_domain(site)}>"
+    for name, value in list_headers(settings, site, issue.issue_id):
+        message[name] = value
     message["List-Unsubscribe"] = list_unsubscribe(
         unsubscribe_url, settings.unsubscribe_mailto, to.addr_spec
     )
@@ -124,19 +126,23 @@ class PreparedMessage:
         settings: NewsletterSettings,
         site: SiteSettings,
         secret: bytes | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.issue = issue
         self.settings = settings
         self.site = site
         # keys the Message-IDs (None: the archive's sample message, never matched)
         self.secret = secret
+        # signs each copy with DKIM (None: newsletter.dkim is not set)
+        self.signer = signer
         self.domain = site_domain(site)
         fixed = EmailMessage(policy=POLICY)
         fixed["Subject"] = issue.subject
         fixed["From"] = sender(settings, site)
         if settings.reply_to:
             fixed["Reply-To"] = settings.reply_to
-        fixed["List-Id"] = f"<digest.{self.domain}>"
+        for name, value in list_headers(settings, site, issue.issue_id):
+            fixed[name] = value
         fixed["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         fixed["MIME-Version"] = "1.0"
         self.head = fixed.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
@@ -146,11 +152,18 @@ class PreparedMessage:
     def message(
         self, recipient: str, unsubscribe_url: str, date: datetime, preferences_url: str = ""
     ) -> tuple[bytes, str]:
-        """The message bytes for ``recipient`` and its Message-ID.
+        """The message bytes for ``recipient`` and its Message-ID, DKIM-signed when
+        the message has a signer.
 
         ``preferences_url`` is the reader's own preferences link (default: the
         unsubscribe link, whose page offers the same way out).
         """
+        data, mid = self._unsigned(recipient, unsubscribe_url, date, preferences_url)
+        return (data if self.signer is None else self.signer.sign(data)), mid
+
+    def _unsigned(
+        self, recipient: str, unsubscribe_url: str, date: datetime, preferences_url: str
+    ) -> tuple[bytes, str]:
         # a plain address is what Address would give back; anything else is parsed
         to = recipient if is_plain(recipient) else Address(addr_spec=recipient).addr_spec
         mailto = self.settings.unsubscribe_mailto or ""

@@ -13,6 +13,7 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from feeds.config import SiteSettings
+from feeds.urls import join
 from newsletter.config import NewsletterSettings
 
 # Header lines may be up to 998 characters (RFC 5322); folding earlier would turn
@@ -41,3 +42,24 @@ def return_path(settings: NewsletterSettings, site: SiteSettings) -> str:
 
     Issues go out from a VERP form of it (``returnpath.envelope_sender``)."""
     return settings.bounces.return_path or parseaddr(sender(settings, site))[1]
+
+
+def list_id(site: SiteSettings) -> str:
+    """The List-Id (RFC 2919): the digest of the site's host."""
+    return f"<digest.{site_domain(site)}>"
+
+
+def list_headers(
+    settings: NewsletterSettings, site: SiteSettings, campaign: str
+) -> list[tuple[str, str]]:
+    """The headers a mailbox provider reads to tell one list and its mailings apart:
+    List-Id, List-Archive (the issue archive on the site, RFC 2369) and Feedback-ID
+    (``campaign:list:sender``, the colon-separated form Gmail's feedback loop
+    reports complaints by; ``campaign`` is the issue id or the notice's kind)."""
+    from_domain = parseaddr(sender(settings, site))[1].rpartition("@")[2].lower()
+    fields = (campaign, f"digest.{site_domain(site)}", from_domain)
+    return [
+        ("List-Id", list_id(site)),
+        ("List-Archive", f"<{join(site.base_url, 'newsletter/')}>"),
+        ("Feedback-ID", ":".join(f.replace(":", "-") for f in fields)),
+    ]

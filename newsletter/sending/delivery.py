@@ -119,7 +119,7 @@ def send_issue(
     look = settings.look
     # one prepared message per topic set with stories; no entry = nothing new
     prepared = {
-        topics: PreparedMessage(issue, look.newsletter, look.site, secret)
+        topics: PreparedMessage(issue, look.newsletter, look.site, secret, settings.signer)
         for topics, issue in variants.items()
         if issue is not None
     }

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from newsletter.config import BounceSettings, Config, SmtpSettings
 from newsletter.issue.variants import IssueLook
+from newsletter.mail.dkim import Signer
 from newsletter.mail.headers import return_path
 from newsletter.state.database import Database
 
@@ -40,6 +41,8 @@ class SendSettings:
     send_window_hours: float
     # state.issues: the private issue archive
     issues_folder: Path
+    # signs every copy with DKIM (newsletter.dkim; None: not set), its key read once
+    signer: Signer | None = None
 
     @classmethod
     def of(cls, config: Config) -> SendSettings:
@@ -55,4 +58,5 @@ class SendSettings:
             database=config.database,
             send_window_hours=config.newsletter.send_window_hours,
             issues_folder=config.issues_folder,
+            signer=Signer.of_config(config),
         )

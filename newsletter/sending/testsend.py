@@ -57,7 +57,7 @@ def send_test(
     if issue is None:
         raise NothingToSend(info.id)
     issue = _Retitled(issue.issue_id, TEST_PREFIX + issue.subject, issue.html, issue.text)
-    prepared = PreparedMessage(issue, look.newsletter, look.site)
+    prepared = PreparedMessage(issue, look.newsletter, look.site, signer=settings.signer)
     transport = hooks.transport or SmtpTransport(settings.smtp)
     sample = join(look.site.base_url, "unsubscribe?token=test")
     preferences = join(look.site.base_url, "preferences?token=test")

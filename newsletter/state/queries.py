@@ -15,12 +15,14 @@ from newsletter.state.engine import Db, Row
 
 __all__ = [
     "claim_holder",
+    "claim_welcome",
     "delete_subscriber",
     "delivered_among",
     "delivery_for_message",
     "delivery_statuses",
     "drop_claims",
     "drop_logged_claims",
+    "drop_welcome",
     "finish_job_run",
     "finish_notice",
     "forget_subscriber_traces",
@@ -140,6 +142,25 @@ def update_subscriber(
         query += f" AND status IN ({marks})"
         params.update({f"_status{n}": status for n, status in enumerate(only_status)})
     return db.execute(query, params).rowcount == 1
+
+
+def claim_welcome(db: Db, subscriber_id: int, at: str) -> bool:
+    """Mark an active reader as welcomed at ``at``; False if they were already (or
+    are not active): whoever marks them sends the one welcome mail."""
+    result = db.execute(
+        "UPDATE subscribers SET welcomed_at = :at "
+        "WHERE id = :id AND welcomed_at IS NULL AND status = 'active'",
+        {"id": subscriber_id, "at": at},
+    )
+    return result.rowcount == 1
+
+
+def drop_welcome(db: Db, subscriber_id: int, at: str) -> None:
+    """Undo ``claim_welcome`` of ``at``: the welcome mail did not go out."""
+    db.execute(
+        "UPDATE subscribers SET welcomed_at = NULL WHERE id = :id AND welcomed_at = :at",
+        {"id": subscriber_id, "at": at},
+    )
 
 
 def delete_subscriber(db: Db, subscriber_id: int) -> None:

@@ -160,6 +160,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (bucket, window_start)
     );
     """,
+    # 7: when a reader was sent the welcome mail (once per address, not again when
+    # they confirm again)
+    """
+    ALTER TABLE subscribers ADD COLUMN welcomed_at TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

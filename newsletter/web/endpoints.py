@@ -47,7 +47,7 @@ from feeds.rendering.layout import opml_url
 from feeds.rendering.templating import environment, render
 from newsletter.addresses import normalise_address
 from newsletter.audience import lifecycle as subs
-from newsletter.audience.notices import NoticeSettings, sign_up_and_notify
+from newsletter.audience.notices import NoticeSettings, sign_up_and_notify, welcome
 from newsletter.audience.status import ON_THE_LIST, SUBSCRIBED, Status
 from newsletter.audience.tokens import (
     make_token,
@@ -243,6 +243,19 @@ class Readers:
         except Exception:
             log.exception("sign-up failed")
 
+    def _welcome(self, subscriber_id: int, now: datetime) -> None:
+        """On the sign-up pool, after the reply: the reader's one welcome mail."""
+        try:
+            with self.connect() as conn:
+                reader = subs.by_id(conn, subscriber_id)
+                if reader is not None:
+                    names = self._names(reader.topics or [tid for tid, _ in self.topics])
+                    welcome(conn, self.notices, self.secret, reader, now, names)
+        except FeedletterError as exc:
+            log.error("welcome mail: %s", exc)
+        except Exception:
+            log.exception("welcome mail failed")
+
     def _names(self, topics: Sequence[str]) -> tuple[str, ...]:
         return tuple(name for tid, name in self.topics if tid in topics)
 
@@ -311,11 +324,13 @@ class Readers:
         if isinstance(found, Response):
             return found
         reader, request_id = found
-        confirmed = await self.run(
-            self._confirm, reader.id, request_id, self.client(request), datetime.now(UTC)
-        )
+        now = datetime.now(UTC)
+        confirmed = await self.run(self._confirm, reader.id, request_id, self.client(request), now)
         if not confirmed and reader.status not in SUBSCRIBED:
             return self.invalid("confirm")
+        welcoming = confirmed and self.notices.newsletter.welcome
+        if welcoming and not self.mail.submit(self._welcome, reader.id, now):
+            log.error("the sign-up queue is full (serve.mail_queue): no welcome mail was sent")
         return page(
             self.config,
             "You are subscribed",
