@@ -54,6 +54,7 @@ COMMANDS = {
     "bounces": "bounces",
     "build": "build",
     "check": "check",
+    "doctor": "doctor",
     "digest": "build",
     "init": "init",
     "schedule": "schedule",
