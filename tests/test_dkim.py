@@ -161,4 +161,8 @@ def test_a_key_that_cannot_be_read_is_a_config_error_at_start(
         f"error: newsletter.dkim.key_file: {missing} does not hold a rsa-sha256 private key: "
         "not a PEM RSA key (Private key not found)\n"
     )
+    assert CliRunner().invoke(cli, ["check"]).stderr == result.stderr  # check says so too
     assert smtp.messages == []
+    shutil.copy(DATA / "dkim" / "rsa-test.pem", missing)
+    checked = CliRunner().invoke(cli, ["check"])
+    assert "DKIM: signing as fixture.example.org (selector fl2026, rsa-sha256)\n" in checked.stdout

@@ -21,6 +21,7 @@ from newsletter.cli.group import (
     verbosity,
 )
 from newsletter.config import load_config
+from newsletter.mail.dkim import Signer
 from newsletter.runtime.sitebuild import check_site
 
 
@@ -42,6 +43,9 @@ def check(config_path: Path) -> None:
         say(f"Icon: warning: {problem}")
     else:
         say(f"Icon: {shown_path(icon)} (square)")
+    signer = Signer.of_config(config)  # a key send could not read stops check too
+    if signer is not None:
+        say(f"DKIM: signing as {signer.domain} (selector {signer.selector}, {signer.algorithm})")
     say(f"Rejected records: {len(corpus.rejected)}")
     for error in corpus.rejected:
         say(f"  {error.path}: {error.reason}")

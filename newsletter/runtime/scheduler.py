@@ -29,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from newsletter.config import Config
 from newsletter.errors import BusyError
+from newsletter.mail.dkim import Signer
 from newsletter.runtime.jobs import DIGEST_JOB, FEEDS_JOB, PURGE_JOB
 from newsletter.runtime.locks import scheduler_lock
 from newsletter.state import connect, engine_for
@@ -137,6 +138,7 @@ def run_scheduler(
     on_ready: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM in the main thread)."""
+    Signer.of_config(config)  # a DKIM key that cannot be read stops it now, not at 08:00
     stop = stop or threading.Event()
     lost = threading.Event()
     previous = _install_signal_handlers(stop)
