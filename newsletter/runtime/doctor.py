@@ -201,6 +201,14 @@ def _dkim(config: Config, lookup: Lookup, from_domain: str) -> Finding:
             f"{name} holds another key than {_key_source(settings)}: signatures will fail",
             publish,
         )
+    if kind == "ed25519":
+        return Finding(
+            "dkim",
+            "warn",
+            f"{name} holds the public key of {_key_source(settings)}, but Gmail and Microsoft "
+            "do not verify ed25519 signatures yet: to them the mail is unsigned",
+            "use algorithm: rsa-sha256 (RFC 8463 senders add ed25519 beside RSA, not instead)",
+        )
     return Finding("dkim", "ok", f"{name} holds the public key of {_key_source(settings)}")
 
 
