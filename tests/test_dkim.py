@@ -139,6 +139,13 @@ def test_test_sends_notices_and_the_welcome_are_signed_with_ed25519(
     assert [signature_tags(raw)["a"] for raw in smtp.handler.raw] == ["ed25519-sha256"] * 3
     subjects = [str(m["Subject"]) for m in smtp.messages]
     assert subjects[0].startswith("[Test] ") and subjects[2] == "Welcome to Fixture News"
+    # the headers providers tell mailings apart by: Feedback-ID names the kind
+    test, notice, welcomed = smtp.messages
+    assert test["Feedback-ID"] == "2021-W13:digest.fixture.example.org:fixture.example.org"
+    assert notice["Feedback-ID"] == "already:digest.fixture.example.org:fixture.example.org"
+    assert welcomed["Feedback-ID"] == "welcome:digest.fixture.example.org:fixture.example.org"
+    assert welcomed["List-Archive"] == "<https://fixture.example.org/news/newsletter/>"
+    assert welcomed["List-Id"] == "<digest.fixture.example.org>"
 
 
 def test_a_key_that_cannot_be_read_is_a_config_error_at_start(

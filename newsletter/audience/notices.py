@@ -40,6 +40,7 @@ from newsletter.mail.dkim import Signer
 from newsletter.mail.headers import (
     BODY_POLICY,
     POLICY,
+    feedback_id,
     list_headers,
     return_path,
     sender,
@@ -152,7 +153,7 @@ def compose_notice(
     digest = hashlib.sha256(f"{kind}\0{subscriber.id}\0{now.isoformat()}".encode()).hexdigest()
     message["Message-ID"] = f"<notice.{digest[:24]}@{site_domain(config.site)}>"
     message["Auto-Submitted"] = "auto-replied"  # RFC 3834: no vacation replies to it
-    message["Feedback-ID"] = dict(list_headers(config.newsletter, config.site, kind))["Feedback-ID"]
+    message["Feedback-ID"] = feedback_id(config.newsletter, config.site, kind)
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     message.policy = POLICY

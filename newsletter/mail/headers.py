@@ -44,22 +44,23 @@ def return_path(settings: NewsletterSettings, site: SiteSettings) -> str:
     return settings.bounces.return_path or parseaddr(sender(settings, site))[1]
 
 
-def list_id(site: SiteSettings) -> str:
-    """The List-Id (RFC 2919): the digest of the site's host."""
-    return f"<digest.{site_domain(site)}>"
+def feedback_id(settings: NewsletterSettings, site: SiteSettings, campaign: str) -> str:
+    """The Feedback-ID: ``campaign:list:sender``, the colon-separated form Gmail's
+    feedback loop reports complaints by (``campaign`` is the issue id or a notice's
+    kind; no field may hold a colon)."""
+    from_domain = parseaddr(sender(settings, site))[1].rpartition("@")[2].lower()
+    fields = (campaign, f"digest.{site_domain(site)}", from_domain)
+    return ":".join(f.replace(":", "-") for f in fields)
 
 
 def list_headers(
     settings: NewsletterSettings, site: SiteSettings, campaign: str
 ) -> list[tuple[str, str]]:
     """The headers a mailbox provider reads to tell one list and its mailings apart:
-    List-Id, List-Archive (the issue archive on the site, RFC 2369) and Feedback-ID
-    (``campaign:list:sender``, the colon-separated form Gmail's feedback loop
-    reports complaints by; ``campaign`` is the issue id or the notice's kind)."""
-    from_domain = parseaddr(sender(settings, site))[1].rpartition("@")[2].lower()
-    fields = (campaign, f"digest.{site_domain(site)}", from_domain)
+    List-Id (RFC 2919), List-Archive (the issue archive on the site, RFC 2369) and
+    Feedback-ID."""
     return [
-        ("List-Id", list_id(site)),
+        ("List-Id", f"<digest.{site_domain(site)}>"),
         ("List-Archive", f"<{join(site.base_url, 'newsletter/')}>"),
-        ("Feedback-ID", ":".join(f.replace(":", "-") for f in fields)),
+        ("Feedback-ID", feedback_id(settings, site, campaign)),
     ]
