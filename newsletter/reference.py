@@ -126,6 +126,15 @@ def _default(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     return _value(info.default)
 
 
+def _optional_section(annotation: Any) -> type[BaseModel] | None:
+    """The model of a section that may be left out (``DkimSettings | None``)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(models) == 1 and type(None) in typing.get_args(annotation):
+            return _section(models[0])
+    return None
+
+
 def _section(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
@@ -147,6 +156,11 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, 
         nested = _section(info.annotation)
         if nested is RuleSettings and prefix:  # a topic's rules: the same keys as rules.*
             found.append((key, "mapping", "`{}`", comments.get(name, "")))
+            continue
+        optional = _optional_section(info.annotation)
+        if optional is not None:  # the section's own row, then its keys
+            found.append((key, "mapping or null", "`null`", comments.get(name, "")))
+            found.extend(rows(optional, key + "."))
             continue
         if nested is not None:
             is_list = typing.get_origin(info.annotation) is list

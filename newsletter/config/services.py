@@ -138,7 +138,7 @@ class DkimSettings(Section):
 
     # the signing domain (d=): the From domain or a parent of it, so DMARC aligns
     domain: str = Field(min_length=1)
-    # the selector (s=): the public key is the TXT record <selector>._domainkey.<domain>
+    # the selector (s=): the public key is the TXT record SELECTOR._domainkey.DOMAIN
     selector: str = Field(min_length=1)
     # a file holding the private key (PEM for rsa-sha256; for ed25519-sha256 the
     # base64 seed, as dknewkey writes it); relative to the config file
