@@ -132,7 +132,6 @@ def compose_notice(
     topic_names: tuple[str, ...] = (),
 ) -> EmailMessage:
     """The notice ``kind`` ("confirm" or "already") for ``subscriber``."""
-    env = environment(config.templates)
     subject = SUBJECTS[kind].format(site=config.site.title)
     context = {
         "kind": kind,
@@ -143,17 +142,43 @@ def compose_notice(
         "link": link,
         "days": f"{config.newsletter.confirm_days:g}",
     }
-    text = env.get_template("notice.txt.j2").render(**context)
-    html = env.get_template("notice.html.j2").render(**context)
-    message = EmailMessage(policy=BODY_POLICY)
-    message["Subject"] = subject
-    message["From"] = sender(config.newsletter, config.site)
-    message["To"] = Address(addr_spec=subscriber.email)
-    message["Date"] = format_datetime(now)
     digest = hashlib.sha256(f"{kind}\0{subscriber.id}\0{now.isoformat()}".encode()).hexdigest()
-    message["Message-ID"] = f"<notice.{digest[:24]}@{site_domain(config.site)}>"
-    message["Auto-Submitted"] = "auto-replied"  # RFC 3834: no vacation replies to it
-    message["Feedback-ID"] = feedback_id(config.newsletter, config.site, kind)
+    return _compose(
+        config,
+        "notice",
+        context,
+        subscriber.email,
+        now,
+        f"<notice.{digest[:24]}@{site_domain(config.site)}>",
+        [
+            ("Auto-Submitted", "auto-replied"),  # RFC 3834: no vacation replies to it
+            ("Feedback-ID", feedback_id(config.newsletter, config.site, kind)),
+        ],
+    )
+
+
+def _compose(
+    config: NoticeSettings,
+    template: str,
+    context: dict[str, object],
+    recipient: str,
+    now: datetime,
+    message_id: str,
+    headers: list[tuple[str, str]],
+) -> EmailMessage:
+    """A notice from ``<template>.txt.j2`` and ``.html.j2`` (multipart/alternative,
+    text first), with its own ``headers`` after the common ones."""
+    env = environment(config.templates)
+    message = EmailMessage(policy=BODY_POLICY)
+    message["Subject"] = str(context["subject"])
+    message["From"] = sender(config.newsletter, config.site)
+    message["To"] = Address(addr_spec=recipient)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    for name, value in headers:
+        message[name] = value
+    text = env.get_template(f"{template}.txt.j2").render(**context)
+    html = env.get_template(f"{template}.html.j2").render(**context)
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     message.policy = POLICY
@@ -226,7 +251,6 @@ def compose_welcome(
     """The welcome mail for a reader who just confirmed: their topics, how often the
     digest comes, the latest issue's web copy, their preferences and unsubscribe
     links (with List-Unsubscribe, as every list mail has)."""
-    env = environment(config.templates)
     unsubscribe_url = signed_link(
         config.unsubscribe_endpoint, make_token(secret, subscriber.id, subscriber.email)
     )
@@ -241,25 +265,23 @@ def compose_welcome(
         "preferences_url": notice_link(config, "preferences", subscriber, secret, now),
         "unsubscribe_url": unsubscribe_url,
     }
-    message = EmailMessage(policy=BODY_POLICY)
-    message["Subject"] = context["subject"]
-    message["From"] = sender(config.newsletter, config.site)
-    message["To"] = Address(addr_spec=subscriber.email)
-    message["Date"] = format_datetime(now)
     digest = hashlib.sha256(f"welcome\0{subscriber.id}".encode()).hexdigest()
-    message["Message-ID"] = f"<welcome.{digest[:24]}@{site_domain(config.site)}>"
-    for name, value in list_headers(config.newsletter, config.site, "welcome"):
-        message[name] = value
-    message["List-Unsubscribe"] = list_unsubscribe(
+    unsubscribe = list_unsubscribe(
         unsubscribe_url, config.newsletter.unsubscribe_mailto, subscriber.email
     )
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    text = env.get_template("welcome.txt.j2").render(**context)
-    html = env.get_template("welcome.html.j2").render(**context)
-    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    message.policy = POLICY
-    return message
+    return _compose(
+        config,
+        "welcome",
+        context,
+        subscriber.email,
+        now,
+        f"<welcome.{digest[:24]}@{site_domain(config.site)}>",
+        [
+            *list_headers(config.newsletter, config.site, "welcome"),
+            ("List-Unsubscribe", unsubscribe),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ],
+    )
 
 
 def welcome(
