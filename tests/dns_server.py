@@ -9,6 +9,7 @@ characters go out as several strings of one record (RFC 7208 3.3, RFC 6376 3.6.2
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, TXT
@@ -63,10 +64,12 @@ class DnsServer:
         return f"127.0.0.1:{self.port}"
 
     def __enter__(self) -> DnsServer:
-        self.udp.start_thread()
-        self.tcp.start_thread()
+        for server in (self.udp, self.tcp):  # polled often: stopping takes no half second
+            serve = server.server.serve_forever
+            threading.Thread(target=serve, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.udp.stop()
-        self.tcp.stop()
+        for server in (self.udp, self.tcp):
+            server.server.shutdown()  # returns once serve_forever has ended
+            server.server.server_close()

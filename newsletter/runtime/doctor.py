@@ -26,6 +26,7 @@ from newsletter.issue.archive import read_issues, read_parts
 from newsletter.mail.dkim import Signer
 from newsletter.mail.headers import return_path, sender
 from newsletter.runtime.dnsrecords import DnsUnavailable, Lookup
+from newsletter.runtime.spf import RETRY, check_spf
 
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
@@ -126,32 +127,8 @@ def _spf(lookup: Lookup, from_domain: str, envelope_domain: str) -> list[Finding
 
 
 def _spf_of(lookup: Lookup, domain: str) -> Finding:
-    try:
-        records = [r for r in lookup.txt(domain) if r.lower().startswith("v=spf1")]
-    except DnsUnavailable as exc:
-        return Finding("spf", "fail", f"could not look up {domain}: {exc.reason}", _RETRY)
-    advice = f'publish one TXT record at {domain}: "v=spf1 include:<your relay\'s SPF> -all"'
-    if not records:
-        return Finding("spf", "fail", f"{domain} has no SPF record", advice)
-    if len(records) > 1:
-        return Finding(
-            "spf",
-            "fail",
-            f"{domain} has {len(records)} SPF records; receivers treat that as an error "
-            "(RFC 7208 4.5)",
-            "merge them into one v=spf1 record",
-        )
-    terms = records[0].lower().split()
-    if "+all" in terms or "all" in terms:
-        return Finding(
-            "spf",
-            "fail",
-            f"{domain}: {records[0]!r} lets every server on the internet send as you",
-            "end the record with -all (or ~all) instead of +all",
-        )
-    if "?all" in terms or not any(t.endswith("all") or t.startswith("redirect=") for t in terms):
-        return Finding("spf", "warn", f"{domain}: {records[0]!r} ends neutral", "end it with -all")
-    return Finding("spf", "ok", f"{domain}: {records[0]}")
+    verdict = check_spf(lookup, domain)
+    return Finding("spf", verdict.status, verdict.detail, verdict.fix)
 
 
 def _dkim(config: Config, lookup: Lookup, from_domain: str) -> Finding:
@@ -181,7 +158,7 @@ def _dkim(config: Config, lookup: Lookup, from_domain: str) -> Finding:
     try:
         found = [r for r in lookup.txt(name) if "p=" in r]
     except DnsUnavailable as exc:
-        return Finding("dkim", "fail", f"could not look up {name}: {exc.reason}", _RETRY)
+        return Finding("dkim", "fail", f"could not look up {name}: {exc.reason}", RETRY)
     publish = f'publish a TXT record at {name}: "{wanted}"'
     if not found:
         return Finding("dkim", "fail", f"{name} has no DKIM key record", publish)
@@ -229,7 +206,7 @@ def _dmarc(config: Config, lookup: Lookup, from_domain: str, envelope_domain: st
                 record, where = found[0], name
                 break
     except DnsUnavailable as exc:
-        return Finding("dmarc", "fail", f"could not look up {exc.name}: {exc.reason}", _RETRY)
+        return Finding("dmarc", "fail", f"could not look up {exc.name}: {exc.reason}", RETRY)
     if record is None:
         return Finding(
             "dmarc",
@@ -325,6 +302,3 @@ def _tags(record: str) -> dict[str, str]:
         if eq:
             tags[name.strip().lower()] = value.strip()
     return tags
-
-
-_RETRY = "check the nameserver (--nameserver) and run doctor again"
