@@ -188,6 +188,13 @@ class NewsletterSettings(Section):
     welcome: bool = True
     # sign every message with DKIM as your own domain (null: leave it to the relay)
     dkim: DkimSettings | None = None
+    # count clicks on each issue's links, per issue and link only: links go through
+    # `serve` (<base_url>/r/...), which redirects at once; no reader, address, cookie
+    # or IP address is kept
+    count_clicks: bool = False
+    # a second click on one link from one client within this many seconds (a mail
+    # scanner fetching it, a double tap) is not counted again (kept in memory only)
+    click_window_seconds: float = Field(default=60, ge=0, le=86_400)
 
     @field_validator("sender", "reply_to")
     @classmethod

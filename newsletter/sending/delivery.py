@@ -35,6 +35,7 @@ from newsletter.audience import lifecycle as subs
 from newsletter.audience.tokens import secret_from_env
 from newsletter.errors import NoIssue, SendWindowClosed, UnknownIssue
 from newsletter.issue.archive import IssueInfo, read_issues, read_parts
+from newsletter.issue.clicks import counted
 from newsletter.issue.message import PreparedMessage
 from newsletter.issue.variants import (
     IssueLook,
@@ -119,7 +120,13 @@ def send_issue(
     look = settings.look
     # one prepared message per topic set with stories; no entry = nothing new
     prepared = {
-        topics: PreparedMessage(issue, look.newsletter, look.site, secret, settings.signer)
+        topics: PreparedMessage(
+            issue if settings.click_base is None else counted(issue, settings.click_base, secret),
+            look.newsletter,
+            look.site,
+            secret,
+            settings.signer,
+        )
         for topics, issue in variants.items()
         if issue is not None
     }

@@ -43,6 +43,8 @@ class SendSettings:
     issues_folder: Path
     # signs every copy with DKIM (newsletter.dkim; None: not set), its key read once
     signer: Signer | None = None
+    # where counted links lead (site.base_url; None: newsletter.count_clicks is off)
+    click_base: str | None = None
 
     @classmethod
     def of(cls, config: Config) -> SendSettings:
@@ -59,4 +61,5 @@ class SendSettings:
             send_window_hours=config.newsletter.send_window_hours,
             issues_folder=config.issues_folder,
             signer=Signer.of_config(config),
+            click_base=config.site.base_url if config.newsletter.count_clicks else None,
         )

@@ -16,6 +16,8 @@ from newsletter.state.engine import Db, Row
 __all__ = [
     "claim_holder",
     "claim_welcome",
+    "clicks_of",
+    "count_click",
     "delete_subscriber",
     "delivered_among",
     "delivery_for_message",
@@ -161,6 +163,23 @@ def drop_welcome(db: Db, subscriber_id: int, at: str) -> None:
         "UPDATE subscribers SET welcomed_at = NULL WHERE id = :id AND welcomed_at = :at",
         {"id": subscriber_id, "at": at},
     )
+
+
+def count_click(db: Db, issue_id: str, url: str) -> None:
+    """One more click on ``url`` in issue ``issue_id``."""
+    db.execute(
+        "INSERT INTO clicks AS c (issue_id, url, clicks) VALUES (:issue, :url, 1) "
+        "ON CONFLICT (issue_id, url) DO UPDATE SET clicks = c.clicks + 1",
+        {"issue": issue_id, "url": url},
+    )
+
+
+def clicks_of(db: Db, issue_id: str) -> dict[str, int]:
+    """URL -> clicks counted for issue ``issue_id``."""
+    rows = db.rows(
+        "SELECT url, clicks FROM clicks WHERE issue_id = :issue ORDER BY url", {"issue": issue_id}
+    )
+    return {row["url"]: int(row["clicks"]) for row in rows}
 
 
 def delete_subscriber(db: Db, subscriber_id: int) -> None:

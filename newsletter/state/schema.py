@@ -165,6 +165,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE subscribers ADD COLUMN welcomed_at TEXT;
     """,
+    # 8: clicks on counted links, per issue and link: nothing about who clicked
+    """
+    CREATE TABLE clicks (
+        issue_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (issue_id, url)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

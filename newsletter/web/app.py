@@ -50,7 +50,9 @@ from starlette.types import Scope
 from newsletter.audience.notices import NoticeSettings
 from newsletter.audience.notices import send_notice as default_sender
 from newsletter.config import Config
+from newsletter.issue.clicks import PATH as CLICK_PATH
 from newsletter.state import Db
+from newsletter.web.clicks import Clicks
 from newsletter.web.endpoints import Readers
 from newsletter.web.guard import BoundedPool, quiet_loop_errors
 from newsletter.web.ratelimit import DatabaseWindows, MemoryWindows, Windows, networks
@@ -266,6 +268,18 @@ def create_app(
         Route(f"{settings.base_path}/preferences", readers.preferences_form, methods=["GET"]),
         Route(f"{settings.base_path}/preferences", readers.preferences, methods=["POST"]),
     ]
+    if config.newsletter.count_clicks:
+        clicks = Clicks(
+            connect=connect,
+            secret=secret,
+            seen=MemoryWindows(1, config.newsletter.click_window_seconds),
+            clients=clients,
+            client=readers.client,
+            invalid=readers.invalid,
+            over=readers.over,
+        )
+        path = f"{settings.base_path}/{CLICK_PATH}/{{issue}}/{{mac}}"
+        routes.append(Route(path, clicks.follow, methods=["GET"]))
     live = settings.live
     if live is not None:
 
