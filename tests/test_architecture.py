@@ -49,6 +49,7 @@ LAYERS = {
     "newsletter.issue": 14,
     "newsletter.audience": 15,
     "newsletter.sending": 16,
+    "newsletter.reporting": 16,
     "newsletter.web": 17,
     "newsletter.runtime": 17,
     "newsletter.cli": 18,

@@ -57,6 +57,7 @@ COMMANDS = {
     "doctor": "doctor",
     "digest": "build",
     "init": "init",
+    "report": "report",
     "schedule": "schedule",
     "send": "send",
     "serve": "serve",

@@ -66,6 +66,20 @@ class ServerSettings(Section):
     # sign-ups that may wait for those threads; past that a sign-up is answered as
     # usual and logged, and no mail is sent
     mail_queue: int = Field(default=200, ge=1, le=100_000)
+    # serve the operator's report (`feedletter report`) at this path under base_url's
+    # path, behind HTTP Basic auth (null: not served)
+    report_path: str | None = None
+    # name of the environment variable that holds the report's password
+    report_password_env: str = "FEEDLETTER_REPORT_PASSWORD"
+
+    @field_validator("report_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("/") or any(c in value for c in "?#% \t\n") or "//" in value:
+            raise ValueError("must be a path such as /ops/report (no query, no spaces)")
+        return value.rstrip("/")
 
 
 class StateSettings(Section):

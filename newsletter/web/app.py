@@ -56,6 +56,7 @@ from newsletter.web.clicks import Clicks
 from newsletter.web.endpoints import Readers
 from newsletter.web.guard import BoundedPool, quiet_loop_errors
 from newsletter.web.ratelimit import DatabaseWindows, MemoryWindows, Windows, networks
+from newsletter.web.report import ReportPage, report_password
 
 CONTENT_TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -280,6 +281,18 @@ def create_app(
         )
         path = f"{settings.base_path}/{CLICK_PATH}/{{issue}}/{{mac}}"
         routes.append(Route(path, clicks.follow, methods=["GET"]))
+    if config.serve.report_path is not None:
+        report = ReportPage(
+            config=config,
+            connect=connect,
+            password=report_password(config),
+            clients=clients,
+            client=readers.client,
+            over=readers.over,
+            run=readers.run,
+        )
+        path = settings.base_path + config.serve.report_path
+        routes.append(Route(path, report.show, methods=["GET"]))
     live = settings.live
     if live is not None:
 
