@@ -23,6 +23,7 @@ from newsletter.sending.delivery import SendSettings, find_issue, send_issue
 
 from .conftest import NOW
 from .smtp_server import SmtpServer
+from .test_signup import configure
 from .test_web import SECRET, Served, serve
 
 COUNTED = re.compile(r"https://fixture\.example\.org(/news/r/[^\s\"<>]+)")
@@ -35,13 +36,11 @@ def sent(
     """The fixture's 2021-W13 issue, links counted, as one reader received it."""
     monkeypatch.setenv("FEEDLETTER_SECRET", SECRET.decode())
     path = fixture_project / "config.yaml"
-    text = path.read_text().replace("newsletter:\n", "newsletter:\n  count_clicks: true\n", 1)
+    path.write_text(
+        path.read_text().replace("newsletter:\n", "newsletter:\n  count_clicks: true\n", 1)
+    )
     with SmtpServer() as smtp:
-        path.write_text(
-            text + f"state:\n  database: {state_database}\n  lock_wait_seconds: 0\n"
-            f"smtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  security: none\n"
-        )
-        config = load_config(path)
+        config = configure(fixture_project, smtp.port, state_database)
         build_feeds(config, NOW)
         project = load_project(config)
         write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))

@@ -22,7 +22,7 @@ from feeds.build import load_project
 from newsletter.audience import lifecycle as subs
 from newsletter.audience.notices import NoticeSettings, send_notice, welcome
 from newsletter.cli import cli
-from newsletter.config import Config, load_config
+from newsletter.config import Config
 from newsletter.issue.pipeline import issue_period, make_issue, write_issue
 from newsletter.mail.dkim import Signer
 from newsletter.runtime.dnsrecords import Lookup
@@ -33,6 +33,7 @@ from newsletter.state import connect
 from .conftest import DATA
 from .dns_server import DnsServer
 from .smtp_server import SmtpServer
+from .test_signup import configure
 
 SECRET = "dkim-test-secret-0123456789abcdef"
 READERS = ["ada@example.com", "grace@example.net"]
@@ -52,13 +53,8 @@ def dkim_lines(key: str, algorithm: str = "rsa-sha256") -> str:
 
 def signed_project(project: Path, smtp_port: int, dkim_settings: str) -> Config:
     path = project / "config.yaml"
-    text = path.read_text().replace("newsletter:\n", "newsletter:\n" + dkim_settings, 1)
-    path.write_text(
-        text
-        + "state:\n  database: var/state.sqlite3\n  lock_wait_seconds: 0\n"
-        + f"smtp:\n  host: 127.0.0.1\n  port: {smtp_port}\n  security: none\n"
-    )
-    return load_config(path)
+    path.write_text(path.read_text().replace("newsletter:\n", "newsletter:\n" + dkim_settings, 1))
+    return configure(project, smtp_port)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from .conftest import NOW
 from .smtp_server import Faults, SmtpServer
 from .test_browser import CHROMIUM, chromium
 from .test_clicks import COUNTED, follow, wait_for_count
-from .test_signup import link_in, post
+from .test_signup import configure, link_in, post
 from .test_web import SECRET, Served, serve
 
 READERS = ["ada@example.com", "bob@example.com", "cy@example.com", "dee@example.com"]
@@ -42,15 +42,12 @@ def filled(fixture_project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
     monkeypatch.setenv("FEEDLETTER_SECRET", SECRET.decode())
     monkeypatch.chdir(fixture_project)
     path = fixture_project / "config.yaml"
-    text = path.read_text().replace("newsletter:\n", "newsletter:\n  count_clicks: true\n", 1)
+    path.write_text(
+        path.read_text().replace("newsletter:\n", "newsletter:\n  count_clicks: true\n", 1)
+    )
     faults = Faults(reject={"bob@example.com"}, greylist={"cy@example.com": 99})
     with SmtpServer(faults) as smtp:
-        path.write_text(
-            text + "state:\n  database: var/state.sqlite3\n  lock_wait_seconds: 0\n"
-            f"smtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  security: none\n"
-            "  backoff_seconds: 0.01\n  max_attempts: 2\n"
-        )
-        config = load_config(path)
+        config = configure(fixture_project, smtp.port)  # two attempts, 10 ms apart
         build_feeds(config, NOW)
         project = load_project(config)
         write_issue(config, make_issue(project, config, issue_period(config, date(2021, 4, 2))))

@@ -177,8 +177,12 @@ _ANCHOR = re.compile(r'<a\b[^>]*href="([^"]+)"[^>]*>(.*?)</a>', re.S)
 
 def _clicks(conn: Db, config: Config) -> dict[str, list[tuple[str, str, int]]]:
     """Counted clicks, each URL named by the story title the issue linked it with."""
+    rows = queries.all_clicks(conn)
+    clicked = {row["issue_id"] for row in rows}
     titles: dict[str, dict[str, str]] = {}
     for info in read_issues(config.issues_folder):
+        if info.id not in clicked:
+            continue
         path = config.issues_folder / info.id / "email.html"
         found: dict[str, str] = {}
         if path.is_file():
@@ -188,7 +192,7 @@ def _clicks(conn: Db, config: Config) -> dict[str, list[tuple[str, str, int]]]:
                     found.setdefault(html.unescape(href), text)
         titles[info.id] = found
     result: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for row in queries.all_clicks(conn):
+    for row in rows:
         issue, url = row["issue_id"], row["url"]
         title = titles.get(issue, {}).get(url) or url
         result[issue].append((title, url, int(row["clicks"])))

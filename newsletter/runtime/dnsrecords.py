@@ -13,6 +13,9 @@ from collections.abc import Sequence
 
 from feeds.errors import ConfigError, FeedletterError
 
+# what to do when a lookup got no usable answer
+RETRY = "check the nameserver (--nameserver) and run doctor again"
+
 
 class DnsUnavailable(FeedletterError):
     """A DNS question got no usable answer (timeout, SERVFAIL, no resolver)."""

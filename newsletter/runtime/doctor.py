@@ -25,8 +25,8 @@ from newsletter.errors import MissingSecret
 from newsletter.issue.archive import read_issues, read_parts
 from newsletter.mail.dkim import Signer
 from newsletter.mail.headers import return_path, sender
-from newsletter.runtime.dnsrecords import DnsUnavailable, Lookup
-from newsletter.runtime.spf import RETRY, check_spf
+from newsletter.runtime.dnsrecords import RETRY, DnsUnavailable, Lookup
+from newsletter.runtime.spf import check_spf
 
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from newsletter.runtime.dnsrecords import DnsUnavailable, Lookup
+from newsletter.runtime.dnsrecords import RETRY, DnsUnavailable, Lookup
 
 # RFC 7208 4.6.4: at most this many terms that cause DNS queries
 LOOKUP_LIMIT = 10
@@ -108,6 +108,3 @@ def _lookups(lookup: Lookup, domain: str, terms: list[str], seen: set[str]) -> i
             if count > LOOKUP_LIMIT:
                 return count
     return count
-
-
-RETRY = "check the nameserver (--nameserver) and run doctor again"

@@ -24,16 +24,8 @@ from starlette.responses import HTMLResponse, Response
 from feeds.errors import ConfigError
 from newsletter.config import Config
 from newsletter.state import Db
+from newsletter.web.endpoints import SECURITY_HEADERS
 from newsletter.web.ratelimit import Windows
-
-# what the page may load: nothing but its own inline styles (the charts are SVG)
-HEADERS = {
-    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
 
 
 def report_password(config: Config) -> str:
@@ -70,11 +62,11 @@ class ReportPage:
             return limited or Response(
                 "The report needs the operator's password.\n",
                 status_code=401,
-                headers={**HEADERS, "www-authenticate": 'Basic realm="feedletter report", '
+                headers={**SECURITY_HEADERS, "www-authenticate": 'Basic realm="feedletter report", '
                          'charset="UTF-8"'},
             )  # fmt: skip
         body = await self.run(self._page)
-        return HTMLResponse(body, headers=HEADERS)
+        return HTMLResponse(body, headers=SECURITY_HEADERS)  # inline styles only
 
     def _authorised(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
