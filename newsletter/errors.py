@@ -207,3 +207,71 @@ class ExportError(FeedletterError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"cannot write {self.path}: {reason}")
+
+
+class ReviewError(FeedletterError):
+    """Review before send (``newsletter.review``) refused something (the cases below)."""
+
+    message = "review refused"
+
+
+class ReviewOff(ReviewError):
+    """An editor's action was asked for, but ``newsletter.review`` is not set."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "newsletter.review is not set: issues go out as rendered; add newsletter.review "
+            "with editors: [...] to review them first"
+        )
+
+
+class NotApproved(ReviewError):
+    """The issue may not be sent yet: it waits for an editor (or for its hold)."""
+
+    def __init__(self, issue_id: str, reason: str) -> None:
+        self.issue_id = issue_id
+        self.reason = reason
+        super().__init__(f"issue {issue_id} is not released for sending: {reason}")
+
+
+class IssueSkipped(ReviewError):
+    """The editors skipped the issue: it is never sent."""
+
+    def __init__(self, issue_id: str, by: str) -> None:
+        self.issue_id = issue_id
+        self.by = by
+        super().__init__(f"issue {issue_id} was skipped by {by}: it is not sent to anyone")
+
+
+class ReviewSettled(ReviewError):
+    """The action no longer applies: the issue was already approved, skipped or sent."""
+
+    def __init__(self, issue_id: str, action: str, state: str) -> None:
+        self.issue_id = issue_id
+        self.action = action
+        self.state = state
+        super().__init__(f"issue {issue_id} is already {state}: it cannot be {action} now")
+
+
+class UnknownStory(ReviewError):
+    """No story of the issue has this name."""
+
+    def __init__(self, issue_id: str, story: str, known: Sequence[str]) -> None:
+        self.issue_id = issue_id
+        self.story = story
+        self.known = tuple(known)
+        super().__init__(
+            f"issue {issue_id} has no story {story!r}; `feedletter issue show {issue_id}` "
+            f"lists them (by number or name: {', '.join(known) or 'none'})"
+        )
+
+
+class LastStory(ReviewError):
+    """Dropping the story would leave the issue empty."""
+
+    def __init__(self, issue_id: str) -> None:
+        self.issue_id = issue_id
+        super().__init__(
+            f"dropping that story would leave issue {issue_id} empty; "
+            f"skip the issue instead (`feedletter issue skip {issue_id}`)"
+        )

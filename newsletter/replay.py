@@ -255,7 +255,7 @@ def _recall(config: Path, key: str) -> dict[str, Any] | None:
 
 
 def _locked(lock: str | None) -> bool:
-    """Whether a build holds the work lock now (``runtime.locks``)."""
+    """Whether a build holds the work lock now (``state.locks``)."""
     if lock is None or not os.path.exists(lock):
         return False
     import fcntl

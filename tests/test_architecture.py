@@ -50,10 +50,11 @@ LAYERS = {
     "newsletter.audience": 15,
     "newsletter.sending": 16,
     "newsletter.reporting": 16,
-    "newsletter.web": 17,
-    "newsletter.runtime": 17,
-    "newsletter.cli": 18,
-    "newsletter.__main__": 19,
+    "newsletter.review": 17,
+    "newsletter.web": 18,
+    "newsletter.runtime": 18,
+    "newsletter.cli": 19,
+    "newsletter.__main__": 20,
 }
 
 

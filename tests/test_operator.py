@@ -23,7 +23,7 @@ def test_init_makes_a_project_that_builds_checks_and_serves(
     project = tmp_path / "news"
     result = runner.invoke(cli, ["init", str(project)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Created {project} (25 files). Next:\n")
+    assert result.stdout.startswith(f"Created {project} (29 files). Next:\n")
     assert (project / "config.yaml").read_text().startswith("# feedletter configuration")
     assert len(list((project / "content" / "news").glob("*.md"))) == 2
     assert (project / "templates" / "digest.html.j2").is_file()

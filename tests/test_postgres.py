@@ -103,7 +103,7 @@ def test_both_databases_get_the_same_schema(tmp_path: Path, postgres_url: str) -
     assert shapes[0] == shapes[1]
     assert set(shapes[0]) == {
         "subscribers", "deliveries", "job_runs", "notices", "suppressions", "bounce_events",
-        "claims", "signup_requests", "rate_windows", "clicks",
+        "claims", "signup_requests", "rate_windows", "clicks", "reviews", "review_actions",
     }  # fmt: skip
     with connect(postgres) as db:
         assert db.one("SELECT version FROM feedletter_schema") == {"version": SCHEMA_VERSION}

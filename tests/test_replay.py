@@ -23,7 +23,7 @@ from feeds.config import FeedSettings
 from newsletter import replay
 from newsletter.config import DEFAULT_CONFIG, load_config
 from newsletter.issue.pipeline import current_period, period_ends
-from newsletter.runtime.locks import work_lock_path
+from newsletter.state.locks import work_lock_path
 
 from .conftest import ROOT, in_fresh_interpreter
 

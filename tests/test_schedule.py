@@ -19,9 +19,9 @@ from newsletter.cli import cli
 from newsletter.config import Config, load_config
 from newsletter.errors import BusyError
 from newsletter.runtime.jobs import FEEDS_JOB
-from newsletter.runtime.locks import scheduler_lock, work_lock
 from newsletter.runtime.scheduler import make_scheduler, run_scheduler, sync_jobs
 from newsletter.state import connect, job_runs
+from newsletter.state.locks import scheduler_lock, work_lock
 
 from .postgres import PostgresServer
 

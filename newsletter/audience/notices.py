@@ -254,7 +254,9 @@ def compose_welcome(
     unsubscribe_url = signed_link(
         config.unsubscribe_endpoint, make_token(secret, subscriber.id, subscriber.email)
     )
-    issues = read_issues(config.issues_folder) if config.issues_folder else []
+    # the latest issue readers got (not one in review, nor one the editors skipped)
+    filed = read_issues(config.issues_folder) if config.issues_folder else []
+    issues = [i for i in filed if not i.status]
     context = {
         "site": config.site,
         "subject": SUBJECTS["welcome"].format(site=config.site.title),

@@ -57,6 +57,7 @@ COMMANDS = {
     "doctor": "doctor",
     "digest": "build",
     "init": "init",
+    "issue": "issue",
     "report": "report",
     "schedule": "schedule",
     "send": "send",

@@ -20,6 +20,7 @@ from feeds.urls import check_url
 from newsletter.addresses import MAX_RETURN_PATH_LOCAL, normalise_address
 from newsletter.config.services import (
     DkimSettings,
+    ReviewSettings,
     ScheduleSettings,
     ServerSettings,
     SmtpSettings,
@@ -33,6 +34,7 @@ __all__ = [
     "Config",
     "DkimSettings",
     "NewsletterSettings",
+    "ReviewSettings",
     "ScheduleSettings",
     "ServerSettings",
     "SignupSettings",
@@ -195,6 +197,8 @@ class NewsletterSettings(Section):
     # a second click on one link from one client within this many seconds (a mail
     # scanner fetching it, a double tap) is not counted again (kept in memory only)
     click_window_seconds: float = Field(default=60, ge=0, le=86_400)
+    # editors review each issue before it is sent (null: issues go out as rendered)
+    review: ReviewSettings | None = None
 
     @field_validator("sender", "reply_to")
     @classmethod
@@ -226,6 +230,17 @@ class NewsletterSettings(Section):
     def footer_for(self, site: str, host: str) -> str:
         """The footer line with ``{site}`` (site.title) and ``{host}`` (base_url's host)."""
         return self.footer.format(site=site, host=host)
+
+    @model_validator(mode="after")
+    def _hold_fits(self) -> NewsletterSettings:
+        review = self.review
+        if review is not None and review.hold_hours >= self.send_window_hours:
+            raise ValueError(
+                f"review.hold_hours ({review.hold_hours:g}) must be shorter than "
+                f"send_window_hours ({self.send_window_hours:g}): an issue held that long "
+                "could never be sent; shorten the hold or lengthen the window"
+            )
+        return self
 
     @model_validator(mode="after")
     def _verp_fits(self) -> NewsletterSettings:

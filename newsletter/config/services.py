@@ -115,6 +115,9 @@ class ScheduleSettings(Section):
     digest: str | None = "0 8 * * mon"
     # delete sign-ups never confirmed within newsletter.confirm_days
     purge: str | None = "30 3 * * *"
+    # with newsletter.review: send the reviewed issues that are due (approved, or their
+    # hold has passed); without review it is not scheduled
+    release: str | None = "*/10 * * * *"
     # a run missed by more than this (the scheduler was down) is skipped
     misfire_grace_hours: float = Field(default=6, gt=0)
 
@@ -127,7 +130,7 @@ class ScheduleSettings(Section):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
         return value
 
-    @field_validator("feeds", "digest", "purge")
+    @field_validator("feeds", "digest", "purge", "release")
     @classmethod
     def _crontab(cls, value: str | None) -> str | None:
         if value is None:
@@ -181,3 +184,37 @@ class DkimSettings(Section):
                 "(the environment variable that holds it)"
             )
         return self
+
+
+class ReviewSettings(Section):
+    """``newsletter.review``: editors see each issue before the readers do.
+
+    When the schedule renders an issue it mails the editors a review copy (the real
+    issue, marked) with signed links to approve it, skip this week, or drop a story;
+    `feedletter issue` does the same from a shell. The issue goes out when approved,
+    or, when approval is not required, once ``hold_hours`` have passed unskipped."""
+
+    # who reviews (plain addresses); each gets a copy with their own signed links,
+    # and every action is logged under the address that took it
+    editors: list[str] = Field(min_length=1)
+    # how long the issue waits for the editors after its review copy went out
+    hold_hours: float = Field(default=24, ge=0)
+    # true: nothing goes out until an editor approves; false: the issue goes out after
+    # hold_hours unless an editor skipped it (approving sends it sooner)
+    require_approval: bool = True
+
+    @field_validator("editors")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        from feeds.errors import FeedletterError
+        from newsletter.addresses import normalise_address
+
+        editors = []
+        for item in value:
+            try:
+                address = normalise_address(item)
+            except FeedletterError as exc:
+                raise ValueError(f"must be plain addresses (editor@example.org): {exc}") from None
+            if address not in editors:
+                editors.append(address)
+        return editors

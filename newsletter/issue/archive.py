@@ -36,8 +36,9 @@ from feeds.config import SiteSettings
 from feeds.rendering.templating import render
 from feeds.urls import join, story_key
 from newsletter.config import NewsletterSettings
+from newsletter.issue.marks import IN_REVIEW, SKIPPED
 from newsletter.issue.message import PreparedMessage
-from newsletter.issue.plan import Period
+from newsletter.issue.plan import Period, story_ref
 from newsletter.issue.render import RenderedIssue, archive_path
 
 if TYPE_CHECKING:
@@ -48,6 +49,19 @@ ARCHIVE = "newsletter/"
 PRIVATE = ("email.html", "email.txt", "sample.eml", "issue.json")
 SAMPLE_RECIPIENT = "reader@example.com"
 _ISSUE_NAMESPACE = uuid.UUID("9d3b6c0e-2f4a-4e61-8a57-0c4f3e1b2a77")
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One story of an issue, as its ``issue.json`` lists it (for the editors)."""
+
+    # the short name editors use (``plan.story_ref``)
+    ref: str
+    # the story key (``Article.key``): what dropping it records
+    key: str
+    title: str
+    # "Top stories" or the topic's name
+    section: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,11 @@ class IssueInfo:
     url: str
     # the time zone whose calendar days the period covers (older issues: UTC)
     timezone: str = "UTC"
+    # "review" (waiting for the editors: not listed yet), "skipped" (listed as not
+    # sent), or "" (every other issue)
+    status: str = ""
+    # its stories in reading order (older issues: none listed)
+    toc: tuple[Listed, ...] = ()
 
     @property
     def period(self) -> Period:
@@ -86,7 +105,22 @@ def sample_unsubscribe_url(site: SiteSettings) -> str:
     return join(site.base_url, "unsubscribe?token=sample")
 
 
-def issue_info(issue: RenderedIssue) -> IssueInfo:
+TOP_STORIES = "Top stories"
+
+
+def contents(issue: RenderedIssue) -> tuple[Listed, ...]:
+    """The issue's stories, in reading order, with their section."""
+    plan = issue.plan
+    sections = [(TOP_STORIES, plan.top.items)]
+    sections += [(s.topic.name if s.topic else TOP_STORIES, s.items) for s in plan.sections]
+    return tuple(
+        Listed(story_ref(item.article.key), item.article.key, item.article.title, name)
+        for name, items in sections
+        for item in items
+    )
+
+
+def issue_info(issue: RenderedIssue, status: str = "") -> IssueInfo:
     period = issue.plan.period
     return IssueInfo(
         id=issue.issue_id,
@@ -98,11 +132,13 @@ def issue_info(issue: RenderedIssue) -> IssueInfo:
         stories=len(issue.plan.items),
         url=issue.archive_url,
         timezone=str(period.zone),
+        status=status,
+        toc=contents(issue),
     )
 
 
 def issue_files(
-    issue: RenderedIssue, settings: NewsletterSettings, site: SiteSettings
+    issue: RenderedIssue, settings: NewsletterSettings, site: SiteSettings, status: str = ""
 ) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """An issue's files: (public, under output/; private, under the issues folder)."""
     # the bytes `send` would send (PreparedMessage), for a sample recipient
@@ -112,20 +148,23 @@ def issue_files(
         issue.plan.period.end,
         join(site.base_url, "preferences?token=sample"),
     )
-    info = _info_dict(issue_info(issue))
     folder = f"{issue.issue_id}/"
     public = {f"{archive_path(issue.issue_id)}index.html": issue.web_html.encode()}
     private = {
         f"{folder}email.html": issue.html.encode(),
         f"{folder}email.txt": issue.text.encode(),
         f"{folder}sample.eml": sample,
-        f"{folder}issue.json": (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode(),
+        **info_file(issue_info(issue, status)),
     }
     return public, private
 
 
-def _info_dict(info: IssueInfo) -> dict[str, object]:
-    return {name: getattr(info, name) for name in IssueInfo.__slots__}
+def info_file(info: IssueInfo) -> dict[str, bytes]:
+    """``<id>/issue.json``, the issue's metadata, as the issues folder holds it."""
+    data: dict[str, object] = {name: getattr(info, name) for name in IssueInfo.__slots__}
+    data["toc"] = [{name: getattr(s, name) for name in Listed.__slots__} for s in info.toc]
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return {f"{info.id}/issue.json": text.encode()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +198,9 @@ def read_issues(issues_folder: Path) -> list[IssueInfo]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             known = {f.name for f in fields(IssueInfo)}
-            issues.append(IssueInfo(**{k: v for k, v in data.items() if k in known}))
+            values = {k: v for k, v in data.items() if k in known}
+            values["toc"] = tuple(Listed(**entry) for entry in values.get("toc", ()))
+            issues.append(IssueInfo(**values))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return issues
@@ -193,8 +234,11 @@ def archive_files(
     hubs: Sequence[str] = (),
 ) -> dict[str, bytes]:
     """The archive index page (with the sign-up form) and the Atom feed of issues
-    (advertising the WebSub ``hubs``)."""
-    ordered = sorted({i.id: i for i in issues}.values(), key=lambda i: (i.end, i.id), reverse=True)
+    (advertising the WebSub ``hubs``). An issue waiting for its editors is in
+    neither; one they skipped is listed as not sent, and left out of the feed."""
+    shown = {i.id: i for i in issues if i.status != IN_REVIEW}
+    ordered = sorted(shown.values(), key=lambda i: (i.end, i.id), reverse=True)
+    sent = [i for i in ordered if i.status != SKIPPED]
     index_url = join(site.base_url, ARCHIVE)
     atom_url = join(site.base_url, f"{ARCHIVE}atom.xml")
     page = render(
@@ -221,9 +265,9 @@ def archive_files(
         fg.link(href=hub, rel="hub")
     fg.link(href=atom_url, rel="self", type="application/atom+xml")
     fg.link(href=index_url, rel="alternate", type="text/html")
-    updated = ordered[0].end_time if ordered else datetime(1970, 1, 1, tzinfo=UTC)
+    updated = sent[0].end_time if sent else datetime(1970, 1, 1, tzinfo=UTC)
     fg.updated(updated)
-    for info in ordered:
+    for info in sent:
         entry = fg.add_entry(order="append")
         entry.id(f"urn:uuid:{uuid.uuid5(_ISSUE_NAMESPACE, story_key(info.url))}")
         entry.title(info.subject)

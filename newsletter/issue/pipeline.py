@@ -11,6 +11,7 @@ the same bytes. Beyond that this module only ties the stages together.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,9 +24,11 @@ from feeds.publishing.output import WriteReport, write_tree
 from feeds.reading.topics import TopicSet
 from newsletter.config import Config
 from newsletter.errors import EmptyIssueError
+from newsletter.issue.marks import Marks, marks_of
 from newsletter.issue.plan import Period, period_ending, plan_issue
 
 if TYPE_CHECKING:
+    from newsletter.issue.archive import IssueInfo
     from newsletter.issue.render import RenderedIssue
 
 # Rendering (Jinja2, premailer, feedgen) is imported where it is used: a build
@@ -56,10 +59,13 @@ DIGEST_RECORD = "digest-stamp"
 PACKAGE = Path(__file__).resolve().parent.parent
 
 
-def digest_fingerprint(inputs: str, period: Period) -> str:
-    """What an issue's files depend on: the feed build's inputs, the period, this code."""
+def digest_fingerprint(inputs: str, period: Period, marks: Marks | None = None) -> str:
+    """What an issue's files depend on: the feed build's inputs, the period, this code,
+    and the editors' marks (status, dropped stories)."""
     digest = hashlib.sha256(inputs.encode())
     digest.update(f"{period.start}\0{period.end}\0{period.zone}\n".encode())
+    if marks is not None:
+        digest.update("\0".join((marks.status, *marks.dropped)).encode() + b"\n")
     digest.update(uptodate.source_stats([PACKAGE], (".py",)).encode())
     return digest.hexdigest()
 
@@ -110,14 +116,21 @@ def render_due_digest(
 
     ``inputs`` is the fingerprint a feed build has just checked; when it did not
     change (``unchanged``) and the same period's files are intact, nothing is
-    rendered. Raises ``EmptyIssueError`` when the period has nothing to send.
+    rendered. Under ``newsletter.review`` the editors' dropped stories stay out, and
+    an issue they approved or skipped (or that was sent) is never rendered again.
+    Raises ``EmptyIssueError`` when the period has nothing to send.
     """
-    fingerprint = digest_fingerprint(inputs, period) if inputs else None
+    marks = marks_of(config, period.issue_id)
+    if marks is not None and marks.settled:
+        _mend(config, period.issue_id, marks.status)
+        return None  # approved, skipped or sent: the filed issue stands
+    fingerprint = digest_fingerprint(inputs, period, marks) if inputs else None
     if unchanged and fingerprint and unchanged_issue(config, fingerprint):
         return None
     project = project or load_cached_project(config)
-    issue = make_issue(project, config, period, force=force)
-    result = write_issue(config, issue)
+    dropped = marks.dropped if marks is not None else ()
+    issue = make_issue(project, config, period, force=force, dropped=dropped)
+    result = write_issue(config, issue, marks.status if marks is not None else "")
     if fingerprint:
         record_issue(config, fingerprint, result)
     return result
@@ -190,9 +203,14 @@ def check_topics(config: Config, topics: TopicSet) -> None:
 
 
 def make_issue(
-    project: Project, config: Config, period: Period, *, force: bool = False
+    project: Project,
+    config: Config,
+    period: Period,
+    *,
+    force: bool = False,
+    dropped: Collection[str] = (),
 ) -> RenderedIssue:
-    """Select, plan and render the issue for ``period``.
+    """Select, plan and render the issue for ``period``, without the ``dropped`` stories.
 
     Raises ``EmptyIssueError`` when nothing qualifies, unless ``force``.
     """
@@ -206,6 +224,7 @@ def make_issue(
         topic_ids=settings.topics,
         items_per_topic=settings.items_per_topic,
         top_stories=settings.top_stories,
+        dropped=dropped,
     )
     from feeds.rendering.templating import environment
     from newsletter.issue.render import render_issue
@@ -217,22 +236,74 @@ def make_issue(
     return render_issue(plan, environment(config.templates), config.site, settings)
 
 
-def write_issue(config: Config, issue: RenderedIssue) -> DigestResult:
-    """Write the issue's private files, then its web copy and the refreshed archive."""
-    from feeds.rendering.templating import environment
-    from newsletter.issue.archive import (
-        archive_files,
-        issue_files,
-        issue_info,
-        read_issues,
-    )
+def write_issue(config: Config, issue: RenderedIssue, status: str = "") -> DigestResult:
+    """Write the issue's private files, then its web copy and the refreshed archive
+    (``status``: the issue's ``IssueInfo.status``)."""
+    from newsletter.issue.archive import issue_files, issue_info
 
-    public, private = issue_files(issue, config.newsletter, config.site)
+    public, private = issue_files(issue, config.newsletter, config.site, status)
     private_report = write_tree(config.issues_folder, private)
-    issues = [i for i in read_issues(config.issues_folder) if i.id != issue.issue_id]
-    issues.append(issue_info(issue))
-    env = environment(config.templates)
-    public.update(
-        archive_files(issues, env, config.site, config.subscribe_form_url(), config.websub.hubs)
-    )
+    public.update(archive_of(config, issue_info(issue, status)))
     return DigestResult(issue, write_tree(config.output, public), private_report)
+
+
+def archive_of(config: Config, info: IssueInfo) -> dict[str, bytes]:
+    """The archive index and feed with ``info`` in place of the filed issue of its id."""
+    from feeds.rendering.templating import environment
+    from newsletter.issue.archive import archive_files, read_issues
+
+    issues = [i for i in read_issues(config.issues_folder) if i.id != info.id]
+    issues.append(info)
+    env = environment(config.templates)
+    return archive_files(issues, env, config.site, config.subscribe_form_url(), config.websub.hubs)
+
+
+@dataclass(frozen=True)
+class Filing:
+    """An issue filed under a new status (``newsletter.review``), rendered, not written."""
+
+    # the issue's metadata with its new status
+    info: IssueInfo
+    # its issue.json (issues folder), and the archive (output/): index, feed, and for
+    # a skipped issue the web copy that says it was not sent
+    private: dict[str, bytes]
+    public: dict[str, bytes]
+
+    def write(self, config: Config) -> IssueInfo:
+        write_tree(config.issues_folder, self.private)
+        write_tree(config.output, self.public)
+        return self.info
+
+
+def filing(config: Config, info: IssueInfo, status: str) -> Filing:
+    """``info`` filed under ``status`` ("", "review", "skipped"), rendered."""
+    from dataclasses import replace
+
+    from feeds.rendering.templating import environment, render
+    from feeds.urls import join
+    from newsletter.issue.archive import ARCHIVE, info_file
+    from newsletter.issue.marks import SKIPPED
+    from newsletter.issue.render import archive_path
+
+    new = replace(info, status=status)
+    public = archive_of(config, new)
+    if status == SKIPPED:
+        public[f"{archive_path(info.id)}index.html"] = render(
+            environment(config.templates),
+            "newsletter_skipped.html.j2",
+            site=config.site,
+            issue=new,
+            archive_url=join(config.site.base_url, ARCHIVE),
+            opml_url=join(config.site.base_url, "feeds.opml"),
+        )
+    return Filing(new, info_file(new), public)
+
+
+def _mend(config: Config, issue_id: str, status: str) -> None:
+    """File a settled issue under its status if its files still say another (the
+    process that recorded the editors' action died before writing them)."""
+    from newsletter.issue.archive import read_issues
+
+    for info in read_issues(config.issues_folder):
+        if info.id == issue_id and info.status != status:
+            filing(config, info, status).write(config)

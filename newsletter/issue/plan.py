@@ -16,13 +16,15 @@ article of the week gets the full recency bonus and the oldest almost none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from feeds.model import Article
 from feeds.reading.topics import Topic, TopicSet
+from feeds.urls import story_key
 
 if TYPE_CHECKING:
     from feeds.selection.collector import Selection
@@ -132,6 +134,21 @@ def _rank(item: DigestItem) -> tuple[float, float, str]:
     return (-item.score, -item.article.published_at.timestamp(), item.article.key)
 
 
+def story_ref(key: str) -> str:
+    """A story's short, stable name for editors (``feedletter issue drop ID STORY``):
+    10 hex digits of the hash of its story key, the same in every run."""
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def is_dropped(article: Article, dropped: Collection[str]) -> bool:
+    """Whether ``article`` is a story an editor dropped: its key, or the key of any
+    other copy of its story, is in ``dropped`` (so a dropped story stays out when
+    another copy of it becomes the one shown)."""
+    if article.key in dropped:
+        return True
+    return any(story_key(r.url) in dropped for r in article.coverage)
+
+
 def most_specific(topic_ids: Sequence[str], topics: TopicSet, allowed: Sequence[str]) -> str | None:
     """The deepest of ``topic_ids`` that is ``allowed``; ties go to the earlier topic."""
     candidates = [t for t in topic_ids if t in allowed]
@@ -149,12 +166,14 @@ def plan_issue(
     topic_ids: Sequence[str] | None = None,
     items_per_topic: int = 5,
     top_stories: int = 3,
+    dropped: Collection[str] = (),
 ) -> IssuePlan:
     """Decide the issue's sections from the collector's selection for ``period``.
 
     ``topic_ids`` restricts (and orders) the topics; default: every topic in
     topic order. Each story appears once: in top stories, or else in the section
-    of its most specific topic.
+    of its most specific topic. Stories whose key is in ``dropped`` (an editor
+    dropped them) are left out before ranking, so the next one moves up.
     """
     allowed = list(topic_ids) if topic_ids is not None else [t.id for t in topics.topics]
     by_path: dict[str, DigestItem] = {}
@@ -162,7 +181,7 @@ def plan_issue(
         if topic_selection.topic_id not in allowed:
             continue
         for article in topic_selection.articles:
-            if article.path in by_path:
+            if article.path in by_path or (dropped and is_dropped(article, dropped)):
                 continue
             home = most_specific(selection.membership.get(article.path, ()), topics, allowed)
             if home is not None:

@@ -11,7 +11,7 @@ from the records as they are now. Used by ``sending`` (the run and test sends).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,9 +105,14 @@ def variant_topics(
 
 
 def render_variants(
-    project: Project, look: IssueLook, period: Period, topic_sets: Sequence[tuple[str, ...]]
+    project: Project,
+    look: IssueLook,
+    period: Period,
+    topic_sets: Sequence[tuple[str, ...]],
+    dropped: Collection[str] = (),
 ) -> dict[tuple[str, ...], RenderedIssue | None]:
-    """One rendered issue per distinct topic set (None when it has no stories)."""
+    """One rendered issue per distinct topic set (None when it has no stories),
+    without the stories editors ``dropped``."""
     from feeds.build import select
 
     selection = select(project, now=period.end, since=period.start)
@@ -122,6 +127,7 @@ def render_variants(
             topic_ids=topics,
             items_per_topic=settings.items_per_topic,
             top_stories=settings.top_stories,
+            dropped=dropped,
         )
         variants[topics] = None if plan.is_empty else render_issue(plan, env, look.site, settings)
     return variants
@@ -133,9 +139,11 @@ def issue_variants(
     info: IssueInfo,
     topic_sets: Sequence[tuple[str, ...]],
     filed: ArchivedIssue | None,
+    dropped: Collection[str] = (),
 ) -> dict[tuple[str, ...], MessageParts | None]:
     """The message parts for each distinct topic set (None: no stories for it): the
-    filed issue for the default set when there is one, the others rendered."""
+    filed issue for the default set when there is one, the others rendered without
+    the ``dropped`` stories (``newsletter.review``; the filed one is already without)."""
     default, _ = issue_topics(look, inputs.topics())
     variants: dict[tuple[str, ...], MessageParts | None] = {}
     rest = []
@@ -145,5 +153,5 @@ def issue_variants(
         else:
             rest.append(topics)
     if rest:
-        variants.update(render_variants(inputs.project(), look, info.period, rest))
+        variants.update(render_variants(inputs.project(), look, info.period, rest, dropped))
     return variants

@@ -30,9 +30,9 @@ from apscheduler.triggers.cron import CronTrigger
 from newsletter.config import Config
 from newsletter.errors import BusyError
 from newsletter.mail.dkim import Signer
-from newsletter.runtime.jobs import DIGEST_JOB, FEEDS_JOB, PURGE_JOB
-from newsletter.runtime.locks import scheduler_lock
+from newsletter.runtime.jobs import DIGEST_JOB, FEEDS_JOB, PURGE_JOB, RELEASE_JOB
 from newsletter.state import connect, engine_for
+from newsletter.state.locks import scheduler_lock
 
 log = logging.getLogger("feedletter.schedule")
 
@@ -46,6 +46,7 @@ JOBS = {
     FEEDS_JOB: "newsletter.runtime.jobs:rebuild",
     DIGEST_JOB: "newsletter.runtime.jobs:digest_and_send",
     PURGE_JOB: "newsletter.runtime.jobs:purge",
+    RELEASE_JOB: "newsletter.runtime.jobs:release",
 }
 
 
@@ -95,6 +96,8 @@ def sync_jobs(scheduler: BackgroundScheduler, config: Config, config_path: Path)
         FEEDS_JOB: settings.feeds,
         DIGEST_JOB: settings.digest,
         PURGE_JOB: settings.purge,
+        # only reviewed issues wait to be released
+        RELEASE_JOB: settings.release if config.newsletter.review is not None else None,
     }
     for job_id, expression in expressions.items():
         existing = scheduler.get_job(job_id)

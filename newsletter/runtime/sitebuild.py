@@ -8,7 +8,7 @@ for (``Options``) and in how they report the ``SiteBuild`` they get back.
 everything in memory, writing nothing: whatever a build or a send would reject
 in the config, templates or topics, ``feedletter check`` rejects too.
 
-Every build holds the work lock (``runtime.locks``), so builds, digests and the
+Every build holds the work lock (``state.locks``), so builds, digests and the
 scheduler's jobs never overlap, on one host or (PostgreSQL) several, and first
 brings the project up to date (``runtime.migrate``).
 """
@@ -46,8 +46,8 @@ from newsletter.issue.pipeline import (
 from newsletter.issue.plan import Period
 from newsletter.issue.render import RenderedIssue
 from newsletter.replay import Witness
-from newsletter.runtime.locks import work_lock, work_lock_path
 from newsletter.runtime.migrate import migrate
+from newsletter.state.locks import work_lock, work_lock_path
 
 
 @dataclass(frozen=True)

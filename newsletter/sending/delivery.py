@@ -36,6 +36,7 @@ from newsletter.audience.tokens import secret_from_env
 from newsletter.errors import NoIssue, SendWindowClosed, UnknownIssue
 from newsletter.issue.archive import IssueInfo, read_issues, read_parts
 from newsletter.issue.clicks import counted
+from newsletter.issue.marks import Review, refusal, skipped_by
 from newsletter.issue.message import PreparedMessage
 from newsletter.issue.variants import (
     IssueLook,
@@ -101,17 +102,20 @@ def send_issue(
     and database connection; recipients are claimed (``claims``), so they and any
     other ``send`` on the same database never send one recipient two copies.
     ``project`` may be ``ProjectInputs``: the records are then loaded only if a
-    reader's topic set is not the filed issue's.
+    reader's topic set is not the filed issue's. Under ``newsletter.review`` an
+    issue the editors have not released is refused (``review_gate``).
     """
     options = options or SendOptions()
     hooks = hooks or Hooks()
     inputs = project if isinstance(project, ProjectInputs) else ProjectInputs.of(project)
     report = SendReport(info.id, dry_run=options.dry_run)
+    dropped = review_gate(conn, settings, info.id, hooks.clock(), options.dry_run)
     recipients = _recipients(conn, inputs.topics(), settings.look, info.id, report)
     if not options.dry_run:
         claims.sweep(conn, info.id)  # what a killed sender left on logged pairs
     filed = read_parts(settings.issues_folder, info)
-    variants = issue_variants(inputs, settings.look, info, [r.topics for r in recipients], filed)
+    topic_sets = [r.topics for r in recipients]
+    variants = issue_variants(inputs, settings.look, info, topic_sets, filed, dropped)
     report.variants = sum(v is not None for v in variants.values())
     if options.dry_run or not recipients:
         report.nothing_new = sum(variants[r.topics] is None for r in recipients)
@@ -147,6 +151,28 @@ def send_issue(
             raise queue.error
     claims.sweep(conn, info.id)
     return report
+
+
+def review_gate(
+    conn: Db, settings: SendSettings, issue_id: str, now: datetime, dry_run: bool
+) -> tuple[str, ...]:
+    """Under ``newsletter.review``: refuse an issue the editors have not released
+    (``marks.refusal``), mark its send begun, and return the stories they dropped.
+    Without review: nothing to check, nothing dropped."""
+    if settings.review is None:
+        return ()
+    from newsletter.state import reviews
+
+    with state.transaction(conn):
+        row = reviews.review_of(conn, issue_id)
+        review = Review.of_row(row) if row is not None else None
+        if not dry_run:
+            by = skipped_by(reviews.review_actions(conn, issue_id))
+            problem = refusal(issue_id, review, settings.review, now, by)
+            if problem is not None:
+                raise problem
+            reviews.claim_release(conn, issue_id, now.isoformat(timespec="seconds"))
+        return tuple(reviews.dropped_stories(conn, issue_id))
 
 
 def _recipients(

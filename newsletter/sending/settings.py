@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.config import BounceSettings, Config, SmtpSettings
+from newsletter.config import BounceSettings, Config, ReviewSettings, SmtpSettings
 from newsletter.issue.variants import IssueLook
 from newsletter.mail.dkim import Signer
 from newsletter.mail.headers import return_path
@@ -45,6 +45,8 @@ class SendSettings:
     signer: Signer | None = None
     # where counted links lead (site.base_url; None: newsletter.count_clicks is off)
     click_base: str | None = None
+    # newsletter.review: an issue goes only once its editors released it (None: not set)
+    review: ReviewSettings | None = None
 
     @classmethod
     def of(cls, config: Config) -> SendSettings:
@@ -62,4 +64,5 @@ class SendSettings:
             issues_folder=config.issues_folder,
             signer=Signer.of_config(config),
             click_base=config.site.base_url if config.newsletter.count_clicks else None,
+            review=config.newsletter.review,
         )

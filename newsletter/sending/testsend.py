@@ -17,7 +17,7 @@ from feeds.urls import join
 from newsletter.addresses import normalise_address
 from newsletter.errors import NothingToSend
 from newsletter.issue.archive import IssueInfo, read_parts
-from newsletter.issue.message import PreparedMessage
+from newsletter.issue.message import MessageParts, PreparedMessage
 from newsletter.issue.variants import ProjectInputs, issue_topics, issue_variants
 from newsletter.mail.smtp import SmtpTransport, deliver_one
 from newsletter.sending.queue import Hooks
@@ -30,13 +30,26 @@ TEST_PREFIX = "[Test] "
 
 
 @dataclass(frozen=True)
-class _Retitled:
-    """The issue's parts under the test subject."""
+class Retitled:
+    """An issue's parts under another subject (a test or review copy)."""
 
     issue_id: str
     subject: str
     html: str
     text: str
+
+
+def filed_issue(
+    inputs: ProjectInputs, settings: SendSettings, info: IssueInfo, dropped: Sequence[str] = ()
+) -> MessageParts:
+    """The issue ``info`` as readers of the default topics get it (``NothingToSend``
+    when that copy has no stories)."""
+    default, _ = issue_topics(settings.look, inputs.topics())
+    filed = read_parts(settings.issues_folder, info)
+    issue = issue_variants(inputs, settings.look, info, [default], filed, dropped)[default]
+    if issue is None:
+        raise NothingToSend(info.id)
+    return issue
 
 
 def send_test(
@@ -45,25 +58,32 @@ def send_test(
     info: IssueInfo,
     addresses: Sequence[str],
     hooks: Hooks | None = None,
+    dropped: Sequence[str] = (),
 ) -> list[tuple[str, str, str]]:
     """Send issue ``info`` (all topics) to ``addresses``: (address, outcome, reply) each."""
-    hooks = hooks or Hooks()
-    look = settings.look
     recipients = [normalise_address(a) for a in addresses]
     inputs = project if isinstance(project, ProjectInputs) else ProjectInputs.of(project)
-    default, _ = issue_topics(look, inputs.topics())
-    filed = read_parts(settings.issues_folder, info)
-    issue = issue_variants(inputs, look, info, [default], filed)[default]
-    if issue is None:
-        raise NothingToSend(info.id)
-    issue = _Retitled(issue.issue_id, TEST_PREFIX + issue.subject, issue.html, issue.text)
-    prepared = PreparedMessage(issue, look.newsletter, look.site, signer=settings.signer)
+    issue = filed_issue(inputs, settings, info, dropped)
+    test = Retitled(issue.issue_id, TEST_PREFIX + issue.subject, issue.html, issue.text)
+    return send_copies(settings, [(address, test) for address in recipients], hooks)
+
+
+def send_copies(
+    settings: SendSettings,
+    copies: Sequence[tuple[str, MessageParts]],
+    hooks: Hooks | None = None,
+) -> list[tuple[str, str, str]]:
+    """Mail each (address, parts) over one connection, outside the send log, with
+    sample footer links: (address, outcome, reply) each."""
+    hooks = hooks or Hooks()
+    look = settings.look
     transport = hooks.transport or SmtpTransport(settings.smtp)
     sample = join(look.site.base_url, "unsubscribe?token=test")
     preferences = join(look.site.base_url, "preferences?token=test")
     results = []
     try:
-        for address in recipients:
+        for address, parts in copies:
+            prepared = PreparedMessage(parts, look.newsletter, look.site, signer=settings.signer)
             data, _ = prepared.message(address, sample, hooks.clock(), preferences)
             outcome, reply, _ = deliver_one(
                 transport, settings.return_path, address, data, settings.smtp, hooks.sleep

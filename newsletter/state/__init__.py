@@ -7,7 +7,9 @@ owns every statement: the lifecycle (``audience.lifecycle``), sending
 and write no SQL of their own. ``database`` says where the state lives,
 ``engine`` opens connections and runs transactions, ``schema`` holds the one
 migration history both databases share, ``queries`` the statements,
-``advisory`` the database advisory locks used with PostgreSQL.
+``advisory`` the database advisory locks used with PostgreSQL, ``locks`` the
+work and scheduler locks built on them (or on files beside an SQLite file),
+``reviews`` and ``reports`` the statements of review before send and of the report.
 
 The names below load SQLAlchemy on first use, not on import: the config reads
 ``state.database`` through ``database`` alone, so a command that never opens the

@@ -5,7 +5,7 @@ of its own for as long as the holder runs; the server drops it when that session
 ends, so a process that dies (or a host whose connection goes) never leaves a
 stale lock. The holder's description travels in the session's
 ``application_name``, which is how a refused process names who holds the lock.
-Only the SQL lives here; ``newsletter.runtime.locks`` decides when to wait.
+Only the SQL lives here; ``state.locks`` decides when to wait.
 """
 
 from __future__ import annotations

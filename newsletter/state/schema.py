@@ -174,6 +174,27 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (issue_id, url)
     );
     """,
+    # 9: review before send: one row per issue under review, and every editor's
+    # action (approve, skip, drop a story) with who and when
+    """
+    CREATE TABLE reviews (
+        issue_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'skipped')),
+        created_at TEXT NOT NULL,
+        hold_until TEXT NOT NULL,
+        copy_sent_at TEXT,
+        released_at TEXT
+    );
+    CREATE TABLE review_actions (
+        id {serial},
+        issue_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('review', 'approve', 'skip', 'drop')),
+        story TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX review_actions_by_issue ON review_actions (issue_id, id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -51,12 +51,14 @@ from newsletter.audience.notices import NoticeSettings
 from newsletter.audience.notices import send_notice as default_sender
 from newsletter.config import Config
 from newsletter.issue.clicks import PATH as CLICK_PATH
+from newsletter.review.links import PATH as REVIEW_PATH
 from newsletter.state import Db
 from newsletter.web.clicks import Clicks
 from newsletter.web.endpoints import Readers
 from newsletter.web.guard import BoundedPool, quiet_loop_errors
 from newsletter.web.ratelimit import DatabaseWindows, MemoryWindows, Windows, networks
 from newsletter.web.report import ReportPage, report_password
+from newsletter.web.review import ReviewPage
 
 CONTENT_TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -293,6 +295,19 @@ def create_app(
         )
         path = settings.base_path + config.serve.report_path
         routes.append(Route(path, report.show, methods=["GET"]))
+    if config.newsletter.review is not None:
+        review = ReviewPage(
+            config=config,
+            secret=secret,
+            clients=clients,
+            client=readers.client,
+            over=readers.over,
+            invalid=readers.invalid,
+            run=readers.run,
+        )
+        path = f"{settings.base_path}/{REVIEW_PATH}"
+        routes.append(Route(path, review.show, methods=["GET"]))
+        routes.append(Route(path, review.act, methods=["POST"]))
     live = settings.live
     if live is not None:
 

@@ -4,7 +4,7 @@ Two locks, ``work`` and ``scheduler``, kept where the state is:
 
 - with SQLite, advisory file locks (``fcntl.flock``) on files beside the database
   (every process sharing an SQLite file is on the same host);
-- with PostgreSQL, database advisory locks (``state.locks``), so processes on
+- with PostgreSQL, database advisory locks (``state.advisory``), so processes on
   every host sharing the database see the same locks.
 
 ``work`` is held while ``build`` and ``digest`` run (from the CLI or as scheduled
