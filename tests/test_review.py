@@ -7,15 +7,19 @@ a skipped issue that is never sent and says so in the archive."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from feeds.errors import ConfigError
 from newsletter import state
@@ -25,9 +29,14 @@ from newsletter.config import Config, load_config
 from newsletter.runtime import jobs
 from newsletter.state import reviews
 
+from . import test_signup_browser
 from .smtp_server import SmtpServer
+from .test_browser import chromium
 from .test_signup import configure, post
 from .test_web import SECRET, serve
+
+# the Chromium of the sign-up browser test, driven by selenium
+browser = test_signup_browser.browser
 
 ISSUE = "2021-W13"
 # a Monday 09:00 UTC: the digest job of `0 8 * * mon` has just run for the week before
@@ -307,3 +316,56 @@ def test_review_settings_are_checked(fixture_project: Path) -> None:
     path.write_text(text)  # without review, the editor's commands say how to turn it on
     code, _, err = invoke(load_config(path), "issue", "approve", ISSUE)
     assert (code, err.splitlines()[0][:40]) == (1, "error: newsletter.review is not set: iss")
+
+
+def test_an_editor_drops_a_story_and_approves_in_a_real_browser(
+    fixture_project: Path, smtp: SmtpServer, secret: None, browser: object, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    config = review_project(fixture_project, smtp.port, "var/state.sqlite3")
+    jobs.digest_and_send(str(config.source), now=MONDAY)
+    copy = to(smtp.wait_for(2), "ed@example.org")
+    before = titles(config)
+    # the review copy as a mail client shows it: the box above the issue
+    shown = tmp_path / "copy.html"
+    shown.write_text(html_of(copy), encoding="utf-8")
+    copy_shot = tmp_path / "review-copy.png"
+    chromium("--window-size=700,1400", f"--screenshot={copy_shot}", shown.as_uri())
+    driver: Any = browser
+    for served in serve(config, preview=False):
+        drop = next(path for key, path in review_links(copy).items() if key.startswith("drop:"))
+        driver.get(served.base + drop)
+        assert titles(config) == before  # opening the link changed nothing
+        form = driver.find_element(By.XPATH, "//form[.//button[text()='Drop it']]")
+        assert before[0] in form.text
+        form.find_element(By.TAG_NAME, "button").click()
+        wait_for_text(driver, f"Dropped “{before[0]}”.")
+        assert titles(config)[0] == before[1]
+        items = driver.find_elements(By.CSS_SELECTOR, "ol li")
+        assert [i.text.split(" (")[0] for i in items] == titles(config)
+        page_shot = tmp_path / "review.png"
+        driver.set_window_size(1000, 1100)
+        driver.save_screenshot(str(page_shot))
+        driver.find_element(By.XPATH, "//button[text()='Approve']").click()
+        wait_for_text(driver, "Approved by ed@example.org.")
+    assert log_of(config)[-1] == ("approve", "", "ed@example.org")
+    for shot in (copy_shot, page_shot):
+        assert Image.open(shot).size[0] >= 700
+    if os.environ.get("FEEDLETTER_UPDATE_SCREENSHOTS") == "1":
+        shots = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+        shutil.copy(copy_shot, shots / "review-copy.png")
+        shutil.copy(page_shot, shots / "review-page.png")
+
+
+def wait_for_text(driver: Any, text: str) -> None:
+    """Until the page the click led to holds ``text`` (at most 15 s)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def found(driver: Any) -> bool:
+        return text in str(driver.execute_script("return document.body.innerText"))
+
+    WebDriverWait(driver, 15, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+        found
+    )
