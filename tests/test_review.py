@@ -369,3 +369,32 @@ def wait_for_text(driver: Any, text: str) -> None:
     WebDriverWait(driver, 15, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
         found
     )
+
+
+def test_two_releases_at_once_send_the_issue_once(
+    fixture_project: Path, smtp: SmtpServer, state_database: str, secret: None
+) -> None:
+    import threading
+
+    from newsletter.review import workflow
+
+    config = review_project(fixture_project, smtp.port, state_database)
+    jobs.digest_and_send(str(config.source), now=MONDAY)
+    smtp.wait_for(2)
+    assert invoke(config, "issue", "approve", ISSUE)[0] == 0
+    start = threading.Barrier(2)
+    results: list[list[workflow.Released]] = []
+
+    def release() -> None:
+        start.wait()
+        results.append(workflow.release(load_config(config.source), MONDAY + timedelta(hours=1)))
+
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    released = [item for found in results for item in found]
+    assert len(results) == 2 and [item.issue_id for item in released] == [ISSUE]
+    assert released[0].report is not None and len(released[0].report.sent) == 2
+    assert sorted(m["To"] for m in smtp.messages[2:]) == ["ada@example.com", "bob@example.com"]
