@@ -290,6 +290,11 @@ def test_without_required_approval_the_issue_goes_after_the_hold(
     config = review_project(
         fixture_project, smtp.port, "var/state.sqlite3", require_approval=False, hold=2
     )
+    _, out, _ = invoke(config, "check")  # (the fixture has rejected records: exit 3)
+    assert (
+        "\nReview: 2 editor(s), ed@example.org, chief@example.org; an issue goes out 2 h "
+        "after its review copy unless skipped\n" in out
+    )
     jobs.digest_and_send(str(config.source), now=MONDAY)
     copy = smtp.wait_for(2)[0]
     assert "It goes out at 2021-04-05 11:00 UTC unless an editor skips it" in text_of(copy)

@@ -46,6 +46,14 @@ def check(config_path: Path) -> None:
     signer = Signer.of_config(config)  # a key send could not read stops check too
     if signer is not None:
         say(f"DKIM: signing as {signer.domain} (selector {signer.selector}, {signer.algorithm})")
+    review = config.newsletter.review
+    if review is not None:
+        when = (
+            "nothing goes out until one approves"
+            if review.require_approval
+            else f"an issue goes out {review.hold_hours:g} h after its review copy unless skipped"
+        )
+        say(f"Review: {len(review.editors)} editor(s), {', '.join(review.editors)}; {when}")
     say(f"Rejected records: {len(corpus.rejected)}")
     for error in corpus.rejected:
         say(f"  {error.path}: {error.reason}")
