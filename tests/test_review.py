@@ -64,6 +64,15 @@ def review_project(
     return config
 
 
+def in_review(
+    project: Path, smtp: SmtpServer, database: str = "var/state.sqlite3", **review: Any
+) -> tuple[Config, list[EmailMessage]]:
+    """The fixture under review: the digest job run on MONDAY, the editors' two copies."""
+    config = review_project(project, smtp.port, database, **review)
+    jobs.digest_and_send(str(config.source), now=MONDAY)
+    return config, smtp.wait_for(2)
+
+
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with SmtpServer() as server:
@@ -138,9 +147,7 @@ def log_of(config: Config) -> list[tuple[str, str, str]]:
 def test_review_copy_drop_approve_then_the_release_sends_it(
     fixture_project: Path, smtp: SmtpServer, state_database: str, secret: None
 ) -> None:
-    config = review_project(fixture_project, smtp.port, state_database)
-    jobs.digest_and_send(str(config.source), now=MONDAY)
-    copies = smtp.wait_for(2)
+    config, copies = in_review(fixture_project, smtp, state_database)
     assert sorted(m["To"] for m in copies) == sorted(EDITORS)  # nobody else
     before = titles(config)
     assert len(before) == 4 and issue_json(config)["status"] == "review"
@@ -207,9 +214,7 @@ def test_review_copy_drop_approve_then_the_release_sends_it(
 def test_skip_on_the_command_line_is_never_sent_and_the_archive_says_so(
     fixture_project: Path, smtp: SmtpServer, state_database: str, secret: None
 ) -> None:
-    config = review_project(fixture_project, smtp.port, state_database)
-    jobs.digest_and_send(str(config.source), now=MONDAY)
-    smtp.wait_for(2)
+    config, _ = in_review(fixture_project, smtp, state_database)
     code, out, _ = invoke(config, "issue", "list")
     assert code == 0 and re.fullmatch(
         r"2021-W13   in review       4 stories  copy sent \S+ \S+ UTC  held until \S+ \S+ UTC\n",
@@ -259,9 +264,7 @@ def test_skip_on_the_command_line_is_never_sent_and_the_archive_says_so(
 def test_drop_and_approve_on_the_command_line(
     fixture_project: Path, smtp: SmtpServer, state_database: str, secret: None
 ) -> None:
-    config = review_project(fixture_project, smtp.port, state_database)
-    jobs.digest_and_send(str(config.source), now=MONDAY)
-    smtp.wait_for(2)
+    config, _ = in_review(fixture_project, smtp, state_database)
     before = titles(config)
     code, out, _ = invoke(config, "issue", "drop", ISSUE, "2", "--by", "Ed")
     assert (code, out) == (
@@ -328,9 +331,8 @@ def test_an_editor_drops_a_story_and_approves_in_a_real_browser(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    config = review_project(fixture_project, smtp.port, "var/state.sqlite3")
-    jobs.digest_and_send(str(config.source), now=MONDAY)
-    copy = to(smtp.wait_for(2), "ed@example.org")
+    config, copies = in_review(fixture_project, smtp)
+    copy = to(copies, "ed@example.org")
     before = titles(config)
     # the review copy as a mail client shows it: the box above the issue
     shown = tmp_path / "copy.html"
@@ -383,9 +385,7 @@ def test_two_releases_at_once_send_the_issue_once(
 
     from newsletter.review import workflow
 
-    config = review_project(fixture_project, smtp.port, state_database)
-    jobs.digest_and_send(str(config.source), now=MONDAY)
-    smtp.wait_for(2)
+    config, _ = in_review(fixture_project, smtp, state_database)
     assert invoke(config, "issue", "approve", ISSUE)[0] == 0
     start = threading.Barrier(2)
     results: list[list[workflow.Released]] = []
