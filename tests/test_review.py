@@ -403,3 +403,18 @@ def test_two_releases_at_once_send_the_issue_once(
     assert len(results) == 2 and [item.issue_id for item in released] == [ISSUE]
     assert released[0].report is not None and len(released[0].report.sent) == 2
     assert sorted(m["To"] for m in smtp.messages[2:]) == ["ada@example.com", "bob@example.com"]
+
+
+def test_a_send_from_the_shell_after_the_hold_lists_the_issue_at_once(
+    fixture_project: Path, smtp: SmtpServer, secret: None
+) -> None:
+    config, _ = in_review(fixture_project, smtp, require_approval=False, hold=2)
+    index, _ = archive(config)
+    assert ISSUE not in index
+    code, out, _ = invoke(config, "send")  # now is years past the hold
+    assert code == 0 and "Sent 2, already sent 0" in out
+    assert sorted(m["To"] for m in smtp.wait_for(4)[2:]) == ["ada@example.com", "bob@example.com"]
+    index, atom = archive(config)
+    assert ISSUE in index and ISSUE in atom and issue_json(config)["status"] == ""
+    code, out, _ = invoke(config, "issue", "release")
+    assert (code, out) == (0, "Nothing to release.\n")

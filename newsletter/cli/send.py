@@ -69,7 +69,12 @@ def send(
     settings = delivery.SendSettings.of(config)
     with state.connect(settings.database) as conn:
         info = delivery.find_issue(settings.issues_folder, issue_id)
-        delivery.check_window(info, settings.send_window_hours, datetime.now(UTC), force or dry_run)
+        now = datetime.now(UTC)
+        delivery.check_window(info, settings.send_window_hours, now, force or dry_run)
+        if config.newsletter.review is not None and not dry_run:
+            from newsletter.review.workflow import begin_send
+
+            begin_send(config, info, now)  # the editors' say, and the archive lists it
         project = ProjectInputs.of_config(config)
         options = delivery.SendOptions(dry_run=dry_run, limit=limit, workers=workers)
         with progress_bar(f"Sending {info.id}") as advance:

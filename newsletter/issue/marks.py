@@ -20,9 +20,14 @@ from typing import Any
 from newsletter.config import Config, ReviewSettings
 from newsletter.errors import IssueSkipped, NotApproved, ReviewError, ReviewSettled
 
-# IssueInfo.status: waiting for the editors / skipped by them ("" for every other issue)
+# IssueInfo.status: waiting for the editors / skipped by them ("" for every other issue);
+# "skipped" is also the review's state
 IN_REVIEW = "review"
 SKIPPED = "skipped"
+# the other states of a review
+PENDING, APPROVED = "pending", "approved"
+# what editors do (review_actions also records "review": the copy went out)
+ACTIONS = ("approve", "skip", "drop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +43,11 @@ class Marks:
     settled: bool = False
 
 
-def marks_for(state: str | None, released: bool, dropped: tuple[str, ...]) -> Marks:
-    """The marks of a review in ``state`` (None: not put under review yet)."""
-    if state == "skipped":
+def marks_for(review: Review | None, dropped: tuple[str, ...]) -> Marks:
+    """The marks of ``review`` (None: not put under review yet)."""
+    if review is not None and review.state == SKIPPED:
         return Marks(SKIPPED, dropped, True)
-    if state == "approved" or released:
+    if review is not None and (review.state == APPROVED or review.released_at is not None):
         return Marks("", dropped, True)
     return Marks(IN_REVIEW, dropped, False)
 
@@ -57,19 +62,12 @@ def marks_of(config: Config, issue_id: str) -> Marks | None:
     with state.connect(config.database) as conn:
         row = reviews.review_of(conn, issue_id)
         dropped = tuple(reviews.dropped_stories(conn, issue_id))
-    if row is None:
-        return marks_for(None, False, dropped)
-    return marks_for(str(row["state"]), row["released_at"] is not None, dropped)
+    return marks_for(Review.of_row(row) if row is not None else None, dropped)
 
 
 def skipped_by(actions: Sequence[Mapping[Any, Any]]) -> str:
     """Who skipped the issue, from its review's actions ("" when nobody did)."""
     return next((str(a["actor"]) for a in reversed(actions) if a["action"] == "skip"), "")
-
-
-PENDING, APPROVED = "pending", "approved"
-# what editors do, as review_actions records it ("review": the copy went out)
-ACTIONS = ("approve", "skip", "drop")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,9 @@ from newsletter.issue.marks import (
     SKIPPED,
     Review,
     action_refusal,
+    refusal,
     release_due,
+    skipped_by,
 )
 from newsletter.issue.pipeline import filing, make_issue, write_issue
 from newsletter.issue.variants import ProjectInputs
@@ -227,6 +229,25 @@ def _drop(
     return Acted(info.id, "drop", actor, after, listed)
 
 
+def begin_send(config: Config, info: IssueInfo, now: datetime) -> bool:
+    """Release ``info`` for sending, if the editors allow it now (else the reason,
+    raised: ``marks.refusal``). True for the one caller that released it, which
+    also files it for the archive (no longer "in review"); False when it was
+    released before. Every send of a reviewed issue begins here (the release, and
+    ``feedletter send``); ``sending.delivery.review_gate`` refuses any that did not."""
+    settings = settings_of(config)
+    with state.connect(config.database) as conn, state.transaction(conn):
+        by = skipped_by(reviews.review_actions(conn, info.id))
+        problem = refusal(info.id, _review(conn, info.id), settings, now, by)
+        if problem is not None:
+            raise problem
+        first = reviews.claim_release(conn, info.id, _stamp(now))
+    if first and info.status:
+        with work_lock(config.database, f"release {info.id}", config.state.lock_wait_seconds):
+            filing(config, info, "").write(config)
+    return first
+
+
 def release(config: Config, now: datetime, hooks: Hooks | None = None) -> list[Released]:
     """Send every issue under review that is due (``marks.release_due``), once: the
     first caller to mark it released sends it; a stale one is left, said why."""
@@ -244,13 +265,8 @@ def release(config: Config, now: datetime, hooks: Hooks | None = None) -> list[R
             except DeliveryError as exc:
                 done.append(Released(review.issue_id, None, str(exc)))
                 continue
-            with state.transaction(conn):
-                if not reviews.claim_release(conn, info.id, _stamp(now)):
-                    continue  # another scheduler or shell got there first
-            if info.status:
-                wait = config.state.lock_wait_seconds
-                with work_lock(config.database, f"release {info.id}", wait):
-                    info = filing(config, info, "").write(config)
+            if not begin_send(config, info, now):
+                continue  # another scheduler or shell got there first
             report = send_issue(conn, ProjectInputs.of_config(config), send, info, hooks=hooks)
             done.append(Released(info.id, report))
     return done
@@ -260,8 +276,9 @@ def statuses(config: Config, issue_id: str | None = None) -> list[Status]:
     """Every filed issue (or just ``issue_id``), newest first, with its review."""
     from newsletter.issue.archive import read_issues
 
-    issues = read_issues(config.issues_folder)
-    if issue_id is not None:
+    if issue_id is None:
+        issues = read_issues(config.issues_folder)
+    else:
         issues = [find_issue(config.issues_folder, issue_id)]
     out = []
     with state.connect(config.database) as conn:

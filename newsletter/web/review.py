@@ -21,13 +21,12 @@ from starlette.responses import Response
 from feeds.errors import FeedletterError
 from newsletter.config import Config
 from newsletter.errors import ReviewError
+from newsletter.issue.marks import ACTIONS, APPROVED, SKIPPED
 from newsletter.review import links
 from newsletter.review.copy import when_sent
 from newsletter.review.workflow import Status, act, find_story, statuses
 from newsletter.web.endpoints import page
 from newsletter.web.ratelimit import Windows
-
-ACTIONS = ("approve", "skip", "drop")
 
 
 def standing(found: Status, require_approval: bool) -> tuple[str, bool]:
@@ -35,9 +34,9 @@ def standing(found: Status, require_approval: bool) -> tuple[str, bool]:
     review = found.review
     if review is not None and review.released_at is not None:
         return f"This issue went out at {review.released_at:%Y-%m-%d %H:%M} UTC.", False
-    if review is not None and review.state == "skipped":
+    if review is not None and review.state == SKIPPED:
         return "This issue was skipped: it will not be sent.", False
-    if review is not None and review.state == "approved":
+    if review is not None and review.state == APPROVED:
         return "This issue is approved and goes out at the next release.", True
     if review is None:
         return "This issue waits for an editor's approval.", True
