@@ -24,7 +24,15 @@ from pathlib import Path
 from feeds import worker_pool
 from feeds.errors import RecordError
 from feeds.model import Article, Previous, Record, Signature, SignatureLoader
-from feeds.reading.cache import Briefs, Entry, ParseCache, entry_of, write_entries
+from feeds.reading.cache import (
+    Briefs,
+    CachedRow,
+    Entry,
+    ParseCache,
+    entry_of,
+    entry_of_row,
+    write_entries,
+)
 from feeds.reading.details import Details
 from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
 from feeds.reading.records import DEFAULT_LIMITS, Limits
@@ -131,18 +139,20 @@ def load_corpus(
     """
     files = scan(folder) if files is None else files
     root = str((base or folder.resolve().parent).resolve())
-    entries = cache.entries() if cache is not None else {}
-    results: dict[str, Entry] = {}
+    rows = cache.rows() if cache is not None else {}
+    # an unchanged record keeps its row, of which its Brief is made below; the rest
+    # are parsed into Entries
+    results: dict[str, Entry | CachedRow] = {}
     jobs: list[Job] = []
     for item in files:
-        entry = entries.get(item.path)
-        if entry is not None and entry.size == item.size and entry.mtime_ns == item.mtime_ns:
-            results[item.path] = entry
+        row = rows.get(item.path)
+        if row is not None and row[1] == item.size and row[2] == item.mtime_ns:
+            results[item.path] = row
         else:
-            known = entry.sha256 if entry else None
+            known = row[3] if row else None
             jobs.append((item.path, _label(item.path, root), known, limits))
     present = {f.path for f in files}
-    previous = _previous(cache, entries, [j[0] for j in jobs if j[2] is not None], present, root)
+    previous = _previous(cache, rows, [j[0] for j in jobs if j[2] is not None], present, root)
     changed: list[tuple[str, Entry]] = []
     touched: list[tuple[str, int, int]] = []
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
@@ -157,7 +167,7 @@ def load_corpus(
         outcome = read.outcome
         stat = (read.size, read.mtime_ns, read.sha256)
         if isinstance(outcome, Unchanged):  # keep the cached result, refresh the stat
-            old = entries[path]
+            old = entry_of_row(rows[path])
             results[path] = replace(old, size=read.size, mtime_ns=read.mtime_ns)
             touched.append((path, read.size, read.mtime_ns))
             continue
@@ -179,12 +189,12 @@ def load_corpus(
     warnings: list[str] = []
     stored = False
     if cache is not None:
-        stored = cache.update(changed, [p for p in entries if p not in present], touched)
+        stored = cache.update(changed, [p for p in rows if p not in present], touched)
         warnings = list(cache.warnings)
     # what is left to hold is the records' columns: each entry goes as its record is
     # made (unless the bytes must stay at hand, below), so the build never holds
     # every entry and every record at once
-    del entries, present, changed, jobs
+    del rows, present, changed, jobs
     records: list[Record] = []
     rejected: list[RecordError] = []
     digests: dict[str, bytes] = {}
@@ -192,7 +202,16 @@ def load_corpus(
     briefs = Briefs()
     for item in files:
         label = _label(item.path, root)
-        entry = results.pop(item.path) if stored else results[item.path]
+        kept = results.pop(item.path) if stored else results[item.path]
+        if isinstance(kept, tuple):  # unchanged: its row from the cache
+            if kept[4] is None:
+                records.append(briefs.of_row(label, kept))
+                digests[label] = kept[3]
+                sources[label] = item.path
+            else:
+                rejected.append(RecordError(label, kept[4]))
+            continue
+        entry = kept
         value = in_hand.get(item.path)
         if value is None and entry.brief is not None:
             records.append(briefs.brief(label, entry.brief))
@@ -206,7 +225,7 @@ def load_corpus(
             assert reason is not None, "a cached record is either usable or rejected"
             rejected.append(RecordError(label, reason))
     # bytes parsed in workers stay at hand only when the cache did not take them
-    held = {} if stored else {sources[label]: results[sources[label]] for label in sources}
+    held = {} if stored else {sources[label]: _entry(results[sources[label]]) for label in sources}
     details = None
     if sources:
         details = Details(cache.path if cache is not None else None, sources, digests, held, limits)
@@ -215,9 +234,13 @@ def load_corpus(
     )
 
 
+def _entry(value: Entry | CachedRow) -> Entry:
+    return entry_of_row(value) if isinstance(value, tuple) else value
+
+
 def _previous(
     cache: ParseCache | None,
-    entries: Mapping[str, Entry],
+    rows: Mapping[str, CachedRow],
     changing: list[str],
     present: set[str],
     root: str,
@@ -226,15 +249,13 @@ def _previous(
     cache, before this load replaces them."""
     if cache is None:
         return {}
-    paths = [p for p in changing if entries[p].brief is not None]
-    paths += [p for p, e in entries.items() if p not in present and e.brief is not None]
+    paths = [p for p in changing if rows[p][4] is None]
+    paths += [p for p, row in rows.items() if p not in present and row[4] is None]
     if not paths:
         return {}
     found = {}
     for path, (sha, said) in cache.signatures(paths).items():
-        brief = entries[path].brief
-        assert brief is not None
-        found[_label(path, root)] = (sha, brief[2], said.text)
+        found[_label(path, root)] = (sha, rows[path][7], said.text)
     return found
 
 
