@@ -323,3 +323,20 @@ def test_slices_compared_in_worker_processes_find_what_the_build_finds(
     with sqlite3.connect(tmp_path / "cache.sqlite3") as conn:  # the build read them again
         assert conn.execute(count).fetchone() == (stored,)
     cache.close()
+
+
+def test_records_near_a_change_are_found_by_ranges_as_one_by_one() -> None:
+    """The records whose window holds a change, and those within a window either
+    side, found a range of dates per change, are those found record by record,
+    dates exactly on a window's edge included."""
+    rng = random.Random(22)
+    window = 7 * 86_400.0
+    for _ in range(200):
+        base = [rng.choice([0.0, 0.5, 1.0, 3.5]) * 86_400 * rng.randint(0, 60) for _ in range(60)]
+        times = sorted([*rng.sample(base, 3), rng.uniform(0, 60 * 86_400)])
+        # some records exactly a window before or after a change
+        stamps = sorted([*base, times[0] - window, times[-1] + window, times[1] - 2 * window])
+        near, band = feeds.selection.pairs._near(stamps, times, window)
+        within = feeds.selection.pairs._within
+        assert near == [within(times, t, t + window) for t in stamps]
+        assert band == [within(times, t - window, t + window) for t in stamps]

@@ -83,22 +83,23 @@ def story_pairs(
         found, _ = _compare(ranked, stamps, window, site, every, every, source, [])
     else:
         before = known.records
-        changes: list[Change] = []
-        for label, value in before.items():
-            if current.get(label) != value:
-                old = (previous or {}).get(label)
-                said = (old[1], old[2]) if old is not None and old[0] == value[0] else None
-                changes.append((value[1], said, None))
-        for index, article in enumerate(ranked):
-            value = current[article.path]
-            if before.get(article.path) != value:
-                changes.append((value[1], None, index))
-        changes.sort(key=lambda c: c[0])
-        times = [c[0] for c in changes]
-        near = [_within(times, t, t + window) for t in stamps]
-        band = [_within(times, t - window, t + window) for t in stamps]
-        found, affected = _compare(ranked, stamps, window, site, near, band, source, changes)
         position = {a.path: i for i, a in enumerate(ranked)}
+        # the records that changed, came or went: set differences of the two builds'
+        # (digest, date) per record, in C (a loop over each took 0.3 s at 100,000)
+        found_then = before.items() - current.items()  # old versions, and the gone
+        found_now = current.items() - before.items()  # new versions, and the new
+        said_before = previous or {}
+        dated: list[tuple[float, str, Change]] = []
+        for label, value in found_then:
+            old = said_before.get(label)
+            said = (old[1], old[2]) if old is not None and old[0] == value[0] else None
+            dated.append((value[1], label, (value[1], said, None)))
+        for label, value in found_now:
+            dated.append((value[1], label, (value[1], None, position[label])))
+        dated.sort(key=lambda c: (c[0], c[1], c[2][2] is not None))
+        changes = [change for _, _, change in dated]
+        near, band = _near(stamps, [c[0] for c in changes], window)
+        found, affected = _compare(ranked, stamps, window, site, near, band, source, changes)
         found += [
             (position[a], position[b])
             for a, b in known.pairs
@@ -127,6 +128,24 @@ def _current(
             return None  # a record we cannot tell changed or not: compare everything
         current[article.path] = (digest, when)
     return current
+
+
+def _near(
+    stamps: Sequence[float], times: Sequence[float], window: float
+) -> tuple[list[bool], list[bool]]:
+    """Which records (``stamps``, in date order) have a change (``times``) in their
+    window [t, t + window], and which within a window either side: the records of
+    a range of dates per change, found by bisection (the comparisons written as
+    ``_within`` writes them, so a date on a boundary falls the same way)."""
+    near = [False] * len(stamps)
+    band = [False] * len(stamps)
+    for when in times:
+        low = bisect.bisect_left(stamps, when, key=lambda t: t + window)  # when <= t + w
+        high = bisect.bisect_right(stamps, when)  # t <= when
+        near[low:high] = [True] * (high - low)
+        high = bisect.bisect_right(stamps, when, key=lambda t: t - window)  # t - w <= when
+        band[low:high] = [True] * (high - low)
+    return near, band
 
 
 def _within(changes: Sequence[float], low: float, high: float) -> bool:
