@@ -217,12 +217,13 @@ class Brief:
     """What choosing a feed's stories needs of one record, read from the parse
     cache's columns without unpickling its ``Article``; the few records a feed
     shows are then read in full (``feeds.reading.corpus.Corpus.article``). Each
-    field has the value of the ``Article`` field of the same name."""
+    field has the value of the ``Article`` field of the same name; the title and
+    the lessons are left out (a million records' titles are 100 MB): what shows a
+    title reads the record in full, and the load learns from the lessons as it
+    goes."""
 
     # the record's path, as messages show it
     path: str
-    # its title
-    title: str
     # its normalised URL
     key: str
     # its title as stories are matched
@@ -237,8 +238,6 @@ class Brief:
     topics: tuple[str, ...]
     # its provider's name and domain (no logo: selection never shows one)
     provider: Provider | None
-    # what it can teach about its publisher's boilerplate
-    lessons: bytes | None
 
     @property
     def provider_name(self) -> str | None:

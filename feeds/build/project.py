@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from feeds.build.topics import load_topics
 from feeds.config import FeedSettings
 from feeds.model import Article, StoryPairs
-from feeds.reading.boilerplate import Boilerplate, learn, scrub
+from feeds.reading.boilerplate import Boilerplate, scrub
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import Corpus, load_corpus
 from feeds.reading.scan import FileStat
@@ -74,9 +74,9 @@ def load_project(
         progress=progress,
         base=settings.source.resolve().parent if settings.source is not None else None,
     )
-    known = cache.story_pairs() if cache is not None else None
-    # each provider's recurring text, learned from the whole corpus
-    return Project(settings, corpus, load_topics(settings), known, learn(corpus.records))
+    known = cache.story_pairs(corpus.digests) if cache is not None else None
+    # each provider's recurring text, learned from the whole corpus as it loaded
+    return Project(settings, corpus, load_topics(settings), known, corpus.boilerplate)
 
 
 def load_cached_project(settings: FeedSettings) -> Project:

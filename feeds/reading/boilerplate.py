@@ -6,8 +6,9 @@ can know every site's, but the corpus shows them: text that recurs in one
 provider's excerpts **of different stories** is that provider's furniture, not
 the articles' own text.
 
-``learn`` reads every record's ``lessons`` (worked out once, when it is parsed)
-and keeps, per provider (by domain, else name), the opening and the closing
+``learn`` reads every record's ``lessons`` (worked out once, when it is parsed;
+a load teaches them to a ``Learner`` record by record, so they are not kept) and
+keeps, per provider (by domain, else name), the opening and the closing
 pieces of its excerpts (pieces end at a
 sentence end or a " | " / " – " separator) that recur in at least ``MIN_STORIES``
 records whose remaining text differs, so copies of one story (syndication, a
@@ -26,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from feeds.model import Article, Provider, Record
+from feeds.model import Article, Provider
 from feeds.reading.excerpts import says_nothing
 
 # a piece is boilerplate when it opens (or closes) this many records of one
@@ -127,32 +128,48 @@ def _digest(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
-def learn(articles: Iterable[Record]) -> Boilerplate:
-    """The boilerplate every provider in ``articles`` repeats (module docstring):
-    the runs that recur with ``MIN_STORIES`` different rests."""
-    rests: dict[int, set[int]] = defaultdict(set)
-    what: dict[int, tuple[str, int, int]] = {}  # run -> (provider, end, its words)
-    for article in articles:
-        taught = article.lessons
-        if taught is None:  # made by hand, not parsed
-            assert isinstance(article, Article)  # a Brief always has its lessons
-            taught = lessons(article.excerpt, article.provider)
+class Learner:
+    """Learns the boilerplate (``learn``) a record at a time, from each record's
+    ``lessons`` as it is loaded: nothing of them is held but the runs' counts."""
+
+    def __init__(self) -> None:
+        self.rests: dict[int, set[int]] = defaultdict(set)
+        self.what: dict[int, tuple[str, int, int]] = {}  # run -> (provider, end, its words)
+
+    def add(self, provider: Provider | None, taught: bytes | None) -> None:
+        """What one record of ``provider`` teaches (its ``lessons``)."""
         if not taught:
-            continue
-        key = provider_key(article.provider)
+            return
+        key = provider_key(provider)
         values = array("Q")
         values.frombytes(taught)
+        rests, what = self.rests, self.what
         for at in range(0, len(values), 4):
             run = values[at + 1]
             rests[run].add(values[at + 3])
             what[run] = (key, values[at], values[at + 2])
-    found: tuple[dict[str, set[int]], dict[str, set[int]]] = ({}, {})
-    for run, seen in rests.items():
-        if len(seen) >= MIN_STORIES:
-            key, side, words = what[run]
-            found[side].setdefault(key, set()).add(words)
-    openings, closings = ({k: frozenset(v) for k, v in f.items()} for f in found)
-    return Boilerplate(openings, closings)
+
+    def boilerplate(self) -> Boilerplate:
+        """The runs that recurred with ``MIN_STORIES`` different rests."""
+        found: tuple[dict[str, set[int]], dict[str, set[int]]] = ({}, {})
+        for run, seen in self.rests.items():
+            if len(seen) >= MIN_STORIES:
+                key, side, words = self.what[run]
+                found[side].setdefault(key, set()).add(words)
+        openings, closings = ({k: frozenset(v) for k, v in f.items()} for f in found)
+        return Boilerplate(openings, closings)
+
+
+def learn(articles: Iterable[Article]) -> Boilerplate:
+    """The boilerplate every provider in ``articles`` repeats (module docstring):
+    the runs that recur with ``MIN_STORIES`` different rests."""
+    learner = Learner()
+    for article in articles:
+        taught = article.lessons
+        if taught is None:  # made by hand, not parsed
+            taught = lessons(article.excerpt, article.provider)
+        learner.add(article.provider, taught)
+    return learner.boilerplate()
 
 
 def scrub(article: Article, boilerplate: Boilerplate) -> Article:

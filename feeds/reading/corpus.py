@@ -17,13 +17,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from feeds import worker_pool
 from feeds.errors import RecordError
-from feeds.model import Article, Previous, Record, Signature, SignatureLoader
+from feeds.model import Article, Brief, Previous, Record, Signature, SignatureLoader
+from feeds.reading.boilerplate import Boilerplate, Learner, lessons
 from feeds.reading.cache import (
     Briefs,
     CachedRow,
@@ -63,6 +65,9 @@ class Corpus:
     # what records changed or removed in this load said before, where the cache knew
     # (record path -> ``model.Previous``): the story rules compare less with it
     previous: Mapping[str, Previous] = field(default_factory=dict)
+    # what each publisher glues to its excerpts, learned from every usable record
+    # as it was loaded (``boilerplate.Learner``)
+    boilerplate: Boilerplate = field(default_factory=Boilerplate)
 
     @property
     def read(self) -> int:
@@ -142,7 +147,9 @@ def load_corpus(
     rows = cache.rows() if cache is not None else {}
     # an unchanged record keeps its row, of which its Brief is made below; the rest
     # are parsed into Entries
-    results: dict[str, Entry | CachedRow] = {}
+    results: dict[str, Entry | CachedRow | _Made] = {}
+    briefs = Briefs()
+    learner = Learner()
     jobs: list[Job] = []
     for item in files:
         row = rows.get(item.path)
@@ -174,8 +181,14 @@ def load_corpus(
         parsed += 1
         if isinstance(outcome, Pickled):
             p = outcome
+            if p.stored and p.brief is not None:  # the worker wrote it into the cache:
+                # its Brief now, so that a cold build never holds every record's row
+                brief = briefs.brief(sys.intern(job[1]), p.brief)
+                learner.add(brief.provider, p.brief[9])
+                results[path] = _Made(brief, read.sha256)
+                continue
             entry = Entry(*stat, p.brief, p.payload, p.signature, p.reason)
-            if p.stored:  # the worker wrote it into the cache
+            if p.stored:
                 results[path] = entry
                 continue
         else:
@@ -199,13 +212,20 @@ def load_corpus(
     rejected: list[RecordError] = []
     digests: dict[str, bytes] = {}
     sources: dict[str, str] = {}
-    briefs = Briefs()
     for item in files:
-        label = _label(item.path, root)
         kept = results.pop(item.path) if stored else results[item.path]
+        if isinstance(kept, _Made):
+            records.append(kept.brief)
+            digests[kept.brief.path] = kept.sha256
+            sources[kept.brief.path] = item.path
+            continue
+        # interned: the stored story pairs name records by label (``story_pairs``)
+        label = sys.intern(_label(item.path, root))
         if isinstance(kept, tuple):  # unchanged: its row from the cache
             if kept[4] is None:
-                records.append(briefs.of_row(label, kept))
+                brief = briefs.of_row(label, kept)
+                learner.add(brief.provider, kept[14])
+                records.append(brief)
                 digests[label] = kept[3]
                 sources[label] = item.path
             else:
@@ -214,10 +234,16 @@ def load_corpus(
         entry = kept
         value = in_hand.get(item.path)
         if value is None and entry.brief is not None:
-            records.append(briefs.brief(label, entry.brief))
+            brief = briefs.brief(label, entry.brief)
+            learner.add(brief.provider, entry.brief[9])
+            records.append(brief)
             digests[label] = entry.sha256
             sources[label] = item.path
         elif isinstance(value, Article):
+            taught = value.lessons
+            if taught is None:  # made by hand, not parsed
+                taught = lessons(value.excerpt, value.provider)
+            learner.add(value.provider, taught)
             records.append(value if value.path == label else replace(value, path=label))
             digests[label] = entry.sha256
         else:
@@ -230,11 +256,30 @@ def load_corpus(
     if sources:
         details = Details(cache.path if cache is not None else None, sources, digests, held, limits)
     return Corpus(
-        tuple(records), tuple(rejected), parsed, tuple(warnings), digests, details, previous
+        tuple(records),
+        tuple(rejected),
+        parsed,
+        tuple(warnings),
+        digests,
+        details,
+        previous,
+        learner.boilerplate(),
     )
 
 
-def _entry(value: Entry | CachedRow) -> Entry:
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """A record a worker parsed and stored, made into its Brief as it came back."""
+
+    # the record's Brief
+    brief: Brief
+    # SHA-256 of its file
+    sha256: bytes
+
+
+def _entry(value: Entry | CachedRow | _Made) -> Entry:
+    if isinstance(value, _Made):  # its bytes are in the cache file, not here
+        return Entry(-1, -1, value.sha256, None)
     return entry_of_row(value) if isinstance(value, tuple) else value
 
 

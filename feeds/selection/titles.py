@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from feeds.model import Record
+from feeds.model import Brief, Record
 from feeds.reading.signature import title_key
 
 # titles with fewer words never match by title (too generic)
@@ -36,7 +36,9 @@ CHUNK = 8192
 
 def story_title(article: Record) -> str:
     """``article``'s title key: the parsed one, or computed for a hand-made article."""
-    return article.story_title or title_key(article.title, article.provider, article.key)
+    if article.story_title or isinstance(article, Brief):  # a Brief's was parsed
+        return article.story_title
+    return title_key(article.title, article.provider, article.key)
 
 
 def same_title(mine: str, theirs: str) -> bool:

@@ -68,7 +68,7 @@ def check(config_path: Path) -> None:
         f"({selection.copies_folded} extra copies folded into them)"
     )
     for story in selection.stories:
-        first = story.copies[0]
+        first = corpus.article(story.copies[0])
         say(f"  {truncate(first.title, 80)!r} ({first.published_at:%Y-%m-%d}):")
         for copy in sorted(story.copies, key=rank_key):
             provider = copy.provider_name or "no provider"
