@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -123,6 +124,43 @@ def test_rejected_records_do_not_stop_the_build(load_fixture_config: Callable[[]
         "news/no-title.md": "no title",
     }
     assert len(result.project.corpus.articles) == 14
+
+
+def test_a_handed_scan_is_let_go_once_the_records_are_loaded(
+    load_fixture_config: Callable[[], Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build handed the scan (as the CLI does) takes it and keeps no other
+    reference: the scan is freed while the stories are chosen and written, and the
+    build is the one it would have been."""
+    import gc
+    import weakref
+
+    from feeds.reading.scan import FileStat, Handoff, scan
+
+    class Scan(list[FileStat]):
+        """A list that can be weakly referenced, to see when it is freed."""
+
+    import feeds.build.run
+
+    config = load_fixture_config()
+    files = Scan(scan(config.content.news))
+    gone = weakref.ref(files)
+    handoff = Handoff(files)
+    del files
+    alive_while_choosing = []
+    plan = feeds.build.run.plan_feeds
+
+    def planned(*args: Any, **kwargs: Any) -> Any:
+        gc.collect()
+        alive_while_choosing.append(gone() is not None)
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(feeds.build.run, "plan_feeds", planned)
+    result = build_feeds(config, NOW, files=handoff)
+    assert alive_while_choosing == [False]
+    with pytest.raises(AssertionError, match="taken once"):
+        handoff.take()
+    assert result.summary.read == 19
 
 
 # what only a build with work to do needs: rendering, the collector and story rules,

@@ -24,7 +24,7 @@ from feeds.build.project import Project, load_project, open_cache, select
 from feeds.build.summary import BuildSummary, FeedCount, skipped
 from feeds.config import FeedSettings
 from feeds.publishing.output import Removal, WriteReport, removal, write_tree
-from feeds.reading.scan import FileStat, scan
+from feeds.reading.scan import FileStat, Handoff, scan
 
 if TYPE_CHECKING:
     from feeds.selection.collector import Selection
@@ -108,7 +108,7 @@ def build_feeds(
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
     allow_removal: bool = False,
-    files: list[FileStat] | None = None,
+    files: list[FileStat] | Handoff | None = None,
 ) -> BuildResult:
     """Load, select, render and write every feed and page; returns what happened.
 
@@ -117,10 +117,13 @@ def build_feeds(
     would remove or empty more than half of the published feed files, or every
     topic's, raises ``RemovalError`` before writing anything, unless
     ``allow_removal`` (``Removal``: a typo in a path must not unpublish a site).
-    ``files`` is a scan of the records folder the caller already made.
+    ``files`` is a scan of the records folder the caller already made (handed
+    over: the build lets go of it once the records are loaded).
     """
     cache = open_cache(settings)
     try:
+        if isinstance(files, Handoff):
+            files = files.take()
         files = scan(settings.content.news) if files is None else files
         stamp = uptodate.stamp(settings)
         fingerprint = uptodate.fingerprint(stamp, files)
@@ -131,6 +134,7 @@ def build_feeds(
                 summary = skipped(previous.summary, len(previous.outputs), tuple(cache.warnings))
                 return BuildResult(summary, None, None, report, fingerprint, previous.until)
         project = load_project(settings, cache=cache, files=files, progress=progress)
+        del files  # a handed scan is freed here (its paths live on in the records')
         memo = RenderMemo(cache, settings.output, stamp) if cache is not None else None
         plan = plan_feeds(project, now, memo)
         if plan.removal.drastic and not allow_removal:

@@ -14,7 +14,7 @@ import click
 from feeds import gc_paused
 from feeds.build import BuildResult
 from feeds.publishing.websub import PublishReport
-from feeds.reading.scan import scan
+from feeds.reading.scan import Handoff, scan
 from feeds.text import truncate
 from newsletter.cli.group import (
     EXIT_REJECTED,
@@ -79,8 +79,10 @@ def build(
     files = handed(folder) or scan(folder)
     inputs = inputs_of(config) if config.cache is not None else None
     observed = [(w, observe(w)) for w in inputs or []] + [records_witness(folder, files)]
+    handoff = Handoff(files)
+    del files  # the build lets go of the scan once it has loaded the records
     with progress_bar("Parsing records") as advance, gc_paused():
-        site = build_site(config, now, options, progress=advance, files=files)
+        site = build_site(config, now, options, progress=advance, files=handoff)
     assert site.feeds is not None
     code = print_build(site, config, strict)
     again = as_run_again(site) if inputs is not None and verbosity() < VERBOSE else None

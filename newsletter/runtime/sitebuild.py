@@ -32,7 +32,7 @@ from feeds.build import (
 from feeds.build.summary import skipped
 from feeds.publishing.output import WriteReport
 from feeds.publishing.websub import PublishReport, publish
-from feeds.reading.scan import FileStat
+from feeds.reading.scan import FileStat, Handoff
 from newsletter.config import Config
 from newsletter.errors import EmptyIssueError
 from newsletter.issue.pipeline import (
@@ -122,10 +122,11 @@ def build_site(
     now: datetime,
     options: Options,
     progress: Callable[[int, int], None] | None = None,
-    files: list[FileStat] | None = None,
+    files: list[FileStat] | Handoff | None = None,
 ) -> SiteBuild:
     """Build what ``options`` asks for, under the work lock; returns what happened
-    (``files``: a scan of the records folder the caller already made).
+    (``files``: a scan of the records folder the caller already made, best handed
+    over: ``feeds.reading.scan.Handoff``).
 
     The config's references to topics are checked before anything is written.
     ``EmptyIssueError`` never escapes: an empty period is ``DigestOutcome.empty``.
