@@ -184,7 +184,7 @@ def test_cache_entries_another_version_wrote_are_read_again(tmp_path: Path) -> N
     gone.Article.__module__ = "feedletter_gone"
     stale = pickle.dumps(gone.Article())
     del sys.modules["feedletter_gone"]
-    article = next(p for p, e in sorted(cache.entries().items()) if e.brief is not None)
+    article = next(p for p, row in sorted(cache.rows().items()) if row[4] is None)  # usable
     cache.conn.execute("UPDATE bodies SET payload = ? WHERE path = ?", (stale, article))
     warm = load_corpus(folder, cache=cache)
     assert [str(e) for e in warm.rejected] == [str(e) for e in cold.rejected]

@@ -326,15 +326,12 @@ class ParseCache:
             raise
         return conn
 
-    def entries(self) -> dict[str, Entry]:
-        """Every cached record, keyed by absolute path: its stat and hash, and its
-        ``Brief`` columns or the reason it was rejected (never its pickles)."""
-        return {path: entry_of_row(row) for path, row in self.rows().items()}
-
     def rows(self) -> dict[str, CachedRow]:
-        """``entries`` as the rows the file holds (``CachedRow``): a load compares
-        every record's stat and makes a ``Brief`` of each unchanged one straight
-        from its row (an ``Entry`` each first cost 0.3 s more at 100,000)."""
+        """Every cached record, keyed by absolute path, as the row the file holds
+        (``CachedRow``: its stat and hash, and its ``Brief`` columns or the reason it
+        was rejected; never its pickles): a load compares every record's stat and
+        makes a ``Brief`` of each unchanged one straight from its row (an ``Entry``
+        each first cost 0.3 s more at 100,000)."""
         try:
             return {
                 row[0]: row
