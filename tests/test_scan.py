@@ -1,0 +1,81 @@
+"""The stat scan of a records folder (``feeds.reading.scan``): what it lists, and
+that its two-process split gives the serial scan's answer, or its error."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import ConfigError
+from feeds.reading import scan as scanning
+from feeds.reading.scan import FileStat, scan
+
+
+def _tree(root: Path) -> list[str]:
+    """A folder of records with everything a scan must skip; returns the record
+    paths it must find, relative to ``root``."""
+    wanted = ["a.md", "b.markdown", "C.MD", "news/2021/x.md", "news/y.Markdown", "z/deep/er/w.md"]
+    skipped = [".hidden.md", "notes.txt", "a.md.bak", ".git/HEAD.md", "news/.draft/q.md", "README"]
+    for index, name in enumerate(wanted + skipped):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x" * (index + 1), encoding="utf-8")
+    (root / "folder.md").mkdir()  # a folder named like a record is a folder
+    (root / "folder.md" / "inside.md").write_text("inside", encoding="utf-8")
+    return [*wanted, "folder.md/inside.md"]
+
+
+def _expected(root: Path, names: list[str]) -> list[FileStat]:
+    found = []
+    for name in names:
+        path = str(root.resolve() / name)
+        info = os.stat(path)
+        found.append(FileStat(path, info.st_size, info.st_mtime_ns))
+    return sorted(found)
+
+
+def test_scan_lists_record_files_only_sorted_by_path(tmp_path: Path) -> None:
+    names = _tree(tmp_path)
+    expected = _expected(tmp_path, names)
+    assert [Path(f.path).relative_to(tmp_path.resolve()).as_posix() for f in expected] == sorted(
+        names, key=lambda name: str(tmp_path.resolve() / name)
+    )
+    assert scan(tmp_path, parallel_from=10**9) == expected
+
+
+def test_split_scan_equals_serial(tmp_path: Path) -> None:
+    names = _tree(tmp_path)
+    for many in range(300):  # enough that both halves span several folders
+        (tmp_path / f"bulk{many % 7}" / f"r{many:04}.md").parent.mkdir(exist_ok=True)
+        (tmp_path / f"bulk{many % 7}" / f"r{many:04}.md").write_text("y" * many, encoding="utf-8")
+        names.append(f"bulk{many % 7}/r{many:04}.md")
+    expected = _expected(tmp_path, names)
+    assert scan(tmp_path, parallel_from=1) == expected
+    assert scan(tmp_path, parallel_from=10**9) == expected
+    listing = [
+        (str(tmp_path.resolve() / f"bulk{n}"), sorted(os.listdir(tmp_path / f"bulk{n}")))
+        for n in range(7)
+    ]
+    assert scanning._stats(listing, split=True) == scanning._stats(listing, split=False)
+
+
+def test_a_file_gone_before_its_stat_is_the_same_error_split_or_not(tmp_path: Path) -> None:
+    top = str(tmp_path.resolve())
+    (tmp_path / "a.md").write_text("a", encoding="utf-8")
+    # gone from the second half (the child's): the child fails, this process
+    # stats that half itself and meets the error
+    late = [(top, ["a.md"] * 10 + ["gone.md"])]
+    # gone from the first half while the child has more to send than a pipe holds
+    early = [(top, ["gone.md"] + ["a.md"] * 20_000)]
+    for listing in (late, early):
+        for split in (False, True):
+            with pytest.raises(FileNotFoundError):
+                scanning._stats(listing, split=split)
+
+
+def test_scan_of_a_missing_folder_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        scan(tmp_path / "nowhere")
+    assert raised.value.key == "content.news"
