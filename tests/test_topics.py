@@ -94,3 +94,51 @@ def test_an_unreadable_topic_file_stops_the_build_before_anything_is_written(
     checked = runner.invoke(cli, ["check"])
     assert checked.exit_code == 1
     assert checked.stderr == built.stderr  # check reports it the same way
+
+
+# topic files the way sites write them, and the YAML corners they reach
+_CORNERS = [
+    "name: First\n---\nname: [never read\n",  # a broken second document
+    "---\nname: Opened\n",
+    "\ufeffname: With a BOM\n",
+    "name: CRLF\r\ndescription: ends\r\n---\r\n",
+    "name: 'quoted: colon'\nhashtags: [a, b]\nkeywords: &k [x]\nalso: *k\n",
+    "name: yes\nreview: no\nwhen: 2021-11-07\nmode: 0755\n",  # YAML 1.1 scalars
+    "name: Folded\ndescription: >\n  one\n  two\n",
+    "name: Tabs\n\tdescription: x\n",  # a tab where YAML forbids one
+    "name: [unclosed\n",
+    "? complex\n: key\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _CORNERS)
+def test_first_document_gives_pyyaml_s_own_answer(text: str) -> None:
+    """libyaml reads topic files (``first_document``); its answer must be PyYAML's
+    pure loader's, and its errors are PyYAML's."""
+    import yaml
+
+    from feeds.reading.topics import first_document
+
+    try:
+        expected: object = next(iter(yaml.safe_load_all(text)), None)
+    except yaml.YAMLError as exc:
+        with pytest.raises(yaml.YAMLError) as raised:
+            first_document(text)
+        assert str(raised.value) == str(exc)
+    else:
+        assert first_document(text) == expected
+
+
+def test_every_real_topic_file_reads_the_same_with_libyaml() -> None:
+    import yaml
+
+    from feeds.reading.topics import first_document
+
+    files = sorted((ROOT / "content" / "topics").glob("*.y*ml"))
+    shared = ROOT.parent / "shared" / "corpus"
+    files += sorted(shared.glob("*/topics/*.y*ml")) if shared.is_dir() else []
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8-sig")
+        assert first_document(text) == next(iter(yaml.safe_load_all(text)), None), path
