@@ -108,6 +108,10 @@ _CORNERS = [
     "name: Tabs\n\tdescription: x\n",  # a tab where YAML forbids one
     "name: [unclosed\n",
     "? complex\n: key\n",
+    "name: a\x07b\n",  # a control character
+    "name: a\u2028b\n",  # a line separator inside a plain scalar
+    'name: "\\x07"\n',  # an escaped one
+    "k" * 1100 + ": a key longer than an implicit key may be\n",
     "",
 ]
 
