@@ -48,9 +48,10 @@ def test_scan_lists_record_files_only_sorted_by_path(tmp_path: Path) -> None:
 def test_split_scan_equals_serial(tmp_path: Path) -> None:
     names = _tree(tmp_path)
     for many in range(300):  # enough that both halves span several folders
-        (tmp_path / f"bulk{many % 7}" / f"r{many:04}.md").parent.mkdir(exist_ok=True)
-        (tmp_path / f"bulk{many % 7}" / f"r{many:04}.md").write_text("y" * many, encoding="utf-8")
-        names.append(f"bulk{many % 7}/r{many:04}.md")
+        name = f"bulk{many % 7}/r{many:04}.md"
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("y" * many, encoding="utf-8")
+        names.append(name)
     expected = _expected(tmp_path, names)
     assert scan(tmp_path, parallel_from=1) == expected
     assert scan(tmp_path, parallel_from=10**9) == expected

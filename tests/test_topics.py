@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from feeds.build import build_feeds
 from feeds.errors import TopicError
-from feeds.reading.topics import load_topic_files
+from feeds.reading.topics import first_document, load_topic_files
 from newsletter.cli import cli
 from newsletter.config import load_config
 
@@ -116,16 +117,17 @@ _CORNERS = [
 ]
 
 
+def _pure(text: str) -> object:
+    """What PyYAML's pure safe loader reads as the first document of ``text``."""
+    return next(iter(yaml.safe_load_all(text)), None)
+
+
 @pytest.mark.parametrize("text", _CORNERS)
 def test_first_document_gives_pyyaml_s_own_answer(text: str) -> None:
     """libyaml reads topic files (``first_document``); its answer must be PyYAML's
     pure loader's, and its errors are PyYAML's."""
-    import yaml
-
-    from feeds.reading.topics import first_document
-
     try:
-        expected: object = next(iter(yaml.safe_load_all(text)), None)
+        expected = _pure(text)
     except yaml.YAMLError as exc:
         with pytest.raises(yaml.YAMLError) as raised:
             first_document(text)
@@ -135,14 +137,10 @@ def test_first_document_gives_pyyaml_s_own_answer(text: str) -> None:
 
 
 def test_every_real_topic_file_reads_the_same_with_libyaml() -> None:
-    import yaml
-
-    from feeds.reading.topics import first_document
-
     files = sorted((ROOT / "content" / "topics").glob("*.y*ml"))
     shared = ROOT.parent / "shared" / "corpus"
     files += sorted(shared.glob("*/topics/*.y*ml")) if shared.is_dir() else []
     assert files
     for path in files:
         text = path.read_text(encoding="utf-8-sig")
-        assert first_document(text) == next(iter(yaml.safe_load_all(text)), None), path
+        assert first_document(text) == _pure(text), path
