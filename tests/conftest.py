@@ -30,9 +30,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def in_fresh_interpreter(before: str = "", after: str = "") -> str:
     """Code for ``python -c CODE ARGS...`` that runs ``feedletter ARGS...`` as the
     console command does, with ``before`` run first (to wrap a function, say) and
-    ``after`` once the command has exited (its exit status in ``status``)."""
+    ``after`` once the command has exited (its exit status in ``status``). The
+    command ends its process with ``os._exit`` (``newsletter.__main__.leave``):
+    here that raises ``SystemExit`` instead, so ``after`` runs (the exit handlers
+    have run by then)."""
     return (
-        "import runpy, sys\n"
+        "import os, runpy, sys\n"
+        + "def _exit(code):\n    raise SystemExit(code)\n"
+        + "os._exit = _exit\n"
         + before
         + "\nstatus = 0\n"
         + 'sys.argv = ["feedletter", *sys.argv[1:]]\n'

@@ -19,7 +19,7 @@ from newsletter.audience import lifecycle as subs
 from newsletter.cli import cli
 from newsletter.config import load_config
 from newsletter.state import SCHEMA_VERSION, connect, engine_for, migrate
-from newsletter.state.database import Database
+from newsletter.state.database import Database, parse_database
 
 from .postgres import PASSWORD_ENV
 
@@ -141,3 +141,19 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(
     with connect(load_config(path).database) as db:
         assert migrate(db) == SCHEMA_VERSION
         assert db.rows("SELECT * FROM subscribers") == []
+
+
+def test_pooled_connections_are_closed_at_exit(postgres_url: str) -> None:
+    """``dispose_engines`` (an exit handler, which the command's fast exit still
+    runs) closes the pool, so the server sees each session end; a later
+    ``engine_for`` makes a fresh engine."""
+    from newsletter.state.engine import dispose_engines
+
+    database = Database(*parse_database(postgres_url), password_env=PASSWORD_ENV)
+    with connect(database) as db:
+        db.rows("SELECT 1")
+    engine = engine_for(database)
+    assert engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
+    dispose_engines()
+    assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    assert engine_for(database) is not engine

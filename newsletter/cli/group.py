@@ -199,8 +199,5 @@ def shown_database(database: Database) -> str:
 
 
 def main() -> None:
-    """Console-script entry point (it owns the process, so it tunes its collector)."""
-    from feeds import tune_gc
-
-    tune_gc()
+    """The CLI as the ``feedletter`` command runs it (``newsletter.__main__``)."""
     cli(prog_name="feedletter")

@@ -7,14 +7,15 @@ process loses at most the statement it was in. ``transaction`` groups
 statements: ``BEGIN IMMEDIATE`` on SQLite (the write lock is taken up front, so
 two writers never deadlock on an upgrade), ``BEGIN`` on PostgreSQL (row locks
 and ``SKIP LOCKED`` keep writers apart). Engines are made once per database and
-process; a PostgreSQL engine pools its connections, an SQLite one opens the file
-for each ``open_db``, as before.
+process, and disposed at exit; a PostgreSQL engine pools its connections, an
+SQLite one opens the file for each ``open_db``, as before.
 
 Nothing here knows a table: statements live in ``queries`` and ``schema``.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -91,6 +92,18 @@ def engine_for(database: Database | Path) -> Engine:
         if engine is None:
             engine = _engines[key] = _make_engine(database, password)
     return engine
+
+
+@atexit.register
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine made so far: at exit, so that a
+    PostgreSQL server sees each session end rather than its socket drop (the
+    command leaves without the interpreter's teardown: ``newsletter.__main__``)."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
 
 
 def _make_engine(database: Database, password: str | None) -> Engine:
