@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from feeds.errors import ConfigError, yaml_problem
-from feeds.reading.topics import TOPIC_ID
+from feeds.reading.topics import TOPIC_ID, single_document
 from feeds.urls import check_url
 
 if TYPE_CHECKING:  # the parser and the collector load only when a build asks for them
@@ -279,7 +279,7 @@ def load_settings(path: Path, model: type[Settings]) -> Settings:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("--config", f"cannot read {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = single_document(text)
     except yaml.YAMLError as exc:
         raise ConfigError("(file)", f"not valid YAML: {yaml_problem(exc)}", path) from None
     if not isinstance(data, dict):

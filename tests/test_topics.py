@@ -8,6 +8,7 @@ read stops the build before anything is written, naming the file and the reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 
 from feeds.build import build_feeds
 from feeds.errors import TopicError
-from feeds.reading.topics import first_document, load_topic_files
+from feeds.reading.topics import first_document, load_topic_files, single_document
 from newsletter.cli import cli
 from newsletter.config import load_config
 
@@ -100,6 +101,7 @@ def test_an_unreadable_topic_file_stops_the_build_before_anything_is_written(
 # topic files the way sites write them, and the YAML corners they reach
 _CORNERS = [
     "name: First\n---\nname: [never read\n",  # a broken second document
+    "name: First\n---\nname: Second\n",  # two documents (a config must have one)
     "---\nname: Opened\n",
     "\ufeffname: With a BOM\n",
     "name: CRLF\r\ndescription: ends\r\n---\r\n",
@@ -122,25 +124,38 @@ def _pure(text: str) -> object:
     return next(iter(yaml.safe_load_all(text)), None)
 
 
+# each reader and PyYAML's pure loader's answer it must give: topic files read
+# their first document, a config file its one document
+_READERS = [(first_document, _pure), (single_document, yaml.safe_load)]
+
+
+@pytest.mark.parametrize(("read", "pure"), _READERS, ids=["first", "single"])
 @pytest.mark.parametrize("text", _CORNERS)
-def test_first_document_gives_pyyaml_s_own_answer(text: str) -> None:
-    """libyaml reads topic files (``first_document``); its answer must be PyYAML's
-    pure loader's, and its errors are PyYAML's."""
+def test_libyaml_gives_pyyaml_s_own_answer(
+    text: str, read: Callable[[str], object], pure: Callable[[str], object]
+) -> None:
+    """libyaml reads topic files (``first_document``) and the config
+    (``single_document``); the answer must be PyYAML's pure loader's, and the
+    errors are PyYAML's."""
     try:
-        expected = _pure(text)
+        expected = pure(text)
     except yaml.YAMLError as exc:
         with pytest.raises(yaml.YAMLError) as raised:
-            first_document(text)
+            read(text)
         assert str(raised.value) == str(exc)
     else:
-        assert first_document(text) == expected
+        assert read(text) == expected
 
 
-def test_every_real_topic_file_reads_the_same_with_libyaml() -> None:
-    files = sorted((ROOT / "content" / "topics").glob("*.y*ml"))
+def test_every_real_topic_and_config_file_reads_the_same_with_libyaml() -> None:
+    topics = sorted((ROOT / "content" / "topics").glob("*.y*ml"))
     shared = ROOT.parent / "shared" / "corpus"
-    files += sorted(shared.glob("*/topics/*.y*ml")) if shared.is_dir() else []
-    assert files
-    for path in files:
+    topics += sorted(shared.glob("*/topics/*.y*ml")) if shared.is_dir() else []
+    configs = [ROOT / "config.yaml", ROOT / "newsletter" / "runtime" / "starter" / "config.yaml"]
+    assert topics
+    for path in topics:
         text = path.read_text(encoding="utf-8-sig")
         assert first_document(text) == _pure(text), path
+    for path in configs:
+        text = path.read_text(encoding="utf-8-sig")
+        assert single_document(text) == yaml.safe_load(text), path
