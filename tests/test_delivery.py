@@ -335,10 +335,14 @@ def test_the_overlapped_send_delivers_what_sendmail_would() -> None:
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             transport.send("a@example.org", "no@example.org", data, lambda: calls.append(2))
         transport.send("a@example.org", "b@example.org", data)  # sendmail itself
+        unended = data.removesuffix(b"\r\n")  # the line end before the final dot added
+        transport.send("a@example.org", "b@example.org", unended, lambda: calls.append(3))
+        transport.send("a@example.org", "b@example.org", unended)
         transport.close()
-        received = [m.get_content() for m in server.wait_for(2)]
-    assert calls == [1]
-    assert received == [received[1], received[1]]
+        received = [m.get_content() for m in server.wait_for(4)]
+    assert calls == [1, 3]
+    assert received == [received[1], received[1], received[3], received[3]]
+    assert received[3].endswith("end\r\n")
     assert received[0].splitlines()[:4] == [".starts with a dot", "..two", "middle . dot", "."]
 
 

@@ -103,13 +103,12 @@ class SmtpTransport:
             self._after_refusal(conn, code)
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         conn.putcmd("data")
+        payload = _dot_stuffed(data)  # while the server answers DATA
+        payload += b".\r\n" if payload.endswith(b"\r\n") else b"\r\n.\r\n"
         code, reply = conn.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        payload = _dot_stuffed(data)
-        if not payload.endswith(b"\r\n"):
-            payload += b"\r\n"
-        conn.send(payload + b".\r\n")
+        conn.send(payload)
         if meanwhile:
             meanwhile()
         code, reply = conn.getreply()

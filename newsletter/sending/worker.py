@@ -54,6 +54,9 @@ class Copy:
     # the message bytes and Message-ID (b"" when the address cannot be written)
     data: bytes
     message_id: str
+    # the envelope sender (a VERP address: ``Sender.envelope_from``), made with the
+    # copy while the server is busy, not between its answer and the next command
+    envelope: str = ""
     # why it cannot be sent ("" when it can)
     problem: str = ""
 
@@ -195,8 +198,8 @@ class Sender:
         except ValueError as exc:
             # an address stored before today's checks that no header can carry:
             # that reader's failure, never the run's
-            return Copy(reader, b"", "", f"not sent: {header_problem(reader.email) or exc}")
-        return Copy(reader, data, message_id)
+            return Copy(reader, b"", "", problem=f"not sent: {header_problem(reader.email) or exc}")
+        return Copy(reader, data, message_id, self.envelope_from(reader))
 
     def deliver(
         self,
@@ -216,7 +219,7 @@ class Sender:
             started()  # never held back by the pacing
         self.pacer.wait()
         status, reply, attempts = deliver_one(
-            transport, self.envelope_from(copy.reader), copy.reader.email, copy.data,
+            transport, copy.envelope, copy.reader.email, copy.data,
             self.settings.smtp, self.hooks.sleep, meanwhile=ahead, started=started,
         )  # fmt: skip
         ahead()  # when the server answered before the copy's data went (a refusal)
