@@ -62,18 +62,53 @@ def test_split_scan_equals_serial(tmp_path: Path) -> None:
     assert scanning._stats(listing, split=True) == scanning._stats(listing, split=False)
 
 
-def test_a_file_gone_before_its_stat_is_the_same_error_split_or_not(tmp_path: Path) -> None:
+def test_a_file_gone_before_its_stat_is_left_out_split_or_not(tmp_path: Path) -> None:
     top = str(tmp_path.resolve())
     (tmp_path / "a.md").write_text("a", encoding="utf-8")
-    # gone from the second half (the child's): the child fails, this process
-    # stats that half itself and meets the error
+    info = os.stat(tmp_path / "a.md")
+    kept = (info.st_size, info.st_mtime_ns)
+    gone = (scanning.GONE, scanning.GONE)
+    # gone from the second half (the child's)
     late = [(top, ["a.md"] * 10 + ["gone.md"])]
     # gone from the first half while the child has more to send than a pipe holds
     early = [(top, ["gone.md"] + ["a.md"] * 20_000)]
-    for listing in (late, early):
+    # a whole folder gone since it was listed
+    folder = [(top, ["a.md"] * 3), (top + "/went", ["b.md", "c.md"]), (top, ["a.md"])]
+    for listing, expected in (
+        (late, [kept] * 10 + [gone]),
+        (early, [gone] + [kept] * 20_000),
+        (folder, [kept] * 3 + [gone] * 2 + [kept]),
+    ):
         for split in (False, True):
-            with pytest.raises(FileNotFoundError):
-                scanning._stats(listing, split=split)
+            stats = scanning._stats(listing, split=split)
+            assert list(zip(stats[::2], stats[1::2], strict=True)) == expected, (split, listing[0])
+
+
+def test_records_deleted_while_the_scan_runs_are_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted between the listing and the stat, a record is not in the scan, as if
+    it had gone a moment earlier; so is a folder deleted after its parent was listed."""
+    names = _tree(tmp_path)
+    (tmp_path / "doomed").mkdir()
+    (tmp_path / "doomed" / "d.md").write_text("d", encoding="utf-8")
+    listed = scanning._list_folder
+
+    def racing(top: str) -> tuple[list[str], list[str]]:
+        found = listed(top)
+        if top == str(tmp_path.resolve()):  # the root listed: now delete behind it
+            (tmp_path / "a.md").unlink()
+            (tmp_path / "doomed" / "d.md").unlink()
+            (tmp_path / "doomed").rmdir()
+        return found
+
+    expected = _expected(tmp_path, [n for n in names if n != "a.md"])
+    for parallel_from in (1, 10**9):
+        monkeypatch.setattr(scanning, "_list_folder", racing)
+        (tmp_path / "a.md").write_text("x", encoding="utf-8")
+        (tmp_path / "doomed").mkdir(exist_ok=True)
+        (tmp_path / "doomed" / "d.md").write_text("d", encoding="utf-8")
+        assert scan(tmp_path, parallel_from=parallel_from) == expected
 
 
 def test_scan_of_a_missing_folder_names_the_setting(tmp_path: Path) -> None:
