@@ -186,11 +186,13 @@ def test_a_title_of_the_sites_own_words_still_marks_its_copies_near_a_change() -
 
 
 @pytest.mark.parametrize("size", [1, 7, 100])
+@pytest.mark.parametrize("overlap", [0.25, 10.0**9])
 def test_slices_of_signatures_find_what_one_pass_finds(
-    size: int, monkeypatch: pytest.MonkeyPatch
+    size: int, overlap: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The content rule reads signatures a slice at a time (and a window past it):
-    any slice size finds the very pairs one pass over every record finds."""
+    any slice size, grown with the window or not, finds the very pairs one pass
+    over every record finds."""
     config = load_config(ROOT / "config.yaml")
     site = site_vocabulary(config, load_topics(config))
     corpus = load_corpus(ROOT / "content" / "news")
@@ -198,6 +200,7 @@ def test_slices_of_signatures_find_what_one_pass_finds(
     whole = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
     assert whole.pairs is not None and len(whole.pairs.pairs) > 100
     monkeypatch.setattr(feeds.selection.pairs, "SLICE", size)
+    monkeypatch.setattr(feeds.selection.pairs, "OVERLAP", overlap)
     sliced = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
     assert sliced.pairs == whole.pairs
     assert sliced.groups == whole.groups
@@ -205,12 +208,15 @@ def test_slices_of_signatures_find_what_one_pass_finds(
 
 @pytest.mark.parametrize("size", [1, 7, 100])
 @pytest.mark.parametrize("days", [7, 400])
+@pytest.mark.parametrize("overlap", [0.25, 10.0**9])
 def test_title_chunks_find_what_one_pass_finds(
-    size: int, days: int, monkeypatch: pytest.MonkeyPatch
+    size: int, days: int, overlap: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The title rules file a chunk of records (and the window after it) in their
     buckets at a time: any chunk size, and a window wider than a chunk (which grows
-    the chunk), finds the very pairs one pass over every record finds."""
+    the chunk, unless told not to), finds the very pairs one pass over every record
+    finds."""
+    monkeypatch.setattr(feeds.selection.titles, "OVERLAP", overlap)
     corpus = load_corpus(ROOT / "content" / "news")
     ranked = sorted(corpus.records, key=lambda a: (a.published_at, a.key, a.path))
     keys = [feeds.selection.titles.story_title(a) for a in ranked]

@@ -27,12 +27,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from feeds.model import IN_HAND, Previous, Record, RecordSource, Signature, StoryPairs
+from feeds.selection.chunks import chunks
 from feeds.selection.content import Shipped, Slice, publisher_key
 from feeds.selection.similarity import Vocabulary
 from feeds.selection.titles import buckets, story_title, title_pairs
 
-# records whose signatures a build holds at once (and those a window after them)
+# records whose signatures a build holds at once (and those a window after them),
+# at least; a slice grows until the window after it is at most ``OVERLAP`` of it
 SLICE = 2048
+OVERLAP = 0.25
 # the rules' own code: a change to it voids the pairs found under the old one
 _RULES = [
     Path(__file__).with_name(name)
@@ -196,14 +199,12 @@ def _compare(
     # the slices: the records of each and every record within a window after them;
     # the content rule looks no further, so the slices together find what one pass
     # over everything would, holding only a slice's signatures at a time
-    bounds = []
-    low = 0
-    while low < len(chosen):
-        high = min(len(chosen), low + SLICE)
-        end = bisect.bisect_right(times, times[high - 1] + window, lo=high)
-        if any(mine[low:high]):
-            bounds.append((low, high, end))
-        low = high
+    # (where the window holds many records, the slices grow with it: ``chunks``)
+    bounds = [
+        (low, high, end)
+        for low, high, end in chunks(times, window, SLICE, OVERLAP)
+        if any(mine[low:high])
+    ]
     # each record's publisher, folded once (not once per candidate pair)
     publishers = [publisher_key(r.provider) for r in records]
     shipped = None

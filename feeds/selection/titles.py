@@ -12,7 +12,6 @@ number of records; edit distances are computed (rapidfuzz) only for those.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
 from collections import defaultdict
@@ -22,6 +21,7 @@ from rapidfuzz.distance import Levenshtein
 
 from feeds.model import Brief, Record
 from feeds.reading.signature import title_key
+from feeds.selection.chunks import chunks
 
 # titles with fewer words never match by title (too generic)
 MIN_WORDS = 4
@@ -30,8 +30,10 @@ MIN_WORDS = 4
 NEAR_EDITS = 2
 NEAR_MIN_CHARS = 24
 _NUMBER = re.compile(r"\d+")
-# positions whose title buckets are held at once (with the window after them)
+# positions whose title buckets are held at once (with the window after them), at
+# least; a chunk grows until the window after it is at most ``OVERLAP`` of it
 CHUNK = 8192
+OVERLAP = 0.25
 
 
 def story_title(article: Record) -> str:
@@ -73,18 +75,11 @@ def title_pairs(
     everything, with a chunk's buckets in memory instead of every record's
     (those took some 800 bytes a record, measured at 10,000 records)."""
     found: list[tuple[int, int]] = []
-    count, low = len(keys), 0
-    while low < count:
-        high = min(count, low + CHUNK)
-        end = bisect.bisect_right(stamps, stamps[high - 1] + window, lo=high)
-        # a window wider than a chunk: grow the chunk, so that no record is filed
-        # in more than two chunks' buckets
-        while end - high > high - low:
-            high = min(count, low + 2 * (high - low))
-            end = bisect.bisect_right(stamps, stamps[high - 1] + window, lo=high)
+    # where the window holds many records, the chunks grow with it (``chunks``), so
+    # that the records filed twice stay a bounded share of them
+    for low, high, end in chunks(stamps, window, CHUNK, OVERLAP):
         if any(affected[low:high]):
             found += _chunk_pairs(keys, stamps, window, affected, low, high, end)
-        low = high
     return found
 
 
