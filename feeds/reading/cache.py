@@ -435,7 +435,8 @@ class ParseCache:
             old = None
         before = old.records if old is not None else {}
         # written in path order, the tables' own: rows in the records' date order
-        # each landed on a page of their own (a cold million: 12.7 s, 3.5 s sorted)
+        # each landed on a page of their own (a cold million into a new file: 9.0 s;
+        # sorted, into tables without a rowid, 4.5 s)
         gone = [(p,) for p in sorted(before.keys() - new.records.keys())]
         rows = [
             (p, *new.records[p])

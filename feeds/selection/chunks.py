@@ -7,7 +7,7 @@ chunk grows until the window past it is at most ``share`` of it: where the
 records lie denser (a million records over the same three years as 100,000), the
 chunks grow with them and the records held twice stay a bounded share instead of
 growing with the density (a million generated records: 4.1 million signatures
-read for the content rule with slices of 2,048, 1.3 million with slices grown
+read for the content rule with slices of 2,048, 1.2 million with slices grown
 this way). Pure functions.
 """
 
