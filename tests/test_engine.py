@@ -283,6 +283,68 @@ def test_parallel_parsing_gives_the_same_corpus(
     cache.close()
 
 
+def test_without_bodies_workers_store_columns_and_signatures_and_shown_records_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bodies=False``: the workers store no record's pickled Article, only its columns
+    and signature; a record read in full comes from its file, the same Article, and
+    its entry keeps it from then on."""
+    folder = ROOT / "content" / "news"
+    serial = load_corpus(folder, workers=1)
+    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+    stored = load_corpus(folder, workers=2, cache=cache, bodies=False)
+    count = "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) FROM signatures)"
+    assert cache.conn.execute(count).fetchone() == (0, 674)
+    assert stored.articles == serial.articles  # each read again from its file
+    assert cache.conn.execute(count).fetchone() == (674, 674)  # and kept
+    again = load_corpus(folder, workers=2, cache=cache, bodies=False)
+    assert again.parsed == 0 and again.articles == serial.articles
+    # with no cache the workers' Articles are all there is: they are kept
+    held = load_corpus(folder, workers=2, bodies=False).details
+    assert held is not None and len(held.held) == 674
+    assert all(entry.payload is not None for entry in held.held.values())
+
+
+def test_a_build_keeps_the_articles_it_shows_and_all_once_keywords_are_matched(
+    tmp_path: Path,
+) -> None:
+    """With no topic matching keywords a build keeps in the cache only the Articles
+    it showed; a topic that starts matching them reads every record in full (from
+    its file, where the cache has no Article), and its outputs equal a cold build's."""
+    from benchmarks.corpus import generate
+    from benchmarks.run import feedletter_config
+    from newsletter.config import load_config
+
+    corpus = generate(300, tmp_path / "corpus", "flat")
+    path = feedletter_config(tmp_path, corpus)
+    config = load_config(path)
+    assert config.cache is not None
+    build_feeds(config, NOW)  # cold: the records parsed here are in hand, none kept
+    edited = sorted((corpus / "news").glob("*.md"))[7]
+    edited.write_text(edited.read_text().replace('title: "', 'title: "Edited ', 1))
+    result = build_feeds(config, NOW)  # warm: what it shows is read from the files
+    assert result.selection is not None
+    selection = result.selection
+    shown = {a.path for s in (*selection.topics, selection.everything) for a in s.articles}
+    cache = feeds.reading.cache.ParseCache(config.cache)
+    ((bodies,),) = cache.conn.execute("SELECT count(*) FROM bodies").fetchall()
+    cache.close()
+    assert 0 < bodies <= len(shown) < 300
+    # the sample's AI Builder topic, as the bundled config.yaml has it
+    path.write_text(
+        path.read_text() + "topics: [{id: ai-builder, rules: {match_keywords: true}}]\n"
+    )
+    keywords = load_config(path)
+    assert keywords.topic_rules()["ai-builder"].match_keywords
+    build_feeds(keywords, NOW)
+    assert read_tree(keywords.output) == cold_tree(keywords, tmp_path)
+    cache = feeds.reading.cache.ParseCache(config.cache)
+    ((bodies,),) = cache.conn.execute("SELECT count(*) FROM bodies").fetchall()
+    cache.close()
+    assert bodies == 300
+
+
 def test_prefetching_is_only_advice(tmp_path: Path) -> None:
     """Asking the kernel to read ahead never fails a load: a file gone or unreadable
     is left to the read that reports it."""

@@ -66,6 +66,12 @@ def load_project(
     progress: Callable[[int, int], None] | None = None,
 ) -> Project:
     """Read the records and topic definitions named by ``settings``."""
+    from feeds.selection.collector import reads_every_record
+
+    topics = load_topics(settings)
+    # what reads every record in full keeps every record's Article in the cache;
+    # the rest only the records shown, read from their files when first shown
+    bodies = reads_every_record(topics, settings.global_rules(), settings.topic_rules())
     corpus = load_corpus(
         settings.content.news,
         cache=cache,
@@ -73,10 +79,11 @@ def load_project(
         limits=settings.limits.limits(settings.site.language),
         progress=progress,
         base=settings.source.resolve().parent if settings.source is not None else None,
+        bodies=bodies,
     )
     known = cache.story_pairs(corpus.digests) if cache is not None else None
     # each provider's recurring text, learned from the whole corpus as it loaded
-    return Project(settings, corpus, load_topics(settings), known, corpus.boilerplate)
+    return Project(settings, corpus, topics, known, corpus.boilerplate)
 
 
 def load_cached_project(settings: FeedSettings) -> Project:

@@ -161,11 +161,14 @@ def brief_row(article: Article) -> BriefRow:
     )
 
 
-def entry_of(size: int, mtime_ns: int, sha256: bytes, value: Article | str) -> Entry:
-    """The entry that caches ``value`` (parsed from a file of this size, mtime and hash)."""
+def entry_of(
+    size: int, mtime_ns: int, sha256: bytes, value: Article | str, body: bool = True
+) -> Entry:
+    """The entry that caches ``value`` (parsed from a file of this size, mtime and hash);
+    without ``body``, not the pickled Article (``load_corpus(bodies=False)``)."""
     if isinstance(value, str):
         return Entry(size, mtime_ns, sha256, None, reason=value)
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) if body else None
     signature = pickle.dumps(value.signature, protocol=pickle.HIGHEST_PROTOCOL)
     return Entry(size, mtime_ns, sha256, brief_row(value), payload, signature)
 
@@ -224,8 +227,9 @@ def _write(conn: sqlite3.Connection, changed: Iterable[tuple[str, Entry]]) -> No
         stat = (path, entry.size, entry.mtime_ns, entry.sha256, entry.reason)
         rows.append((*stat, *(entry.brief or (None,) * 10)))
         paths.append((path,))
-        if entry.payload is not None and entry.signature is not None and entry.brief:
+        if entry.payload is not None and entry.brief:
             bodies.append((path, entry.payload))
+        if entry.signature is not None and entry.brief:
             signatures.append((entry.brief[3], path, entry.sha256, entry.signature))
     _forget(conn, paths)
     conn.executemany(f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 15)})", rows)

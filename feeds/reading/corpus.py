@@ -113,10 +113,11 @@ def _read(job: Job) -> FileRead:
     return read_file(path, label, limits, known)
 
 
-def _read_pickled(job: Job) -> FileRead:
-    """``_read`` in a worker process: the outcome travels back pickled once."""
+def _read_pickled(job: Job, body: bool = True) -> FileRead:
+    """``_read`` in a worker process: the outcome travels back pickled once (the
+    Article itself only with ``body``)."""
     path, label, known, limits = job
-    return read_file(path, label, limits, known, pickled=True)
+    return read_file(path, label, limits, known, pickled=True, body=body)
 
 
 def _value(outcome: Parsed | Rejected) -> Article | str:
@@ -132,6 +133,7 @@ def load_corpus(
     limits: Limits = DEFAULT_LIMITS,
     progress: Callable[[int, int], None] | None = None,
     base: Path | None = None,
+    bodies: bool = True,
 ) -> Corpus:
     """Parse every record under ``folder``, reusing ``cache`` for unchanged files.
 
@@ -140,9 +142,18 @@ def load_corpus(
     parent; a record outside it is labelled with its absolute path.
     ``workers`` caps the worker processes (default: one per core); ``files`` is a
     scan of ``folder`` the caller already made; ``progress(done, total)`` is
-    called as files are parsed.
+    called as files are parsed. Without ``bodies`` the cache keeps of each record
+    parsed only what choosing needs (its columns and signature), not the pickled
+    ``Article``: a build that reads in full only the records it shows reads those
+    from their files and keeps them then (``details``); pickling and storing every
+    Article was some 12 % of a cold 100,000-record build. Without a cache they
+    are always kept.
     """
     files = scan(folder) if files is None else files
+    # with no cache, what the workers send back is all the load keeps of the records
+    # they parsed (``Details`` reads it from there): leaving out their Articles would
+    # read every record shown (``check``: every record) again from its file
+    bodies = bodies or cache is None
     root = str((base or folder.resolve().parent).resolve())
     rows = cache.rows() if cache is not None else {}
     # an unchanged record keeps its row, of which its Brief is made below; the rest
@@ -165,7 +176,7 @@ def load_corpus(
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
     parsed = 0
     store = str(cache.path) if cache is not None else None
-    reads = zip(jobs, _run(jobs, workers, store), strict=True)  # in the jobs' order
+    reads = zip(jobs, _run(jobs, workers, store, bodies), strict=True)  # in the jobs' order
     for done, (job, read) in enumerate(reads, 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
@@ -193,7 +204,7 @@ def load_corpus(
                 continue
         else:
             in_hand[path] = _value(outcome)
-            entry = entry_of(*stat, in_hand[path])
+            entry = entry_of(*stat, in_hand[path], bodies)
             if cache is None:  # nothing will store it: drop the bytes
                 entry = replace(entry, payload=None, signature=None)
         results[path] = entry
@@ -304,12 +315,13 @@ def _previous(
     return found
 
 
-def _read_chunk(work: tuple[str | None, list[Job]]) -> list[FileRead]:
+def _read_chunk(work: tuple[str | None, bool, list[Job]]) -> list[FileRead]:
     """Parse some records in a worker process and, given the parse cache's path,
-    store them there: only what choosing needs travels back to the build."""
-    store, chunk = work
+    store them there (their Articles too when told: ``bodies``): only what
+    choosing needs travels back to the build."""
+    store, bodies, chunk = work
     _prefetch([job[0] for job in chunk])
-    reads = [_read_pickled(job) for job in chunk]
+    reads = [_read_pickled(job, bodies) for job in chunk]
     if store is None:
         return reads
     parsed = [(r, r.outcome) for r in reads if isinstance(r.outcome, Pickled) and r.size >= 0]
@@ -347,7 +359,9 @@ def _prefetch(paths: Sequence[str]) -> None:
             os.close(fd)
 
 
-def _run(jobs: list[Job], workers: int | None, store: str | None = None) -> Iterator[FileRead]:
+def _run(
+    jobs: list[Job], workers: int | None, store: str | None = None, bodies: bool = True
+) -> Iterator[FileRead]:
     cores = workers or os.cpu_count() or 1
     if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
         yield from map(_read, jobs)
@@ -355,7 +369,7 @@ def _run(jobs: list[Job], workers: int | None, store: str | None = None) -> Iter
     from concurrent.futures.process import BrokenProcessPool
 
     size = max(1, min(500, len(jobs) // (cores * 8)))
-    chunks = [(store, jobs[at : at + size]) for at in range(0, len(jobs), size)]
+    chunks = [(store, bodies, jobs[at : at + size]) for at in range(0, len(jobs), size)]
     done = 0  # results come back in the jobs' order: the first ``done`` are read
     try:
         with worker_pool(cores) as pool:

@@ -53,7 +53,7 @@ class Pickled:
     stores the bytes as they are and uses the ``Brief`` columns, never unpickling
     the Article unless a feed shows it."""
 
-    # pickle of the Article (None when rejected)
+    # pickle of the Article (None when rejected, or not asked for)
     payload: bytes | None
     # pickle of the Article's Signature (None when rejected)
     signature: bytes | None
@@ -100,17 +100,18 @@ def read_file(
     known: bytes | None = None,
     *,
     pickled: bool = False,
+    body: bool = True,
 ) -> FileRead:
     """Read, hash and (unless the hash is ``known``) parse the record at ``path``;
     ``label`` is the path messages show. ``pickled``: a parse outcome comes back
-    ``Pickled``."""
+    ``Pickled`` (without the pickled Article unless ``body``)."""
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
             problem = size_problem(stat.st_size, limits)
             if problem:  # never read
                 digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).digest()
-                return _read(path, stat, digest, Rejected(problem), pickled)
+                return _read(path, stat, digest, Rejected(problem), pickled, body)
             # ask for the file's size (+1 to notice growth), not the limit: a 1 MiB
             # read buffer per file costs more than parsing it
             raw = handle.read(min(stat.st_size, limits.max_record_bytes) + 1)
@@ -119,7 +120,7 @@ def read_file(
     digest = hashlib.sha256(raw).digest()
     if known is not None and digest == known:
         return FileRead(path, stat.st_size, stat.st_mtime_ns, digest, Unchanged())
-    return _read(path, stat, digest, _parse(raw, label, limits), pickled)
+    return _read(path, stat, digest, _parse(raw, label, limits), pickled, body)
 
 
 def _parse(raw: bytes, label: str, limits: Limits) -> Parsed | Rejected:
@@ -133,12 +134,17 @@ def _parse(raw: bytes, label: str, limits: Limits) -> Parsed | Rejected:
 
 
 def _read(
-    path: str, stat: os.stat_result, digest: bytes, outcome: Parsed | Rejected, pickled: bool
+    path: str,
+    stat: os.stat_result,
+    digest: bytes,
+    outcome: Parsed | Rejected,
+    pickled: bool,
+    body: bool,
 ) -> FileRead:
     shipped: Outcome = outcome
     if pickled:
         value = outcome.article if isinstance(outcome, Parsed) else outcome.reason
-        entry = entry_of(stat.st_size, stat.st_mtime_ns, digest, value)
+        entry = entry_of(stat.st_size, stat.st_mtime_ns, digest, value, body)
         shipped = Pickled(entry.payload, entry.signature, entry.brief, entry.reason)
     return FileRead(path, stat.st_size, stat.st_mtime_ns, digest, shipped)
 

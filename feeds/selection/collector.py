@@ -366,7 +366,7 @@ def collect(
     per_topic = {t.id: (overrides or {}).get(t.id, rules) for t in topics.topics}
     window = rules.story_window_days
     show: Callable[[Record], Article] = source.article
-    if any(t.keywords and per_topic[t.id].match_keywords for t in topics.topics):
+    if reads_every_record(topics, rules, overrides):
         # keywords are looked for in the excerpts: every record in full, cleaned
         full = [source.article(a) for a in articles]
         articles = [scrub(a, boilerplate) for a in full] if boilerplate else full
@@ -405,6 +405,16 @@ def collect(
         stories=index.groups,
         unknown_topics=unknown,
         pairs=index.pairs,
+    )
+
+
+def reads_every_record(
+    topics: TopicSet, rules: Rules, overrides: Mapping[str, Rules] | None = None
+) -> bool:
+    """Whether ``collect`` reads every record in full, not only those it shows: a
+    topic that matches its keywords looks for them in every excerpt."""
+    return any(
+        t.keywords and (overrides or {}).get(t.id, rules).match_keywords for t in topics.topics
     )
 
 
