@@ -345,6 +345,29 @@ def test_a_build_keeps_the_articles_it_shows_and_all_once_keywords_are_matched(
     assert bodies == 300
 
 
+def test_a_build_with_archives_keeps_every_article(tmp_path: Path) -> None:
+    """Archive pages show every story that qualifies, not only the newest: such a
+    build keeps every record's Article in the cache, as one matching keywords does,
+    instead of reading each again from its file."""
+    from benchmarks.corpus import generate
+    from benchmarks.run import feedletter_config
+    from newsletter.config import load_config
+
+    corpus = generate(300, tmp_path / "corpus", "flat")
+    path = feedletter_config(tmp_path, corpus)
+    path.write_text(path.read_text() + "archives: {enabled: true}\n")
+    config = load_config(path)
+    assert config.archives.enabled and config.cache is not None
+    build_feeds(config, NOW)
+    cache = feeds.reading.cache.ParseCache(config.cache)
+    counts = (
+        "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) FROM records WHERE reason IS NULL)"
+    )
+    ((bodies, usable),) = cache.conn.execute(counts).fetchall()
+    cache.close()
+    assert bodies == usable > 250
+
+
 def test_prefetching_is_only_advice(tmp_path: Path) -> None:
     """Asking the kernel to read ahead never fails a load: a file gone or unreadable
     is left to the read that reports it."""

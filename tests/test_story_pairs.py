@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import feeds.selection.chunks
 import feeds.selection.content
 import feeds.selection.pairs
 import feeds.selection.titles
@@ -200,7 +201,7 @@ def test_slices_of_signatures_find_what_one_pass_finds(
     whole = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
     assert whole.pairs is not None and len(whole.pairs.pairs) > 100
     monkeypatch.setattr(feeds.selection.pairs, "SLICE", size)
-    monkeypatch.setattr(feeds.selection.pairs, "OVERLAP", overlap)
+    monkeypatch.setattr(feeds.selection.chunks, "OVERLAP", overlap)
     sliced = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
     assert sliced.pairs == whole.pairs
     assert sliced.groups == whole.groups
@@ -216,7 +217,7 @@ def test_title_chunks_find_what_one_pass_finds(
     buckets at a time: any chunk size, and a window wider than a chunk (which grows
     the chunk, unless told not to), finds the very pairs one pass over every record
     finds."""
-    monkeypatch.setattr(feeds.selection.titles, "OVERLAP", overlap)
+    monkeypatch.setattr(feeds.selection.chunks, "OVERLAP", overlap)
     corpus = load_corpus(ROOT / "content" / "news")
     ranked = sorted(corpus.records, key=lambda a: (a.published_at, a.key, a.path))
     keys = [feeds.selection.titles.story_title(a) for a in ranked]

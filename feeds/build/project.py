@@ -69,9 +69,14 @@ def load_project(
     from feeds.selection.collector import reads_every_record
 
     topics = load_topics(settings)
-    # what reads every record in full keeps every record's Article in the cache;
-    # the rest only the records shown, read from their files when first shown
-    bodies = reads_every_record(topics, settings.global_rules(), settings.topic_rules())
+    # a build that reads in full every record (topics matching keywords) or every
+    # story that qualifies (archive pages) keeps every record's Article in the
+    # cache; the others only those of the records shown, read from their files
+    # when first shown (with archives, reading them so cost a 10,000-record cold
+    # build 5.2 -> 11.0 s)
+    bodies = settings.archives.enabled or reads_every_record(
+        topics, settings.global_rules(), settings.topic_rules()
+    )
     corpus = load_corpus(
         settings.content.news,
         cache=cache,

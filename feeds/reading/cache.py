@@ -10,13 +10,13 @@ order, so that the records near a change lie together on disk; parse workers
 append theirs to ``arriving``, and each load moves them there in one sorted
 pass) are in tables apart, read only for the records a feed shows and those near
 a change. A record's ``Article`` is kept only once it was shown, unless the build
-reads every record in full (``load_corpus(bodies=...)``); a shown record with none
-is read from its file. A file whose size and mtime match is taken from the cache;
-one whose stat changed but whose content hash matches (a ``touch``, a checkout) is
-taken too, and its stat refreshed; only the rest is parsed. A change of
-``PARSER_VERSION`` or of feedletter's version empties the cache. A damaged cache
-file is reported, moved aside and rebuilt. The pickles are read only from this
-file, which feedletter itself writes.
+reads many records in full (``load_corpus(bodies=...)``: keywords, archives); a
+shown record with none is read from its file. A file whose size and mtime match
+is taken from the cache; one whose stat changed but whose content hash matches (a
+``touch``, a checkout) is taken too, and its stat refreshed; only the rest is
+parsed. A change of ``PARSER_VERSION`` or of feedletter's version empties the
+cache. A damaged cache file is reported, moved aside and rebuilt. The pickles are
+read only from this file, which feedletter itself writes.
 
 Beside the records it keeps the story rules' pairs of the last build
 (``story_records``: each record's digest and date; ``story_pairs``), so the next

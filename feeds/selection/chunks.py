@@ -16,15 +16,19 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Sequence
 
+# the share of a chunk the window after it may hold before the chunk grows
+OVERLAP = 0.25
+
 
 def chunks(
-    stamps: Sequence[float], window: float, size: int, share: float
+    stamps: Sequence[float], window: float, size: int, share: float | None = None
 ) -> Iterator[tuple[int, int, int]]:
     """Consecutive ranges of positions (``stamps``: ascending timestamps) as
     (low, high, end): the chunk [low, high), of at least ``size`` positions (but
     the last), doubled until the positions of the window after it, [high, end),
-    are at most ``share`` of its own; [low, end) holds every position within
-    ``window`` seconds after one of the chunk's."""
+    are at most ``share`` (default ``OVERLAP``) of its own; [low, end) holds every
+    position within ``window`` seconds after one of the chunk's."""
+    share = OVERLAP if share is None else share
     count, low = len(stamps), 0
     while low < count:
         high = min(count, low + size)

@@ -33,9 +33,8 @@ from feeds.selection.similarity import Vocabulary
 from feeds.selection.titles import buckets, story_title, title_pairs
 
 # records whose signatures a build holds at once (and those a window after them),
-# at least; a slice grows until the window after it is at most ``OVERLAP`` of it
+# at least; a slice grows with the window (``chunks``)
 SLICE = 2048
-OVERLAP = 0.25
 # the rules' own code: a change to it voids the pairs found under the old one
 _RULES = [
     Path(__file__).with_name(name)
@@ -201,9 +200,7 @@ def _compare(
     # over everything would, holding only a slice's signatures at a time
     # (where the window holds many records, the slices grow with it: ``chunks``)
     bounds = [
-        (low, high, end)
-        for low, high, end in chunks(times, window, SLICE, OVERLAP)
-        if any(mine[low:high])
+        (low, high, end) for low, high, end in chunks(times, window, SLICE) if any(mine[low:high])
     ]
     # each record's publisher, folded once (not once per candidate pair)
     publishers = [publisher_key(r.provider) for r in records]

@@ -31,9 +31,8 @@ NEAR_EDITS = 2
 NEAR_MIN_CHARS = 24
 _NUMBER = re.compile(r"\d+")
 # positions whose title buckets are held at once (with the window after them), at
-# least; a chunk grows until the window after it is at most ``OVERLAP`` of it
+# least; a chunk grows with the window (``chunks``)
 CHUNK = 8192
-OVERLAP = 0.25
 
 
 def story_title(article: Record) -> str:
@@ -77,7 +76,7 @@ def title_pairs(
     found: list[tuple[int, int]] = []
     # where the window holds many records, the chunks grow with it (``chunks``), so
     # that the records filed twice stay a bounded share of them
-    for low, high, end in chunks(stamps, window, CHUNK, OVERLAP):
+    for low, high, end in chunks(stamps, window, CHUNK):
         if any(affected[low:high]):
             found += _chunk_pairs(keys, stamps, window, affected, low, high, end)
     return found
