@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -149,6 +150,47 @@ def test_greylisting_is_retried_with_exponential_backoff(mail_project: Path) -> 
     with connect(config.database) as db:
         row = db.one("SELECT attempts FROM deliveries WHERE email = :e", {"e": target})
     assert row is not None and row["attempts"] == 3
+
+
+def test_claims_that_lapse_in_a_long_wait_are_renewed_or_left_to_their_taker(
+    mail_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender waiting out a greylisted copy's retries for longer than its claims'
+    lease renews the claims of the readers it has still to send before sending
+    them; the two that another sender took over meanwhile are that sender's."""
+    from newsletter.sending import claims, worker
+
+    target = EXPECTED[2]
+    skew = [0.0]  # how far this sender's clock has gone past the wall clock
+
+    class Clock:
+        @staticmethod
+        def time() -> float:
+            return time.time() + skew[0]
+
+    monkeypatch.setattr(worker, "time", Clock)
+    taken: list[str] = []
+
+    def wait(seconds: float) -> None:
+        # the retries take 400 s, longer than the 300 s lease; another sender then
+        # takes over two lapsed claims of readers this one has not sent yet
+        skew[0] += 400
+        if not taken:
+            received = set(server.handler.recipients())
+            taken.extend([a for a in EXPECTED if a not in received and a != target][:2])
+            with connect(config.database) as conn:
+                ids = [found.id for a in taken if (found := subs.get(conn, a))]
+                got = claims.claim_many(conn, "2021-W13", ids, "elsewhere:1:1", Clock.time(), 300)
+                assert got == set(ids)
+
+    with SmtpServer(Faults(greylist={target: 1})) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config, hooks=Hooks(sleep=wait))
+    assert len(taken) == 2
+    assert report.claimed_elsewhere == 2
+    assert sorted(report.sent) == sorted(a for a in EXPECTED if a not in taken)
+    assert Counter(server.handler.recipients()) == Counter(report.sent)
+    assert not set(taken) & set(log_rows(config))
 
 
 def test_a_550_marks_that_recipient_failed_and_the_run_goes_on(mail_project: Path) -> None:

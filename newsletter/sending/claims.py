@@ -68,8 +68,11 @@ def claim_many(
     owner: str,
     now: float,
     lease: float,
+    logged: Sequence[int] = (),
 ) -> set[int]:
-    """Claim a batch of pairs for ``owner`` in one transaction: the ids claimed.
+    """Claim a batch of pairs for ``owner`` in one transaction: the ids claimed;
+    ``owner``'s claims on ``logged`` (copies in the send log) are dropped first,
+    in the same transaction.
 
     One statement claims the pairs no one claims; a pair held by a live sender
     whose lease holds is not taken, a lapsed or dead sender's claim is taken over.
@@ -81,8 +84,11 @@ def claim_many(
     SQLite's write lock serialises the whole. A batch costs one commit.
     """
     if not subscriber_ids:
+        release(db, issue_id, logged, owner)
         return set()
     with transaction(db):
+        if logged:
+            state.drop_claims(db, issue_id, logged, owner)
         taken = state.insert_claims(db, issue_id, subscriber_ids, owner, now + lease)
         for subscriber_id in subscriber_ids:
             if subscriber_id in taken:
@@ -99,6 +105,19 @@ def claim_many(
         if done:
             state.drop_claims(db, issue_id, sorted(done), owner)
     return taken - done
+
+
+def renew(
+    db: Db, issue_id: str, subscriber_ids: Sequence[int], owner: str, now: float, lease: float
+) -> set[int]:
+    """Extend ``owner``'s claims on these pairs by a lease from ``now``: the ids it
+    still held. A sender renews the claims of the copies it has yet to send before
+    half their lease has gone, so that a long batch (pacing, a relay's retries)
+    never outlives them; one that lapsed anyway and was taken over by another
+    sender is not among the ids, and is not sent."""
+    if not subscriber_ids:
+        return set()
+    return state.renew_claims(db, issue_id, subscriber_ids, owner, now + lease)
 
 
 def release(db: Db, issue_id: str, subscriber_ids: Sequence[int], owner: str) -> None:

@@ -3,7 +3,11 @@
 ``delivery`` plans the run and hands a ``Queue`` of recipients to one ``Sender``
 shared by its threads. A worker takes a batch of recipients and claims them in
 one transaction (``claims.claim_many``: taken by no one else, not yet in the
-send log, still active); then per recipient the steps are separate methods:
+send log, still active), which also drops its claims on the copies it has
+logged since the last batch and reads the readers as they are now; before half
+the claims' lease has gone (pacing, a relay's retries) it renews those of the
+readers still waiting, and leaves any another sender took over after a lapse
+(``claims.renew``). Then per recipient the steps are separate methods:
 personalise the copy (tokens, bytes), pace and hand it to the relay
 (``smtp.deliver_one`` retries), write the send-log row as soon as the server
 accepted it, let the lifecycle decide what the outcome does to the reader, and
@@ -17,8 +21,8 @@ next copy's MAIL FROM. That row is still committed before the next copy's data
 goes out and before any wait (pacing, a retry's back-off), so a process killed
 at any moment leaves at most the one copy the server accepted in the last
 microseconds unrecorded, as before. Claims of copies sent and logged are dropped
-a batch at a time; claims taken but never used (a stop, ``--limit``) are
-dropped before the worker ends.
+a batch at a time, with the next batch's claims; claims taken but never used (a
+stop, ``--limit``) are dropped before the worker ends.
 """
 
 from __future__ import annotations
@@ -72,21 +76,41 @@ class Claimed:
         self.ready: list[tuple[subs.Subscriber, PreparedMessage]] = []
         # claims of copies already logged: dropped with the next batch
         self.logged: list[int] = []
+        # when the claims of ``ready`` are renewed (``time.time()``: half their lease)
+        self.renew_at = 0.0
 
     def next(self) -> Copy | None:
         """The next claimed reader's copy, personalised; None when there are no more."""
-        while not self.ready:
+        while True:
+            if self.ready and time.time() >= self.renew_at:
+                self._renew()
+            if self.ready:
+                reader, message = self.ready.pop()
+                return self.sender.personalise(message, reader)
             if not self._refill():
                 return None
-        reader, message = self.ready.pop()
-        return self.sender.personalise(message, reader)
+
+    def _lease(self) -> float:
+        """How long a claim lasts; the claims are renewed when half of it has gone."""
+        lease = self.sender.settings.smtp.claim_lease_seconds
+        self.renew_at = time.time() + lease / 2
+        return lease
+
+    def _renew(self) -> None:
+        """Renew the claims of the readers still waiting; a reader whose claim lapsed
+        and another sender took over is theirs now, and is dropped here."""
+        ids = [reader.id for reader, _ in self.ready]
+        now = time.time()
+        kept = claims.renew(self.conn, self.sender.info.id, ids, self.owner, now, self._lease())
+        if len(kept) < len(ids):
+            self.ready = [(r, m) for r, m in self.ready if r.id in kept]
+            self.sender.queue.claimed_elsewhere(len(ids) - len(kept))
 
     def _refill(self) -> bool:
-        queue, settings, info = self.sender.queue, self.sender.settings, self.sender.info
+        queue, info = self.sender.queue, self.sender.info
         taken = queue.take(BATCH)
         if not taken:
             return False
-        self.flush()
         wanted = []
         for recipient in taken:
             message = self.sender.prepared.get(recipient.topics)
@@ -95,10 +119,14 @@ class Claimed:
             else:
                 wanted.append((recipient.subscriber.id, message))
         ids = [i for i, _ in wanted]
-        lease = settings.smtp.claim_lease_seconds
-        claimed = claims.claim_many(self.conn, info.id, ids, self.owner, time.time(), lease)
+        now, lease = time.time(), self._lease()
+        with state.transaction(self.conn):  # one commit: the claims, the readers as now
+            claimed = claims.claim_many(
+                self.conn, info.id, ids, self.owner, now, lease, self.logged
+            )
+            current = {s.id: s for s in subs.by_ids(self.conn, sorted(claimed))}
+        self.logged = []
         queue.claimed_elsewhere(len(ids) - len(claimed))
-        current = {s.id: s for s in subs.by_ids(self.conn, sorted(claimed))}
         gone = [i for i in claimed if current.get(i) is None or current[i].status != Status.ACTIVE]
         if gone:  # unsubscribed or bounced while this run was going
             claims.release(self.conn, info.id, gone, self.owner)

@@ -41,6 +41,7 @@ __all__ = [
     "rate_window_hits",
     "record_bounce_event",
     "record_delivery",
+    "renew_claims",
     "reserve_notice",
     "returned_mail_seen",
     "signup_request",
@@ -395,6 +396,20 @@ def update_claim(db: Db, issue_id: str, subscriber_id: int, owner: str, expires_
         "WHERE issue_id = :issue AND subscriber_id = :id",
         {"issue": issue_id, "id": subscriber_id, "owner": owner, "expires": expires_at},
     )
+
+
+def renew_claims(
+    db: Db, issue_id: str, ids: Sequence[int], owner: str, expires_at: float
+) -> set[int]:
+    """Extend ``owner``'s claims on these pairs; the ids it still held (a lapsed
+    claim another sender took over is not among them)."""
+    marks, values = _ids(ids)
+    rows = db.rows(
+        f"UPDATE claims SET expires_at = :expires WHERE issue_id = :issue "
+        f"AND owner = :owner AND subscriber_id IN ({marks}) RETURNING subscriber_id",
+        {"issue": issue_id, "owner": owner, "expires": expires_at, **values},
+    )
+    return {int(r["subscriber_id"]) for r in rows}
 
 
 def drop_claims(db: Db, issue_id: str, ids: Sequence[int], owner: str) -> None:
