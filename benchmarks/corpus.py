@@ -1,8 +1,15 @@
 """Scale the bundled real records up to N records for benchmarks.
 
-Each generated record is a real one from ``content/news`` with a unique title,
-URL and date (spread over the three years up to the end of last week), written
-with the same front matter layout, so parsing cost is that of real records. Two
+The bundled records are written again and again, one round after another: in
+round R every record is a real one from ``content/news`` with " (#R)" after its
+title, "/bench-R" after its URLs, and its date moved by the round's offset
+(rounds lie at random over the three years up to the end of last week, wrapping
+around). Within a round the records keep what the sample's copies of one story
+share (the same title, the same URL, dates days apart), so each round forms the
+sample's story groups (the sample has 20 groups of 72 records; one round, where
+its 4.7 years wrap into three, has 23 of 82) and no two rounds share a story, as
+on a real site; written with the same front matter layout, so parsing cost
+is that of real records. Two
 layouts: ``flat`` (one folder, as Jekyll's ``_news/`` keeps them) and ``nested``
 (1,000 records per folder). Deterministic: the same N and layout give the same
 files all week. ``ensure`` makes a corpus once and reuses it while its stamp
@@ -35,29 +42,45 @@ _DATE = re.compile(r"^publishedDateTime: .*$", re.M)
 _URL = re.compile(r'^(webUrl|originalUrl): "([^"]*)"$', re.M)
 
 
-def variant(text: str, number: int, rng: random.Random) -> str:
-    """Record ``text`` made unique as number ``number``."""
-    moment = ANCHOR - timedelta(seconds=1 + rng.randrange(int(SPAN.total_seconds())))
-    text = _TITLE.sub(lambda m: f'title: "{m.group(1)} (#{number})"', text, count=1)
+def published(text: str) -> datetime:
+    """A bundled record's own date (each in the form 2021-11-07T09:30:00Z)."""
+    found = _DATE.search(text)
+    if found is None:
+        raise ValueError("a bundled record without publishedDateTime")
+    value = found.group(0).split(": ", 1)[1].strip()
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def variant(text: str, round_: int, back: timedelta) -> str:
+    """Record ``text`` as round ``round_`` writes it, dated ``back`` before ``ANCHOR``."""
+    moment = ANCHOR - timedelta(seconds=1) - back
+    text = _TITLE.sub(lambda m: f'title: "{m.group(1)} (#{round_})"', text, count=1)
     text = _DATE.sub(f"publishedDateTime: {moment:%Y-%m-%dT%H:%M:%SZ}", text, count=1)
-    return _URL.sub(lambda m: f'{m.group(1)}: "{m.group(2).rstrip("/")}/bench-{number}"', text)
+    return _URL.sub(lambda m: f'{m.group(1)}: "{m.group(2).rstrip("/")}/bench-{round_}"', text)
 
 
 def generate(count: int, target: Path, layout: str = "nested") -> Path:
     """Write ``count`` records to ``target/news`` and the topics to ``target/topics``."""
     sources = sorted((SOURCE / "news").glob("*.md"))
     texts = [p.read_text(encoding="utf-8") for p in sources]
+    dates = [published(t) for t in texts]
+    newest = max(dates)
+    span = int(SPAN.total_seconds())
     rng = random.Random(count)
     if target.exists():
         shutil.rmtree(target)
     news = target / "news"
+    offset = 0  # round 0 ends where the corpus does: last week has stories
     for number in range(count):
-        index = number % len(texts)
+        round_, index = divmod(number, len(texts))
+        if index == 0 and round_:
+            offset = rng.randrange(span)
+        back = timedelta(seconds=(offset + int((newest - dates[index]).total_seconds())) % span)
         folder = news / f"{number // 1000:03}" if layout == "nested" else news
         if number % 1000 == 0:
             folder.mkdir(parents=True, exist_ok=True)
         name = f"{number:06}-{sources[index].stem[:60]}.md"
-        (folder / name).write_text(variant(texts[index], number, rng), encoding="utf-8")
+        (folder / name).write_text(variant(texts[index], round_, back), encoding="utf-8")
     shutil.copytree(SOURCE / "topics", target / "topics")
     return target
 
