@@ -259,6 +259,10 @@ class RecordSource(Protocol):
         """``record`` in full."""
         ...
 
+    def in_full(self, records: Sequence[Record]) -> list[Article]:
+        """Each of ``records`` in full, read together (cheaper than one at a time)."""
+        ...
+
     def signatures(self, records: Sequence[Record]) -> list[Signature]:
         """The story rules' ``Signature`` of each of ``records``."""
         ...
@@ -280,6 +284,9 @@ class InHand:
     def article(self, record: Record) -> Article:
         assert isinstance(record, Article), "a Brief needs the corpus it came from"
         return record
+
+    def in_full(self, records: Sequence[Record]) -> list[Article]:
+        return [self.article(r) for r in records]
 
     def signatures(self, records: Sequence[Record]) -> list[Signature]:
         return [self.article(r).signature for r in records]

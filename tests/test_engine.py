@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import feeds.reading.cache
 import feeds.reading.corpus
 from feeds.build import build_feeds
+from feeds.errors import RecordError
 from feeds.reading.corpus import load_corpus
 from feeds.reading.records import parse_record
 from feeds.reading.yamlfast import fast_load
@@ -304,6 +305,42 @@ def test_without_bodies_workers_store_columns_and_signatures_and_shown_records_a
     held = load_corpus(folder, workers=2, bodies=False).details
     assert held is not None and len(held.held) == 674
     assert all(entry.payload is not None for entry in held.held.values())
+
+
+def test_records_read_in_full_together_equal_their_parse_and_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``in_full`` (how a build reads the copies of the stories it shows): the same
+    Articles as a parse of each file, kept in the cache for the next build; a file
+    changed since its record was chosen is read as it is now and not kept, and one
+    that is no longer a record is named."""
+    folder = tmp_path / "news"
+    shutil.copytree(ROOT / "content" / "news", folder)
+    serial = load_corpus(folder, workers=1)
+    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+    stored = load_corpus(folder, workers=2, cache=cache, bodies=False)
+    count = "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) FROM signatures)"
+    assert cache.conn.execute(count).fetchone() == (0, 674)
+    half = stored.records[::2]
+    assert stored.in_full(half) == list(serial.articles[::2])
+    assert cache.conn.execute(count).fetchone() == (337, 674)  # kept
+    assert stored.in_full(stored.records) == list(serial.articles)
+    again = load_corpus(folder, workers=2, cache=cache, bodies=False)
+    assert again.parsed == 0 and again.in_full(again.records) == list(serial.articles)
+    other = feeds.reading.cache.ParseCache(tmp_path / "other.sqlite3")
+    fresh = load_corpus(folder, workers=2, cache=other, bodies=False)
+    changed, gone = (folder / Path(r.path).name for r in fresh.records[3:5])
+    changed.write_text(changed.read_text().replace('title: "', 'title: "Changed ', 1))
+    read = fresh.in_full(fresh.records[:4])
+    assert read[:3] == list(serial.articles[:3]) and read[3].title.startswith("Changed ")
+    assert other.conn.execute(count).fetchone() == (3, 674)  # the changed one not kept
+    gone.write_text("no front matter at all")
+    with pytest.raises(RecordError, match=r"changed while the build ran \(no YAML") as raised:
+        fresh.in_full(fresh.records[:6])
+    assert str(raised.value.path) == fresh.records[4].path
+    other.close()
+    cache.close()
 
 
 def test_a_build_keeps_the_articles_it_shows_and_all_once_keywords_are_matched(

@@ -87,6 +87,14 @@ class Corpus:
         assert self.details is not None, "a Brief without its details"
         return self.details.article(record)
 
+    def in_full(self, records: Sequence[Record]) -> list[Article]:
+        """Each of ``records`` in full, those only the details hold read together."""
+        briefs = [r for r in records if not isinstance(r, Article)]
+        if briefs:
+            assert self.details is not None, "a Brief without its details"
+            self.details.in_full(briefs)
+        return [self.article(r) for r in records]
+
     def signatures(self, records: Sequence[Record]) -> list[Signature]:
         """The story rules' ``Signature`` of each of ``records``."""
         if self.details is None or all(isinstance(r, Article) for r in records):

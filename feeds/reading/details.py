@@ -34,6 +34,11 @@ log = logging.getLogger("feedletter.cache")
 _BATCH = 500
 # the signatures of the records of some dates, as (path, SHA-256, pickled Signature)
 _SIGNATURES = "SELECT path, sha256, signature FROM signatures WHERE published_us"
+# a record's Signature stored, if its row still has the SHA-256 it was made from
+_MEND_SIGNATURE = (
+    "INSERT OR REPLACE INTO signatures SELECT published_us, path, sha256, ? "
+    "FROM records WHERE path = ? AND sha256 = ? AND published_us IS NOT NULL"
+)
 
 
 class Details:
@@ -69,15 +74,44 @@ class Details:
             article = self.read[record.path] = self._article(record)
         return article
 
+    def in_full(self, records: Sequence[Brief]) -> list[Article]:
+        """Each of ``records`` in full, read together: the cache rows in a few queries,
+        and the records it could not give read from their files, their entries
+        mended in one transaction (one commit each cost a cold 10,000-record build
+        0.28 s for its 309 shown records)."""
+        wanted = list({r.path: r for r in records if r.path not in self.read}.values())
+        sources = [self.sources[r.path] for r in wanted]
+        rows = self._rows([s for s in sources if self._held(s, "payload") is None])
+        mends: list[tuple[str, Entry]] = []
+        for record, source in zip(wanted, sources, strict=True):
+            article = self._unpickled(record, self._held(source, "payload") or rows.get(source))
+            if article is None:
+                article, entry = self._read_file(record)
+                if entry is not None:
+                    mends.append((source, entry))
+            self.read[record.path] = article
+        if mends:
+            self._mend(mends)
+        return [self.read[r.path] for r in records]
+
     def _article(self, record: Brief) -> Article:
         source = self.sources[record.path]
         payload = self._held(source, "payload")
         if payload is None:
             rows = self._rows([source])
             payload = rows.get(source)
+        article = self._unpickled(record, payload)
+        if article is None:
+            article, entry = self._read_file(record)
+            if entry is not None:
+                self._mend([(source, entry)])
+        return article
+
+    @staticmethod
+    def _unpickled(record: Brief, payload: bytes | None) -> Article | None:
         value = _loads(payload)
         if not isinstance(value, Article):
-            return self._read_again(record)
+            return None
         return value if value.path == record.path else replace(value, path=record.path)
 
     def signatures(self, records: Sequence[Record]) -> list[Signature]:
@@ -165,9 +199,9 @@ class Details:
             self._conn = sqlite3.connect(self.cache, timeout=10, check_same_thread=False)
         return self._conn
 
-    def _read_again(self, record: Brief) -> Article:
+    def _read_file(self, record: Brief) -> tuple[Article, Entry | None]:
         """The record read from its file (its cache entry could not be used), and the
-        entry mended when the file is still the one it was chosen by."""
+        entry to mend the cache with when the file is still the one it was chosen by."""
         source = self.sources[record.path]
         read = read_file(source, record.path, self.limits)
         outcome = read.outcome
@@ -177,37 +211,46 @@ class Details:
             )
         assert isinstance(outcome, Parsed)  # nothing was known, so it was parsed
         article = outcome.article
-        if read.sha256 == self.digests[record.path]:
-            self._mend(source, entry_of(read.size, read.mtime_ns, read.sha256, article))
-        return article
+        if read.sha256 != self.digests[record.path]:
+            return article, None
+        return article, entry_of(read.size, read.mtime_ns, read.sha256, article)
 
-    def _mend(self, source: str, entry: Entry) -> None:
-        assert entry.payload is not None and entry.signature is not None
+    def _mend(self, entries: Sequence[tuple[str, Entry]]) -> None:
+        """Store the Articles and Signatures of ``entries`` (absolute path, entry) in
+        the cache, in one transaction."""
+        bodies, signatures = [], []
+        for source, entry in entries:
+            assert entry.payload is not None and entry.signature is not None
+            bodies.append((entry.payload, source, entry.sha256))
+            signatures.append((entry.signature, source, entry.sha256))
         self._store(
-            "INSERT OR REPLACE INTO bodies SELECT path, ? FROM records "
-            "WHERE path = ? AND sha256 = ?",
-            (entry.payload, source, entry.sha256),
+            [
+                (
+                    "INSERT OR REPLACE INTO bodies SELECT path, ? FROM records "
+                    "WHERE path = ? AND sha256 = ?",
+                    bodies,
+                ),
+                (_MEND_SIGNATURE, signatures),
+            ]
         )
-        self._mend_signature(source, entry.sha256, entry.signature)
 
     def _mend_signature(self, source: str, sha256: bytes, signature: bytes) -> None:
-        self._store(
-            "INSERT OR REPLACE INTO signatures SELECT published_us, path, sha256, ? "
-            "FROM records WHERE path = ? AND sha256 = ? AND published_us IS NOT NULL",
-            (signature, source, sha256),
-        )
+        self._store([(_MEND_SIGNATURE, [(signature, source, sha256)])])
 
-    def _store(self, statement: str, values: tuple[object, ...]) -> None:
-        """Run one mending statement and commit it, if the cache can take it."""
+    def _store(self, statements: Sequence[tuple[str, Sequence[tuple[object, ...]]]]) -> None:
+        """Run mending statements, each over its rows, and commit them together, if
+        the cache can take them."""
         try:
             with self._lock:
                 conn = self._connect()
                 if conn is not None:
-                    conn.execute(statement, values)
-                    conn.commit()
+                    with conn:  # one transaction: committed, or rolled back
+                        for statement, rows in statements:
+                            conn.executemany(statement, rows)
         except sqlite3.DatabaseError as exc:
             # the cache is an optimisation: an entry left unmended costs a re-read
-            log.info("parse cache %s: could not mend %s (%s)", self.cache, values[1], exc)
+            first = next((rows[0][1] for _, rows in statements if rows), "?")
+            log.info("parse cache %s: could not mend %s (%s)", self.cache, first, exc)
 
 
 @dataclass(frozen=True)

@@ -286,7 +286,22 @@ def memberships(
     return result, tuple(sorted(unknown, key=str.casefold))
 
 
-def _select(
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """One feed's stories, chosen from records' columns, before any is read in full."""
+
+    # the topic's id (None: the all-topics feed)
+    topic_id: str | None
+    # its rules
+    rules: Rules
+    # the stories it shows (and, with keep_rest, the rest), in feed order: each
+    # story's key and its admitted copies
+    stories: list[tuple[str, list[Record]]]
+    # how many stories qualified
+    count: int
+
+
+def _choose(
     topic_id: str | None,
     candidates: Iterable[Record],
     rules: Rules,
@@ -294,10 +309,7 @@ def _select(
     since: datetime | None,
     index: StoryIndex,
     keep_rest: bool = False,
-    window_days: float = 7,
-    site: Vocabulary = NO_VOCABULARY,
-    show: Callable[[Record], Article] = _in_hand,
-) -> TopicSelection:
+) -> _Chosen:
     # a period is [since, now): an article at its very end belongs to the next one
     admitted = (
         a
@@ -305,19 +317,28 @@ def _select(
         if rules.admits(a, now) and (since is None or since <= a.published_at < now)
     )
     # feeds are newest first (ties: story key, then path); only the stories shown
-    # (and, with keep_rest, the rest) are built, and only the newest max_items are
-    # kept while the others stream past (a bounded heap, not a sort of everything)
+    # (and, with keep_rest, the rest) are kept, and only the newest max_items while
+    # the others stream past (a bounded heap, not a sort of everything)
     shared: dict[str, list[Record]] = {}
     counted = _Counted(_ordered(admitted, index, shared))
     chosen = sorted(counted) if keep_rest else heapq.nsmallest(rules.max_items, counted)
-    stories = [
-        _represent(key, shared[key] if one is None else [one], window_days, site, show)
-        for _, key, one in chosen
-    ]
+    stories = [(key, shared[key] if one is None else [one]) for _, key, one in chosen]
+    return _Chosen(topic_id, rules, stories, counted.count)
+
+
+def _shown(
+    chosen: _Chosen,
+    window_days: float = 7,
+    site: Vocabulary = NO_VOCABULARY,
+    show: Callable[[Record], Article] = _in_hand,
+) -> TopicSelection:
+    """The chosen stories as the feed shows them (``_represent``)."""
+    rules = chosen.rules
+    stories = [_represent(key, copies, window_days, site, show) for key, copies in chosen.stories]
     if not rules.show_related:
         stories = [_without_see_also(a) for a in stories]
     shown, rest = stories[: rules.max_items], stories[rules.max_items :]
-    return TopicSelection(topic_id, tuple(shown), counted.count, tuple(rest))
+    return TopicSelection(chosen.topic_id, tuple(shown), chosen.count, tuple(rest))
 
 
 class _Counted:
@@ -380,26 +401,18 @@ def collect(
     for article in articles:
         for tid in membership[article.path]:
             by_topic[tid].append(article)
-    selections = tuple(
-        _select(
-            t.id,
-            by_topic.get(t.id, ()),
-            per_topic[t.id],
-            now,
-            since,
-            index,
-            keep_rest,
-            window,
-            site,
-            show,
-        )
+    chosen = [
+        _choose(t.id, by_topic.get(t.id, ()), per_topic[t.id], now, since, index, keep_rest)
         for t in topics.topics
-    )
+    ]
     in_any = [a for a in articles if membership[a.path]]
-    everything = _select(None, in_any, rules, now, since, index, keep_rest, window, site, show)
+    chosen.append(_choose(None, in_any, rules, now, since, index, keep_rest))
+    # every copy of every story shown, read in full together before any is shown
+    source.in_full([c for feed in chosen for _, copies in feed.stories for c in copies])
+    *selections, everything = (_shown(feed, window, site, show) for feed in chosen)
     return Selection(
         now=now,
-        topics=selections,
+        topics=tuple(selections),
         everything=everything,
         membership=membership,
         stories=index.groups,
