@@ -22,7 +22,7 @@ import feeds.reading.cache
 import feeds.reading.corpus
 from feeds.build import build_feeds
 from feeds.errors import RecordError
-from feeds.reading.corpus import load_corpus
+from feeds.reading.corpus import Corpus, load_corpus
 from feeds.reading.records import parse_record
 from feeds.reading.yamlfast import fast_load
 from newsletter.config import Config
@@ -284,6 +284,23 @@ def test_parallel_parsing_gives_the_same_corpus(
     cache.close()
 
 
+# how many Articles and Signatures the parse cache holds
+COUNT_BODIES = "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) FROM signatures)"
+
+
+def _bodiless(
+    folder: Path, cache_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Corpus, Corpus, feeds.reading.cache.ParseCache]:
+    """The records of ``folder`` parsed serially, and loaded by two workers into a
+    new parse cache without their Articles (``bodies=False``), and that cache."""
+    serial = load_corpus(folder, workers=1)
+    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
+    cache = feeds.reading.cache.ParseCache(cache_path)
+    stored = load_corpus(folder, workers=2, cache=cache, bodies=False)
+    assert cache.conn.execute(COUNT_BODIES).fetchone() == (0, 674)
+    return serial, stored, cache
+
+
 def test_without_bodies_workers_store_columns_and_signatures_and_shown_records_are_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -291,12 +308,8 @@ def test_without_bodies_workers_store_columns_and_signatures_and_shown_records_a
     and signature; a record read in full comes from its file, the same Article, and
     its entry keeps it from then on."""
     folder = ROOT / "content" / "news"
-    serial = load_corpus(folder, workers=1)
-    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
-    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
-    stored = load_corpus(folder, workers=2, cache=cache, bodies=False)
-    count = "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) FROM signatures)"
-    assert cache.conn.execute(count).fetchone() == (0, 674)
+    serial, stored, cache = _bodiless(folder, tmp_path / "cache.sqlite3", monkeypatch)
+    count = COUNT_BODIES
     assert stored.articles == serial.articles  # each read again from its file
     assert cache.conn.execute(count).fetchone() == (674, 674)  # and kept
     again = load_corpus(folder, workers=2, cache=cache, bodies=False)
@@ -316,12 +329,8 @@ def test_records_read_in_full_together_equal_their_parse_and_are_kept(
     that is no longer a record is named."""
     folder = tmp_path / "news"
     shutil.copytree(ROOT / "content" / "news", folder)
-    serial = load_corpus(folder, workers=1)
-    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
-    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
-    stored = load_corpus(folder, workers=2, cache=cache, bodies=False)
-    count = "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) FROM signatures)"
-    assert cache.conn.execute(count).fetchone() == (0, 674)
+    serial, stored, cache = _bodiless(folder, tmp_path / "cache.sqlite3", monkeypatch)
+    count = COUNT_BODIES
     half = stored.records[::2]
     assert stored.in_full(half) == list(serial.articles[::2])
     assert cache.conn.execute(count).fetchone() == (337, 674)  # kept
