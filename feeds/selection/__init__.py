@@ -2,7 +2,8 @@
 
 ``stories`` groups the copies of one story (by URL, by title, and by what the
 records say: ``similarity``); ``collector`` is the pure per-topic selection that
-the feeds and the digest share. No I/O anywhere in this package.
+the feeds and the digest share, and ``showing`` how each chosen story is shown
+(its best copy, excerpt and related list). No I/O anywhere in this package.
 
 Who may import it: ``config``, ``rendering``, ``build`` and the newsletter. It
 imports only ``feeds.model``, ``urls`` and ``reading`` (topic definitions,

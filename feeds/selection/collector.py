@@ -10,8 +10,10 @@ that passes the topic's rules represents it (highest quality, then newest, then
 path), carrying the story's key (so its GUID) and, as its ``related`` coverage,
 the other copies that pass the rules followed by its own ``related`` links,
 without repeats. Its excerpt is the best such copy's that says something.
-Only the stories a feed shows are built that way, their copies' excerpts
-without their publishers' boilerplate; the others are only counted.
+Each feed's stories are chosen from the records' columns first; then the copies
+of every story any feed shows are read in full together (``RecordSource.in_full``)
+and the stories built that way (``showing``), their copies' excerpts without
+their publishers' boilerplate; the others are only counted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import heapq
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from feeds.model import (
@@ -30,14 +32,13 @@ from feeds.model import (
     Previous,
     Record,
     RecordSource,
-    Related,
     StoryPairs,
 )
 from feeds.reading.boilerplate import Boilerplate, scrub
 from feeds.reading.topics import TopicSet
+from feeds.selection.showing import cleaned, in_hand, rank_key, represent, without_see_also
 from feeds.selection.similarity import NO_VOCABULARY, Vocabulary
-from feeds.selection.stories import Story, StoryIndex, group_stories, related_is_same_story
-from feeds.urls import story_key
+from feeds.selection.stories import Story, StoryIndex, group_stories
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +126,6 @@ class Selection:
         raise KeyError(topic_id)
 
 
-def rank_key(article: Record) -> tuple[int, float, str]:
-    """Sort key that puts the record that should represent a story first."""
-    return (-article.quality, -article.published_at.timestamp(), article.path)
-
-
-def _in_hand(article: Record) -> Article:
-    return IN_HAND.article(article)
-
-
-def _cleaned(record: Record, source: RecordSource, boilerplate: Boilerplate) -> Article:
-    return scrub(source.article(record), boilerplate)
-
-
 # a story as a feed orders it: (newest first, then story key, then path), its key,
 # and its one record when no other copy of it was admitted
 Ordered = tuple[tuple[float, str, str], str, Record | None]
@@ -165,70 +153,6 @@ def _ordered(
     for key, copies in shared.items():
         best = copies[0] if len(copies) == 1 else min(copies, key=rank_key)
         yield (-best.published_at.timestamp(), key, best.path), key, None
-
-
-def _represent(
-    key: str,
-    copies: list[Record],
-    window_days: float,
-    site: Vocabulary,
-    show: Callable[[Record], Article],
-) -> Article:
-    """The story ``key`` as its best copy (``rank_key``) shows it: with the story's
-    key, the best excerpt among the copies, and a ``related`` list in which the
-    other copies come first, marked as the same story, followed by the copies' own
-    ``related`` entries, each marked the same story only when the story rules say
-    so (``stories.related_is_same_story``); the rest are only related. ``show``
-    reads each copy in full, without its publisher's boilerplate."""
-    full = sorted((show(c) for c in copies), key=rank_key)
-    best, others = full[0], full[1:]
-    excerpt = next((c.excerpt for c in full if c.excerpt), "")
-    related = _related(best, others, window_days, site)
-    if not others and related == best.related and best.key == key:
-        return best
-    return replace(best, key=key, excerpt=excerpt, related=related)
-
-
-def _related(
-    best: Article, others: Sequence[Article], window_days: float, site: Vocabulary
-) -> tuple[Related, ...]:
-    """The other copies (same story), then every copy's ``related`` entries, judged."""
-    keys = {story_key(c.url) for c in (best, *others)} | {c.key for c in (best, *others)}
-    seen = {story_key(best.url)}
-    found: list[Related] = []
-    for item in (_as_related(o) for o in others):
-        item_key = story_key(item.url)
-        if item_key not in seen:
-            seen.add(item_key)
-            found.append(item)
-    for copy in (best, *others):
-        for item in copy.related:
-            item_key = story_key(item.url)
-            if item_key in seen:
-                continue
-            seen.add(item_key)
-            same = item_key in keys or related_is_same_story(copy, item, window_days, site)
-            found.append(item if item.same_story == same else replace(item, same_story=same))
-    return tuple(found)
-
-
-def _without_see_also(article: Article) -> Article:
-    kept = tuple(item for item in article.related if item.same_story)
-    return article if kept == article.related else replace(article, related=kept)
-
-
-def _as_related(copy: Article) -> Related:
-    return Related(
-        title=copy.title,
-        url=copy.url,
-        excerpt=copy.excerpt,
-        published_at=copy.published_at,
-        provider=copy.provider,
-        quality=copy.quality,
-        images=copy.images,
-        signature=copy.signature,
-        same_story=True,
-    )
 
 
 def _keyword_patterns(topics: TopicSet) -> dict[str, re.Pattern[str]]:
@@ -330,13 +254,13 @@ def _shown(
     chosen: _Chosen,
     window_days: float = 7,
     site: Vocabulary = NO_VOCABULARY,
-    show: Callable[[Record], Article] = _in_hand,
+    show: Callable[[Record], Article] = in_hand,
 ) -> TopicSelection:
-    """The chosen stories as the feed shows them (``_represent``)."""
+    """The chosen stories as the feed shows them (``showing.represent``)."""
     rules = chosen.rules
-    stories = [_represent(key, copies, window_days, site, show) for key, copies in chosen.stories]
+    stories = [represent(key, copies, window_days, site, show) for key, copies in chosen.stories]
     if not rules.show_related:
-        stories = [_without_see_also(a) for a in stories]
+        stories = [without_see_also(a) for a in stories]
     shown, rest = stories[: rules.max_items], stories[rules.max_items :]
     return TopicSelection(chosen.topic_id, tuple(shown), chosen.count, tuple(rest))
 
@@ -391,9 +315,9 @@ def collect(
         # keywords are looked for in the excerpts: every record in full, cleaned
         full = [source.article(a) for a in articles]
         articles = [scrub(a, boilerplate) for a in full] if boilerplate else full
-        show = _in_hand
+        show = in_hand
     elif boilerplate:
-        show = functools.partial(_cleaned, source=source, boilerplate=boilerplate)
+        show = functools.partial(cleaned, source=source, boilerplate=boilerplate)
     index = group_stories(articles, window, site, digests, known, source, previous)
     own, unknown = memberships(articles, topics, per_topic)
     membership = _story_memberships(articles, own, index, topics)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from feeds.build.outputs import icon_warning
-from feeds.selection.collector import rank_key
+from feeds.selection.showing import rank_key
 from feeds.text import truncate
 from newsletter.cli.group import (
     EXIT_REJECTED,
