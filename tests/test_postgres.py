@@ -157,3 +157,17 @@ def test_pooled_connections_are_closed_at_exit(postgres_url: str) -> None:
     dispose_engines()
     assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
     assert engine_for(database) is not engine
+
+
+def test_as_many_connections_at_once_as_the_busiest_command_holds(postgres_url: str) -> None:
+    """``send --workers 64`` holds 65 connections for the whole run (its own and one
+    per worker), ``serve`` one per database and mail thread: the pool opens every
+    one at once instead of making the 26th wait 30 s and fail (QueuePool's
+    default of 5 + 20 overflow)."""
+    database = Database(*parse_database(postgres_url), password_env=PASSWORD_ENV)
+    held = [connect(database) for _ in range(65)]
+    try:
+        assert all(db.one("SELECT 1 AS one") == {"one": 1} for db in held)
+    finally:
+        for db in held:
+            db.close()

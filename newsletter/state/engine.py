@@ -137,8 +137,12 @@ def _make_engine(database: Database, password: str | None) -> Engine:
     return create_engine(
         url,
         isolation_level="AUTOCOMMIT",
+        # 5 kept for reuse, and no cap: each connection is held by one of a bounded
+        # set of threads (``send --workers`` up to 64 for the whole run, ``serve``'s
+        # database and mail threads), so a capped pool only made the 26th wait 30 s
+        # and fail; the server's max_connections is the limit that matters
         pool_size=5,
-        max_overflow=20,
+        max_overflow=-1,
         pool_pre_ping=True,
         connect_args={"connect_timeout": 10, "application_name": "feedletter"},
     )
