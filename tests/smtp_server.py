@@ -32,6 +32,8 @@ class Faults:
     greylist: dict[str, int] = field(default_factory=dict)
     # addresses refused with 550 at RCPT
     reject: set[str] = field(default_factory=set)
+    # address -> how many times its message gets a 451 after its data arrived
+    tempfail_data: dict[str, int] = field(default_factory=dict)
     # close the connection instead of answering the MAIL command after this many
     # accepted messages on that connection
     drop_after: int | None = None
@@ -88,6 +90,11 @@ class Handler:
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
         with self.lock:
+            for address in envelope.rcpt_tos:
+                left = self.faults.tempfail_data.get(address, 0)
+                if left > 0:
+                    self.faults.tempfail_data[address] = left - 1
+                    return "451 4.3.0 try again later (test fault)"
             self.data_seen += 1
             if self.faults.kill_pid and self.data_seen == self.faults.kill_at:
                 os.kill(self.faults.kill_pid, signal.SIGKILL)

@@ -152,36 +152,53 @@ def test_greylisting_is_retried_with_exponential_backoff(mail_project: Path) -> 
     assert row is not None and row["attempts"] == 3
 
 
+class SkewedClock:
+    """The worker's ``time``, ``ahead`` seconds past the wall clock (a wait that
+    outlasts the claims' lease, without waiting it out)."""
+
+    ahead = 0.0
+
+    @classmethod
+    def time(cls) -> float:
+        return time.time() + cls.ahead
+
+
+def take_over(config: Config, addresses: list[str]) -> None:
+    """Another sender takes over these readers' claims (lapsed on the skewed clock)."""
+    from newsletter.sending import claims
+
+    with connect(config.database) as conn:
+        ids = [found.id for a in addresses if (found := subs.get(conn, a))]
+        now = SkewedClock.time()
+        assert claims.claim_many(conn, "2021-W13", ids, "elsewhere:1:1", now, 300) == set(ids)
+
+
+@pytest.fixture
+def skewed(monkeypatch: pytest.MonkeyPatch) -> type[SkewedClock]:
+    from newsletter.sending import worker
+
+    monkeypatch.setattr(SkewedClock, "ahead", 0.0)
+    monkeypatch.setattr(worker, "time", SkewedClock)
+    return SkewedClock
+
+
 def test_claims_that_lapse_in_a_long_wait_are_renewed_or_left_to_their_taker(
-    mail_project: Path, monkeypatch: pytest.MonkeyPatch
+    mail_project: Path, skewed: type[SkewedClock]
 ) -> None:
     """A sender waiting out a greylisted copy's retries for longer than its claims'
     lease renews the claims of the readers it has still to send before sending
     them; the two that another sender took over meanwhile are that sender's."""
-    from newsletter.sending import claims, worker
-
     target = EXPECTED[2]
-    skew = [0.0]  # how far this sender's clock has gone past the wall clock
-
-    class Clock:
-        @staticmethod
-        def time() -> float:
-            return time.time() + skew[0]
-
-    monkeypatch.setattr(worker, "time", Clock)
     taken: list[str] = []
 
     def wait(seconds: float) -> None:
         # the retries take 400 s, longer than the 300 s lease; another sender then
         # takes over two lapsed claims of readers this one has not sent yet
-        skew[0] += 400
+        skewed.ahead += 400
         if not taken:
             received = set(server.handler.recipients())
             taken.extend([a for a in EXPECTED if a not in received and a != target][:2])
-            with connect(config.database) as conn:
-                ids = [found.id for a in taken if (found := subs.get(conn, a))]
-                got = claims.claim_many(conn, "2021-W13", ids, "elsewhere:1:1", Clock.time(), 300)
-                assert got == set(ids)
+            take_over(config, taken)
 
     with SmtpServer(Faults(greylist={target: 1})) as server:
         config = configure(mail_project, server.port)
@@ -189,6 +206,51 @@ def test_claims_that_lapse_in_a_long_wait_are_renewed_or_left_to_their_taker(
     assert len(taken) == 2
     assert report.claimed_elsewhere == 2
     assert sorted(report.sent) == sorted(a for a in EXPECTED if a not in taken)
+    assert Counter(server.handler.recipients()) == Counter(report.sent)
+    assert not set(taken) & set(log_rows(config))
+
+
+def test_a_copy_whose_claim_lapses_while_it_is_retried_is_left_to_its_taker(
+    mail_project: Path, skewed: type[SkewedClock]
+) -> None:
+    """The copy being retried is withdrawn, not tried again, once another sender
+    took over its lapsed claim during the wait: neither sent nor logged here."""
+    target = EXPECTED[2]
+
+    def wait(seconds: float) -> None:
+        skewed.ahead += 400
+        take_over(config, [target])
+
+    with SmtpServer(Faults(greylist={target: 1})) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config, hooks=Hooks(sleep=wait))
+    assert report.claimed_elsewhere == 1 and report.deferred == []
+    assert sorted(report.sent) == sorted(a for a in EXPECTED if a != target)
+    assert target not in server.handler.recipients()
+    assert target not in log_rows(config)
+
+
+def test_a_copy_made_ahead_whose_claim_lapses_in_the_wait_is_left_to_its_taker(
+    mail_project: Path, skewed: type[SkewedClock]
+) -> None:
+    """The next copy is made while the server takes the current one's data; when
+    the server then asks to try again later and the wait lets every other claim
+    lapse to another sender, that copy made ahead is not sent either."""
+    target = EXPECTED[2]
+    taken: list[str] = []
+
+    def wait(seconds: float) -> None:
+        skewed.ahead += 400
+        if not taken:
+            received = set(server.handler.recipients())
+            taken.extend(a for a in EXPECTED if a not in received and a != target)
+            take_over(config, taken)
+
+    with SmtpServer(Faults(tempfail_data={target: 1})) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config, hooks=Hooks(sleep=wait))
+    assert taken and report.claimed_elsewhere == len(taken)
+    assert target in report.sent
     assert Counter(server.handler.recipients()) == Counter(report.sent)
     assert not set(taken) & set(log_rows(config))
 

@@ -154,13 +154,19 @@ def deliver_one(
     sleep: Callable[[float], None],
     meanwhile: Callable[[], None] | None = None,
     started: Callable[[], None] | None = None,
+    may_retry: Callable[[], bool] | None = None,
 ) -> tuple[str, str, int]:
-    """Send one message with retries: ("sent" | "failed" | "deferred", reply, attempts).
+    """Send one message with retries: ("sent" | "failed" | "deferred" | "withdrawn",
+    reply, attempts).
 
     ``meanwhile`` and ``started`` go to ``SmtpTransport.send``: work to do while the
-    server is busy (they may run on any attempt, and must run at most once)."""
+    server is busy (they may run on any attempt, and must run at most once).
+    ``may_retry`` is asked after each wait, before the next attempt: False ends
+    the tries ("withdrawn": the message is no longer the caller's to send)."""
     problem = ""
     for attempt in range(1, settings.max_attempts + 1):
+        if attempt > 1 and may_retry is not None and not may_retry():
+            return "withdrawn", problem, attempt - 1
         try:
             transport.send(envelope_from, recipient, data, meanwhile, started)
             return "sent", "250 accepted", attempt

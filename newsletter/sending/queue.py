@@ -78,7 +78,8 @@ class Hooks:
 class Outcome:
     """What the relay did with one copy."""
 
-    # "sent", "failed" (refused for good) or "deferred" (try again next run)
+    # "sent", "failed" (refused for good), "deferred" (try again next run) or
+    # "withdrawn" (its claim lapsed while it was retried and another sender took it)
     status: str
     # the server's reply, or why it was not sent
     reply: str

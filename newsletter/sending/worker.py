@@ -6,8 +6,9 @@ one transaction (``claims.claim_many``: taken by no one else, not yet in the
 send log, still active), which also drops its claims on the copies it has
 logged since the last batch and reads the readers as they are now; before half
 the claims' lease has gone (pacing, a relay's retries) it renews those of the
-readers still waiting, and leaves any another sender took over after a lapse
-(``claims.renew``). Then per recipient the steps are separate methods:
+readers still waiting and of the copies handed out, and leaves any another
+sender took over after a lapse, even a copy it was retrying (``claims.renew``:
+"withdrawn"). Then per recipient the steps are separate methods:
 personalise the copy (tokens, bytes), pace and hand it to the relay
 (``smtp.deliver_one`` retries), write the send-log row as soon as the server
 accepted it, let the lifecycle decide what the outcome does to the reader, and
@@ -76,8 +77,14 @@ class Claimed:
         self.ready: list[tuple[subs.Subscriber, PreparedMessage]] = []
         # claims of copies already logged: dropped with the next batch
         self.logged: list[int] = []
-        # when the claims of ``ready`` are renewed (``time.time()``: half their lease)
+        # when the claims of ``ready`` and ``out`` are renewed (``time.time()``: half
+        # their lease)
         self.renew_at = 0.0
+        # readers whose copies were handed out (being sent, or made ahead) and are
+        # not done yet
+        self.out: set[int] = set()
+        # of those, the ones whose claims lapsed and went to another sender
+        self.lost: set[int] = set()
 
     def next(self) -> Copy | None:
         """The next claimed reader's copy, personalised; None when there are no more."""
@@ -86,9 +93,23 @@ class Claimed:
                 self._renew()
             if self.ready:
                 reader, message = self.ready.pop()
+                self.out.add(reader.id)
                 return self.sender.personalise(message, reader)
             if not self._refill():
                 return None
+
+    def still_ours(self, reader_id: int) -> bool:
+        """Whether this worker still holds its claim on ``reader_id``, a copy handed
+        out (before it is sent, and before each retry), renewing its claims first
+        when half their lease has gone."""
+        if time.time() >= self.renew_at:
+            self._renew()
+        return reader_id not in self.lost
+
+    def done(self, reader_id: int) -> None:
+        """The copy of ``reader_id`` was sent, refused, deferred or withdrawn."""
+        self.out.discard(reader_id)
+        self.lost.discard(reader_id)
 
     def _lease(self) -> float:
         """How long a claim lasts; the claims are renewed when half of it has gone."""
@@ -97,14 +118,17 @@ class Claimed:
         return lease
 
     def _renew(self) -> None:
-        """Renew the claims of the readers still waiting; a reader whose claim lapsed
-        and another sender took over is theirs now, and is dropped here."""
-        ids = [reader.id for reader, _ in self.ready]
+        """Renew the claims of the copies handed out and of the readers still waiting;
+        a reader whose claim lapsed and another sender took over is theirs now: a
+        waiting one is dropped here, a copy handed out is marked ``lost``."""
+        ids = sorted(self.out) + [reader.id for reader, _ in self.ready]
         now = time.time()
         kept = claims.renew(self.conn, self.sender.info.id, ids, self.owner, now, self._lease())
-        if len(kept) < len(ids):
-            self.ready = [(r, m) for r, m in self.ready if r.id in kept]
-            self.sender.queue.claimed_elsewhere(len(ids) - len(kept))
+        self.lost |= self.out - kept
+        waiting = len(self.ready)
+        self.ready = [(r, m) for r, m in self.ready if r.id in kept]
+        if len(self.ready) < waiting:
+            self.sender.queue.claimed_elsewhere(waiting - len(self.ready))
 
     def _refill(self) -> bool:
         queue, info = self.sender.queue, self.sender.info
@@ -190,7 +214,12 @@ class Sender:
             while upcoming is not None and self.queue.may_send():
                 copy, ahead = upcoming, _Ahead(claimed)
                 upcoming = None
-                outcome = self.deliver(transport, copy, ahead, unlogged.write)
+                if claimed.still_ours(copy.reader.id):
+                    outcome = self.deliver(transport, copy, ahead, unlogged.write)
+                else:  # made while a long wait let its claim lapse to another sender
+                    outcome = Outcome("withdrawn", "claimed by another sender", 0)
+                    unlogged.write()
+                    ahead()
                 unlogged.write()  # when this send failed before its MAIL FROM went
                 if outcome.status == "sent" and not copy.reader.soft_bounce_issues:
                     unlogged.hold(copy, outcome)  # logged as the next MAIL FROM goes out
@@ -198,6 +227,7 @@ class Sender:
                     self.record(conn, copy, outcome)
                     claimed.logged.append(copy.reader.id)
                     self.after(conn, copy, outcome)
+                claimed.done(copy.reader.id)
                 if progress:
                     progress(self.queue.done, self.queue.total)
                 upcoming = ahead.result()
@@ -249,6 +279,7 @@ class Sender:
         status, reply, attempts = deliver_one(
             transport, copy.envelope, copy.reader.email, copy.data,
             self.settings.smtp, self.hooks.sleep, meanwhile=ahead, started=started,
+            may_retry=lambda: ahead.claimed.still_ours(copy.reader.id),  # its claim
         )  # fmt: skip
         ahead()  # when the server answered before the copy's data went (a refusal)
         return Outcome(status, reply, attempts, copy.message_id)
@@ -269,8 +300,9 @@ class Sender:
         )
 
     def record(self, conn: Db, copy: Copy, outcome: Outcome) -> None:
-        """The send-log row, committed at once (none for a deferral: tried next run)."""
-        if outcome.status != "deferred":
+        """The send-log row, committed at once (none for a deferral: tried next run;
+        none for a copy withdrawn: another sender holds the reader now)."""
+        if outcome.status not in ("deferred", "withdrawn"):
             state.record_delivery(
                 conn,
                 issue_id=self.info.id,
@@ -287,6 +319,9 @@ class Sender:
         """What the outcome does to the reader (the lifecycle decides), then the tally."""
         reader = copy.reader
         bounced = False
+        if outcome.status == "withdrawn":  # the other sender's to send and count
+            self.queue.claimed_elsewhere()
+            return
         if outcome.status != "sent" or reader.soft_bounce_issues:  # clean: nothing changes
             bounced = subs.record_delivery_outcome(
                 conn,
