@@ -86,7 +86,12 @@ class StateSettings(Section):
     """``state``: the database for subscribers, the send log and the job store."""
 
     # an SQLite file (a path, or sqlite:///path) or a PostgreSQL server
-    # (postgresql+psycopg://user@host:5432/db); never a password
+    # (postgresql+psycopg://user@host:5432/db); never a password. On PostgreSQL a
+    # process opens as many connections as it has threads using the state: `send
+    # --workers N` holds N + 1 for its whole run, `serve` one for each of its
+    # threads reading or writing the state at that moment
+    # (`serve.database_threads`, `serve.mail_threads`), so the server's
+    # `max_connections` must leave room for them
     database: str = "var/feedletter.sqlite3"
     # name of the environment variable that holds the database server's password
     password_env: str = "FEEDLETTER_DB_PASSWORD"
