@@ -182,6 +182,29 @@ def skewed(monkeypatch: pytest.MonkeyPatch) -> type[SkewedClock]:
     return SkewedClock
 
 
+def others_taken_over_in_a_wait(
+    mail_project: Path, skewed: type[SkewedClock], faults: Faults, target: str, count: int
+) -> tuple[SendReport, list[str], list[str], Config]:
+    """A send in which ``target``'s copy has to wait 400 s (longer than the 300 s
+    lease) and, during that wait, another sender takes over the lapsed claims of
+    ``count`` readers (0: all) this one has not sent yet: the report, the readers
+    taken, the messages the server received, the config."""
+    taken: list[str] = []
+
+    def wait(seconds: float) -> None:
+        skewed.ahead += 400
+        if not taken:
+            received = set(server.handler.recipients())
+            others = [a for a in EXPECTED if a not in received and a != target]
+            taken.extend(others[:count] if count else others)
+            take_over(config, taken)
+
+    with SmtpServer(faults) as server:
+        config = configure(mail_project, server.port)
+        report = run_send(config, hooks=Hooks(sleep=wait))
+    return report, taken, server.handler.recipients(), config
+
+
 def test_claims_that_lapse_in_a_long_wait_are_renewed_or_left_to_their_taker(
     mail_project: Path, skewed: type[SkewedClock]
 ) -> None:
@@ -189,24 +212,12 @@ def test_claims_that_lapse_in_a_long_wait_are_renewed_or_left_to_their_taker(
     lease renews the claims of the readers it has still to send before sending
     them; the two that another sender took over meanwhile are that sender's."""
     target = EXPECTED[2]
-    taken: list[str] = []
-
-    def wait(seconds: float) -> None:
-        # the retries take 400 s, longer than the 300 s lease; another sender then
-        # takes over two lapsed claims of readers this one has not sent yet
-        skewed.ahead += 400
-        if not taken:
-            received = set(server.handler.recipients())
-            taken.extend([a for a in EXPECTED if a not in received and a != target][:2])
-            take_over(config, taken)
-
-    with SmtpServer(Faults(greylist={target: 1})) as server:
-        config = configure(mail_project, server.port)
-        report = run_send(config, hooks=Hooks(sleep=wait))
-    assert len(taken) == 2
-    assert report.claimed_elsewhere == 2
+    report, taken, received, config = others_taken_over_in_a_wait(
+        mail_project, skewed, Faults(greylist={target: 1}), target, 2
+    )
+    assert len(taken) == 2 and report.claimed_elsewhere == 2
     assert sorted(report.sent) == sorted(a for a in EXPECTED if a not in taken)
-    assert Counter(server.handler.recipients()) == Counter(report.sent)
+    assert Counter(received) == Counter(report.sent)
     assert not set(taken) & set(log_rows(config))
 
 
@@ -237,21 +248,11 @@ def test_a_copy_made_ahead_whose_claim_lapses_in_the_wait_is_left_to_its_taker(
     the server then asks to try again later and the wait lets every other claim
     lapse to another sender, that copy made ahead is not sent either."""
     target = EXPECTED[2]
-    taken: list[str] = []
-
-    def wait(seconds: float) -> None:
-        skewed.ahead += 400
-        if not taken:
-            received = set(server.handler.recipients())
-            taken.extend(a for a in EXPECTED if a not in received and a != target)
-            take_over(config, taken)
-
-    with SmtpServer(Faults(tempfail_data={target: 1})) as server:
-        config = configure(mail_project, server.port)
-        report = run_send(config, hooks=Hooks(sleep=wait))
+    report, taken, received, config = others_taken_over_in_a_wait(
+        mail_project, skewed, Faults(tempfail_data={target: 1}), target, 0
+    )
     assert taken and report.claimed_elsewhere == len(taken)
-    assert target in report.sent
-    assert Counter(server.handler.recipients()) == Counter(report.sent)
+    assert target in report.sent and Counter(received) == Counter(report.sent)
     assert not set(taken) & set(log_rows(config))
 
 
