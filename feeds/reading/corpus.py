@@ -78,7 +78,7 @@ class Corpus:
     def articles(self) -> tuple[Article, ...]:
         """Every usable record in full, in path order (``check`` and tests; a build
         reads in full only what it shows)."""
-        return tuple(self.article(r) for r in self.records)
+        return tuple(self.in_full(self.records))
 
     def article(self, record: Record) -> Article:
         """``record`` in full."""

@@ -68,11 +68,9 @@ class Details:
         self._lock = threading.Lock()
 
     def article(self, record: Brief) -> Article:
-        """``record`` in full."""
+        """``record`` in full (each is read once: ``in_full``)."""
         article = self.read.get(record.path)
-        if article is None:
-            article = self.read[record.path] = self._article(record)
-        return article
+        return article if article is not None else self.in_full([record])[0]
 
     def in_full(self, records: Sequence[Brief]) -> list[Article]:
         """Each of ``records`` in full, read together: the cache rows in a few queries,
@@ -93,19 +91,6 @@ class Details:
         if mends:
             self._mend(mends)
         return [self.read[r.path] for r in records]
-
-    def _article(self, record: Brief) -> Article:
-        source = self.sources[record.path]
-        payload = self._held(source, "payload")
-        if payload is None:
-            rows = self._rows([source])
-            payload = rows.get(source)
-        article = self._unpickled(record, payload)
-        if article is None:
-            article, entry = self._read_file(record)
-            if entry is not None:
-                self._mend([(source, entry)])
-        return article
 
     @staticmethod
     def _unpickled(record: Brief, payload: bytes | None) -> Article | None:

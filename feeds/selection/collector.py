@@ -232,7 +232,7 @@ def _choose(
     now: datetime,
     since: datetime | None,
     index: StoryIndex,
-    keep_rest: bool = False,
+    keep_rest: bool,
 ) -> _Chosen:
     # a period is [since, now): an article at its very end belongs to the next one
     admitted = (
@@ -251,10 +251,7 @@ def _choose(
 
 
 def _shown(
-    chosen: _Chosen,
-    window_days: float = 7,
-    site: Vocabulary = NO_VOCABULARY,
-    show: Callable[[Record], Article] = in_hand,
+    chosen: _Chosen, window_days: float, site: Vocabulary, show: Callable[[Record], Article]
 ) -> TopicSelection:
     """The chosen stories as the feed shows them (``showing.represent``)."""
     rules = chosen.rules
@@ -313,7 +310,7 @@ def collect(
     show: Callable[[Record], Article] = source.article
     if reads_every_record(topics, rules, overrides):
         # keywords are looked for in the excerpts: every record in full, cleaned
-        full = [source.article(a) for a in articles]
+        full = source.in_full(articles)
         articles = [scrub(a, boilerplate) for a in full] if boilerplate else full
         show = in_hand
     elif boilerplate:
