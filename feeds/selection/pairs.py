@@ -86,10 +86,12 @@ def story_pairs(
     else:
         before = known.records
         position = {a.path: i for i, a in enumerate(ranked)}
-        # the records that changed, came or went: set differences of the two builds'
-        # (digest, date) per record, in C (a loop over each took 0.3 s at 100,000)
-        found_then = before.items() - current.items()  # old versions, and the gone
-        found_now = current.items() - before.items()  # new versions, and the new
+        # the records that changed, came or went: each build's (digest, date) per
+        # record looked up in the other's (at 100,000 records half the time of the
+        # dict views' set differences, which hash every item)
+        now_of, then_of = current.get, before.get
+        found_then = [item for item in before.items() if now_of(item[0]) != item[1]]
+        found_now = [item for item in current.items() if then_of(item[0]) != item[1]]
         said_before = previous or {}
         dated: list[tuple[float, str, Change]] = []
         for label, value in found_then:
