@@ -7,17 +7,37 @@ Everything here is a frozen dataclass: values are built once by the parser (in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
+
+_T = TypeVar("_T")
 
 
 def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
     # Pickle as "call the class with the field values": several times faster than
     # dataclasses' generic __getstate__/__setstate__ (the parse cache pickles a lot).
     return type(self), type(self)._values(self)
+
+
+def maker(cls: type[_T]) -> Callable[..., _T]:
+    """A function that makes an instance of ``cls``, a frozen dataclass with slots,
+    from its field values in order, as ``cls(...)`` does (no defaults, no checks).
+
+    A frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, which looks the slot up by name each time; this sets
+    each slot through its descriptor, written out field by field as dataclasses
+    write ``__init__``: 100,000 ``Brief``s in 63 ms against 103 ms, the most
+    common object a warm build makes (one per unchanged record)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set_{n}": cls.__dict__[n].__set__ for n in names})
+    body = "".join(f"    set_{n}(made, {n})\n" for n in names)
+    exec(f"def make({', '.join(names)}):\n    made = new(cls)\n{body}    return made\n", scope)
+    made: Callable[..., _T] = scope["make"]
+    return made
 
 
 @dataclass(frozen=True, slots=True)

@@ -651,3 +651,34 @@ def test_a_record_changed_while_the_build_ran_is_read_again_or_named(tmp_path: P
         corpus.article(other)
     assert str(caught.value.path) == other.path
     cache.close()
+
+
+def test_a_warm_load_makes_from_the_cache_what_a_cold_one_parses(tmp_path: Path) -> None:
+    """Each unchanged record comes back from its cache row as a ``Brief`` with the
+    parsed Article's values, made as the class makes it; what the load learns of
+    each publisher's boilerplate from the rows' lessons is what the excerpts teach."""
+    import dataclasses
+
+    from feeds.model import Brief, maker
+    from feeds.reading.boilerplate import learn
+
+    news = tmp_path / "news"
+    shutil.copytree(ROOT / "content" / "news", news)
+    cache = feeds.reading.cache.ParseCache(tmp_path / "cache.sqlite3")
+    cold = load_corpus(news, cache=cache)
+    warm = load_corpus(news, cache=cache)
+    cache.close()
+    assert warm.parsed == 0 and all(isinstance(r, Brief) for r in warm.records)
+    assert len(warm.records) == len(cold.records) > 30
+    names = [f.name for f in dataclasses.fields(Brief)]
+    for brief, article in zip(warm.records, cold.articles, strict=True):
+        values = [getattr(article, name) for name in names]
+        if article.provider is not None:  # a Brief's provider has no logo: none is shown
+            values[names.index("provider")] = dataclasses.replace(article.provider, logo=None)
+        assert [getattr(brief, name) for name in names] == values, article.path
+        assert brief == Brief(*values) and hash(brief) == hash(Brief(*values))
+        assert maker(Brief)(*values) == brief
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        maker(Brief)(*values).quality = 1  # type: ignore[misc]
+    assert warm.boilerplate == cold.boilerplate == learn(cold.articles)
+    assert warm.boilerplate.openings  # the sample's publishers repeat themselves

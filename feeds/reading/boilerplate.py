@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -133,20 +132,26 @@ class Learner:
     ``lessons`` as it is loaded: nothing of them is held but the runs' counts."""
 
     def __init__(self) -> None:
-        self.rests: dict[int, set[int]] = defaultdict(set)
+        self.rests: dict[int, set[int]] = {}
         self.what: dict[int, tuple[str, int, int]] = {}  # run -> (provider, end, its words)
 
     def add(self, provider: Provider | None, taught: bytes | None) -> None:
         """What one record of ``provider`` teaches (its ``lessons``)."""
         if not taught:
             return
-        key = provider_key(provider)
         values = array("Q")
         values.frombytes(taught)
         rests, what = self.rests, self.what
+        key = None
         for at in range(0, len(values), 4):
             run = values[at + 1]
-            rests[run].add(values[at + 3])
+            seen = rests.get(run)
+            if seen is not None:  # the run's provider, end and words are in its digest
+                seen.add(values[at + 3])
+                continue
+            if key is None:
+                key = provider_key(provider)
+            rests[run] = {values[at + 3]}
             what[run] = (key, values[at], values[at + 2])
 
     def boilerplate(self) -> Boilerplate:
