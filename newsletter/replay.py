@@ -173,8 +173,9 @@ def observe(witness: Witness) -> str:
             files = scan(Path(argument))
         except Exception:  # not a folder now: the command will say so
             return "unreadable"
-        _HANDED[argument] = files
-        return records_witness(Path(argument), files)[1]
+        observed = records_witness(Path(argument), files)
+        _HANDED[argument] = (files, observed)
+        return observed[1]
     elif kind == "env":
         names = sorted({*argument, *ALWAYS, *(k for k in os.environ if k.startswith(PREFIX))})
         for name in names:
@@ -184,9 +185,9 @@ def observe(witness: Witness) -> str:
     return digest.hexdigest()
 
 
-# the last scan of each records folder ``observe`` made, for the build to take
-# (``handed``) when the run is not answered: one scan either way
-_HANDED: dict[str, list[FileStat]] = {}
+# the last scan of each records folder ``observe`` made, and its witness, for the
+# build to take (``handed``) when the run is not answered: one scan either way
+_HANDED: dict[str, tuple[list[FileStat], tuple[Witness, str]]] = {}
 
 
 def records_witness(folder: Path, files: list[FileStat]) -> tuple[Witness, str]:
@@ -198,8 +199,9 @@ def records_witness(folder: Path, files: list[FileStat]) -> tuple[Witness, str]:
     return ["records", str(folder)], digest.hexdigest()
 
 
-def handed(folder: Path) -> list[FileStat] | None:
-    """The scan of ``folder`` this process made while deciding not to answer (once)."""
+def handed(folder: Path) -> tuple[list[FileStat], tuple[Witness, str]] | None:
+    """The scan of ``folder`` this process made while deciding not to answer, and
+    its witness with what was observed of it (``records_witness``), once."""
     return _HANDED.pop(str(folder), None)
 
 

@@ -249,6 +249,8 @@ def test_a_record_edited_while_the_build_runs_is_not_taken_as_seen(
     assert replay.replay(ARGS, _Stream(), _Stream()) is None
     status, modules, printed, _ = run(fixture_project, out, ARGS)
     assert status == 0 and "click" in modules and "(1 parsed" in printed
+    # that run took the scan the declined replay made, and stored what it observed
+    assert replay.replay(ARGS, _Stream(), _Stream()) == 0
 
 
 def test_a_cache_that_cannot_take_the_record_costs_only_the_shortcut(

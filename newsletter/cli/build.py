@@ -76,9 +76,10 @@ def build(
     # what the build reads, observed before it reads it (the next identical run is
     # answered from this when none of it changed: ``newsletter.replay``)
     folder = config.content.news.resolve()
-    files = handed(folder) or scan(folder)
+    given = handed(folder)
+    files, seen = given if given is not None else (scan(folder), None)
     inputs = inputs_of(config) if config.cache is not None else None
-    observed = [(w, observe(w)) for w in inputs or []] + [records_witness(folder, files)]
+    observed = [(w, observe(w)) for w in inputs or []] + [seen or records_witness(folder, files)]
     handoff = Handoff(files)
     del files  # the build lets go of the scan once it has loaded the records
     with progress_bar("Parsing records") as advance, gc_paused():
