@@ -5,7 +5,7 @@
 ``boilerplate`` take crawled junk out of the summaries; ``signature`` computes
 what the story rules compare, once, at parse time; ``corpus`` reads a folder
 (in parallel when large) and keeps going past bad records; ``cache`` keeps
-parsed records between builds; ``topics`` loads topic definitions and decides
+parsed records between builds, each as the row ``rows`` makes of it; ``topics`` loads topic definitions and decides
 which topics an article names.
 
 Who may import it: ``selection``, ``config``, ``rendering``, ``build`` and the

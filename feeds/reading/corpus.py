@@ -26,18 +26,11 @@ from feeds import worker_pool
 from feeds.errors import RecordError
 from feeds.model import Article, Brief, Previous, Record, Signature, SignatureLoader
 from feeds.reading.boilerplate import Boilerplate, Learner, lessons
-from feeds.reading.cache import (
-    Briefs,
-    CachedRow,
-    Entry,
-    ParseCache,
-    entry_of,
-    entry_of_row,
-    write_entries,
-)
+from feeds.reading.cache import ParseCache, write_entries
 from feeds.reading.details import Details
 from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
 from feeds.reading.records import DEFAULT_LIMITS, Limits
+from feeds.reading.rows import Briefs, CachedRow, Entry, entry_of, entry_of_row
 from feeds.reading.scan import FileStat, scan
 
 # parse in worker processes when at least this many files need parsing

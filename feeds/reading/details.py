@@ -24,9 +24,9 @@ from urllib.parse import quote
 
 from feeds.errors import RecordError
 from feeds.model import Article, Brief, Record, Signature
-from feeds.reading.cache import EPOCH, MICROSECOND, Entry, entry_of
 from feeds.reading.reader import Parsed, Rejected, read_file
 from feeds.reading.records import Limits
+from feeds.reading.rows import EPOCH, MICROSECOND, Entry, entry_of
 
 log = logging.getLogger("feedletter.cache")
 

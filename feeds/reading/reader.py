@@ -21,8 +21,8 @@ from pathlib import Path
 
 from feeds.errors import RecordError
 from feeds.model import Article
-from feeds.reading.cache import BriefRow, entry_of
 from feeds.reading.records import DEFAULT_LIMITS, Limits, parse_bytes
+from feeds.reading.rows import BriefRow, entry_of
 
 
 @dataclass(frozen=True, slots=True)
