@@ -5,8 +5,8 @@
 ``boilerplate`` take crawled junk out of the summaries; ``signature`` computes
 what the story rules compare, once, at parse time; ``corpus`` reads a folder
 (in parallel when large) and keeps going past bad records; ``cache`` keeps
-parsed records between builds, each as the row ``rows`` makes of it; ``topics`` loads topic definitions and decides
-which topics an article names.
+parsed records between builds, each as the row ``rows`` makes of it;
+``topics`` loads topic definitions and decides which topics an article names.
 
 Who may import it: ``selection``, ``config``, ``rendering``, ``build`` and the
 newsletter. It imports only ``feeds.model``, ``errors``, ``text`` and ``urls``.
