@@ -219,6 +219,17 @@ for _cls in (Signature, Image, Provider, Related, Article):
 
 
 @dataclass(frozen=True)
+class StoryChanges:
+    """The records a load found changed, come or gone since the parse cache's rows
+    it read, each as (SHA-256 of its file, its timestamp)."""
+
+    # record path -> its version the rows held, for each changed or gone record
+    then: Mapping[str, tuple[bytes, float]]
+    # record path -> its version now, for each changed or new record
+    now: Mapping[str, tuple[bytes, float]]
+
+
+@dataclass(frozen=True)
 class StoryPairs:
     """The story rules' matching pairs within the window (same or near titles, one
     event told), kept between builds so that only the records near a change are
@@ -226,10 +237,14 @@ class StoryPairs:
 
     # what the pairs depend on besides the records (``pairs.rules_stamp``)
     stamp: str
-    # record path -> (SHA-256 of its file, its timestamp), for every record compared
-    records: Mapping[str, tuple[bytes, float]]
+    # record path -> (SHA-256 of its file, its timestamp), for every record compared;
+    # None when only what changed is given (``changes``)
+    records: Mapping[str, tuple[bytes, float]] | None
     # (earlier path, later path) of every matching pair
     pairs: tuple[tuple[str, str], ...]
+    # with no ``records``: what changed since the records these pairs were found
+    # among (read back, the parse cache vouches that the pairs are theirs)
+    changes: StoryChanges | None = None
 
 
 @dataclass(frozen=True, slots=True)

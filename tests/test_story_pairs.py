@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,8 +24,9 @@ import feeds.selection.content
 import feeds.selection.pairs
 import feeds.selection.titles
 from feeds.build.project import load_topics, site_vocabulary
+from feeds.model import StoryPairs
 from feeds.reading.cache import ParseCache
-from feeds.reading.corpus import load_corpus
+from feeds.reading.corpus import Corpus, load_corpus
 from feeds.selection.stories import group_stories
 from newsletter.config import load_config
 
@@ -90,6 +92,7 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(
     corpus = load_corpus(news, cache=cache)
     known = group_stories(corpus.records, 7, site, corpus.digests, source=corpus).pairs
     assert known is not None
+    last = _versions(corpus)
     formed = split = 0
     for number in range(25):
         files = sorted(news.glob("*.md"))
@@ -116,6 +119,12 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(
                 chosen.rename(news / f"renamed-{number}-{chosen.name}")
         corpus = load_corpus(news, cache=cache)
         records = corpus.records
+        # what the load found changed since the rows it read: the last load's records
+        versions = _versions(corpus)
+        assert corpus.changes is not None
+        assert corpus.changes.then == {p: v for p, v in last.items() if versions.get(p) != v}
+        assert corpus.changes.now == {p: v for p, v in versions.items() if last.get(p) != v}
+        last = versions
         cold = group_stories(records, 7, site, corpus.digests, source=corpus)
         # every record near a change compared again, or (knowing what the changed
         # records said before) only those that share a title bucket or a word with one
@@ -125,6 +134,12 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(
             assert found.story_of == cold.story_of, f"round {number}"
             assert found.groups == cold.groups, f"round {number}"
             assert found.pairs == cold.pairs, f"round {number}"
+        # the same, told only what changed (as the cache gives it when it vouches)
+        told = StoryPairs(known.stamp, None, known.pairs, corpus.changes)
+        delta = group_stories(records, 7, site, corpus.digests, told, corpus, corpus.previous)
+        assert delta.story_of == cold.story_of and delta.groups == cold.groups, f"round {number}"
+        assert cold.pairs is not None
+        assert delta.pairs == replace(told, pairs=cold.pairs.pairs), f"round {number}"
         assert warm.pairs is not None
         formed += len(set(warm.pairs.pairs) - set(known.pairs))
         split += len(set(known.pairs) - set(warm.pairs.pairs))
@@ -133,6 +148,11 @@ def test_stories_found_near_changes_equal_stories_found_from_scratch(
     assert formed >= 5
     assert split >= 3
     cache.close()
+
+
+def _versions(corpus: Corpus) -> dict[str, tuple[bytes, float]]:
+    """Each record's (digest, timestamp): what the story pairs are kept against."""
+    return {r.path: (corpus.digests[r.path], r.published_at.timestamp()) for r in corpus.records}
 
 
 def test_pairs_survive_the_cache_and_are_void_under_other_rules(tmp_path: Path) -> None:
@@ -347,3 +367,71 @@ def test_records_near_a_change_are_found_by_ranges_as_one_by_one() -> None:
         within = feeds.selection.pairs._within
         assert near == [within(times, t, t + window) for t in stamps]
         assert band == [within(times, t - window, t + window) for t in stamps]
+
+
+def test_the_cache_gives_only_what_changed_while_nobody_else_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a build stored its pairs, the next load's come with only what changed
+    (no map of every record) while the rows are the ones the pairs were found
+    among: nobody else wrote since, that build's load stored everything, and its
+    records were labelled under the same folder. Otherwise every record's version
+    is read back, and either way the stories are a cold grouping's."""
+    import sqlite3
+
+    import feeds.reading.cache
+    from feeds.reading.cache import write_entries
+    from feeds.reading.rows import Entry
+
+    config = load_config(ROOT / "config.yaml")
+    site = site_vocabulary(config, load_topics(config))
+    news = tmp_path / "news"
+    shutil.copytree(ROOT / "content" / "news", news)
+    files = sorted(news.glob("*.md"))
+    cache = ParseCache(tmp_path / "cache.sqlite3")
+
+    def build(base: Path | None = None) -> str:
+        corpus = load_corpus(news, cache=cache, base=base)
+        known = cache.story_pairs(corpus.digests, corpus.changes)
+        found = group_stories(
+            corpus.records, 7, site, corpus.digests, known, corpus, corpus.previous
+        )
+        cold = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+        assert found.story_of == cold.story_of and found.groups == cold.groups
+        assert found.pairs is not None and cold.pairs is not None
+        assert found.pairs.pairs == cold.pairs.pairs
+        cache.save_story_pairs(found.pairs, known)
+        return "none" if known is None else "changes" if known.records is None else "every"
+
+    assert build() == "none"
+    _retitle(files[0], "Update:")
+    assert build() == "changes"
+    assert build() == "changes"  # nothing changed at all
+    # another process wrote a row (another load's parse worker, say)
+    rejected = Entry(1, 1, b"\0" * 32, None, reason="not a record")
+    assert write_entries(cache.path, [(str(tmp_path / "elsewhere.md"), rejected)])
+    _redate(files[1], 2)
+    assert build() == "every"
+    assert build() == "changes"
+    # a load that wrote rows but stored no pairs (another command's)
+    _retitle(files[2], "Watch")
+    load_corpus(news, cache=cache)
+    _retitle(files[3], "Breaking")
+    assert build() == "every"
+    # the records labelled under another folder, then under this one again
+    assert build(base=news) == "every"
+    assert build() == "every"
+    assert build() == "changes"
+
+    # a load whose rows could not be stored
+    def broken(*args: object) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(feeds.reading.cache, "_write", broken)
+        files[4].unlink()
+        assert build() == "changes"
+    _retitle(files[5], "Watch")
+    assert build() == "every"
+    assert build() == "changes"
+    cache.close()

@@ -86,7 +86,7 @@ def load_project(
         base=settings.source.resolve().parent if settings.source is not None else None,
         bodies=bodies,
     )
-    known = cache.story_pairs(corpus.digests) if cache is not None else None
+    known = cache.story_pairs(corpus.digests, corpus.changes) if cache is not None else None
     # each provider's recurring text, learned from the whole corpus as it loaded
     return Project(settings, corpus, topics, known, corpus.boilerplate)
 

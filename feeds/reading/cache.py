@@ -21,6 +21,15 @@ read only from this file, which feedletter itself writes.
 Beside the records it keeps the story rules' pairs of the last build
 (``story_records``: each record's digest and date; ``story_pairs``), so the next
 build compares again only the records near a change (``feeds.selection.pairs``).
+Every write to ``records`` adds the rows it writes to a count in the meta
+(``WRITTEN``, in the write's own transaction, parse workers' too). A build that
+stores its pairs notes beside them the count it finds (``PAIRS_OF``, with the
+folder its records are labelled under) when that is the count its load read
+plus the load's own writes: nobody else wrote in between, and the load stored
+every record it read. The next load that reads that very count is given the
+pairs with only what it found changed since (``StoryChanges``), without reading
+every record's version back from ``story_records``; any other count (another
+command's load, a load that stopped, a failed write) reads them all.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from feeds import __version__
-from feeds.model import Signature, StoryPairs
+from feeds.model import Signature, StoryChanges, StoryPairs
 from feeds.reading.records import DEFAULT_LIMITS, PARSER_VERSION, Limits
 from feeds.reading.rows import BRIEF, CachedRow, Entry
 
@@ -101,11 +110,20 @@ CREATE TABLE IF NOT EXISTS story_pairs (
     PRIMARY KEY (earlier, later)
 ) WITHOUT ROWID;
 """
-# bumped whenever the tables above change
-SCHEMA_VERSION = 6
+# bumped whenever the tables above change, or what the meta says of them (7: the
+# rows ever written, and which rows the stored story pairs are of)
+SCHEMA_VERSION = 7
 TABLES = ("records", "bodies", "signatures", "arriving", "story_records", "story_pairs")
 # the meta key of the stamp the stored story pairs were found under
 PAIRS_STAMP = "story-pairs-stamp"
+# the meta key of how many ``records`` rows were ever written or deleted: every
+# write adds its rows, in its own transaction (``_write``, ``ParseCache.update``;
+# a stat refreshed is not counted: nothing the story pairs depend on changes)
+WRITTEN = "records-written"
+# the meta key saying of which rows the stored story pairs are: "<WRITTEN> <root>",
+# stored with the pairs when nothing but the build that found them wrote since the
+# rows it read (``ParseCache.save_story_pairs``)
+PAIRS_OF = "story-pairs-of"
 
 
 def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:
@@ -116,8 +134,8 @@ def parser_key(limits: Limits = DEFAULT_LIMITS) -> str:
     )
 
 
-def _write(conn: sqlite3.Connection, changed: Iterable[tuple[str, Entry]]) -> None:
-    """Write entries (in the caller's transaction)."""
+def _write(conn: sqlite3.Connection, changed: Iterable[tuple[str, Entry]]) -> int:
+    """Write entries (in the caller's transaction); how many."""
     rows, bodies, signatures, paths = [], [], [], []
     for path, entry in changed:
         stat = (path, entry.size, entry.mtime_ns, entry.sha256, entry.reason)
@@ -131,6 +149,18 @@ def _write(conn: sqlite3.Connection, changed: Iterable[tuple[str, Entry]]) -> No
     conn.executemany(f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * 15)})", rows)
     conn.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?)", bodies)
     conn.executemany("INSERT INTO arriving VALUES (?, ?, ?, ?)", signatures)
+    _count(conn, len(rows))
+    return len(rows)
+
+
+def _count(conn: sqlite3.Connection, rows: int) -> None:
+    """Add ``rows`` to the rows ever written (in the caller's transaction)."""
+    if rows:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?1, "
+            "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1), 0) + ?2)",
+            (WRITTEN, rows),
+        )
 
 
 def _settle(conn: sqlite3.Connection) -> None:
@@ -187,6 +217,12 @@ class ParseCache:
         # another empties the cache
         self.made_by = f"{parser_key(limits)}; tables {SCHEMA_VERSION}"
         self.warnings: list[str] = []
+        # of the last ``rows``: the rows ever written then, and the root its records
+        # are labelled under; what the stored story pairs said they are of
+        self._read: tuple[int, str | None] | None = None
+        self._pairs_of: str | None = None
+        # the rows ever written once this load's own writes are in (None: unknown)
+        self._expected: int | None = None
         try:
             self.conn = self._open()
         except sqlite3.DatabaseError as exc:
@@ -227,43 +263,63 @@ class ParseCache:
             raise
         return conn
 
-    def rows(self) -> dict[str, CachedRow]:
+    def rows(self, root: str | None = None) -> dict[str, CachedRow]:
         """Every cached record, keyed by absolute path, as the row the file holds
         (``CachedRow``: its stat and hash, and its ``Brief`` columns or the reason it
         was rejected; never its pickles): a load compares every record's stat and
         makes a ``Brief`` of each unchanged one straight from its row (an ``Entry``
-        each first cost 0.3 s more at 100,000)."""
+        each first cost 0.3 s more at 100,000). ``root`` is the folder the load
+        labels its records under (``story_pairs``). The rows and what the meta
+        says of them are read in one transaction: one moment's."""
+        self._read = self._pairs_of = self._expected = None
         try:
-            return {
-                row[0]: row
-                for row in self.conn.execute(
-                    f"SELECT path, size, mtime_ns, sha256, reason, {BRIEF} FROM records"
+            self.conn.execute("BEGIN")
+            try:
+                meta = dict(
+                    self.conn.execute(
+                        "SELECT key, value FROM meta WHERE key IN (?, ?)", (WRITTEN, PAIRS_OF)
+                    )
                 )
-            }
+                rows = {
+                    row[0]: row
+                    for row in self.conn.execute(
+                        f"SELECT path, size, mtime_ns, sha256, reason, {BRIEF} FROM records"
+                    )
+                }
+            finally:
+                self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be read ({exc}); reparsing")
             return {}
+        self._read = (int(meta.get(WRITTEN, 0)), root)
+        self._pairs_of = meta.get(PAIRS_OF)
+        return rows
 
     def update(
         self,
         changed: Iterable[tuple[str, Entry]],
         removed: Iterable[str],
         touched: Iterable[tuple[str, int, int]] = (),
+        elsewhere: int | None = 0,
     ) -> bool:
         """Store new or changed entries, refresh the stat of ``touched`` ones (path,
         size, mtime: their hash matched), forget removed paths and settle the
         signatures parse workers stored (``_settle``), in one transaction; whether
-        it was stored."""
+        it was stored. ``elsewhere``: how many rows this load's parse workers wrote
+        since ``rows`` (``write_entries``); None when the rows will not be the
+        load's records (a file went while it was read)."""
         removed = list(removed)
+        self._expected = None
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            _write(self.conn, changed)
+            written = _write(self.conn, changed)
             self.conn.executemany(
                 "UPDATE records SET size = ?, mtime_ns = ? WHERE path = ?",
                 ((size, mtime, path) for path, size, mtime in touched),
             )
             _forget(self.conn, ((p,) for p in removed))
             self.conn.executemany("DELETE FROM records WHERE path = ?", ((p,) for p in removed))
+            _count(self.conn, len(removed))
             _settle(self.conn)
             self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -272,6 +328,8 @@ class ParseCache:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             return False
+        if self._read is not None and elsewhere is not None:
+            self._expected = self._read[0] + elsewhere + written + len(removed)
         return True
 
     def signatures(self, paths: Iterable[str]) -> dict[str, tuple[bytes, Signature]]:
@@ -298,25 +356,34 @@ class ParseCache:
             return found
         return found
 
-    def story_pairs(self, digests: Mapping[str, bytes] | None = None) -> StoryPairs | None:
+    def story_pairs(
+        self, digests: Mapping[str, bytes] | None = None, changes: StoryChanges | None = None
+    ) -> StoryPairs | None:
         """The story rules' pairs the last build stored, or None.
 
-        Their paths are interned and a digest equal to the record's in ``digests``
-        is that very object: the load's labels are interned too, so a warm build
-        holds each path and digest once (at 100,000 records these copies were 33 MB).
+        With ``changes`` (what the load found changed since the ``rows`` it read),
+        when the pairs stored are those of the rows it read (``PAIRS_OF``: nothing
+        but the build that stored them wrote since), only the pairs are read, with
+        those changes; else the (digest, date) of every record they were found
+        among too. Their paths are interned and a digest equal to the record's in
+        ``digests`` is that very object: the load's labels are interned too, so a
+        warm build holds each path and digest once (at 100,000 records these
+        copies were 33 MB).
         """
         shared = digests or {}
         try:
             stamp = self.get_meta(PAIRS_STAMP)
             if stamp is None:
                 return None
-            records: dict[str, tuple[bytes, float]] = {}
-            for path, sha, when in self.conn.execute(
-                "SELECT path, sha256, stamp FROM story_records"
-            ):
-                path = sys.intern(path)
-                same = shared.get(path)
-                records[path] = (same if same is not None and same == sha else sha, when)
+            records: dict[str, tuple[bytes, float]] | None = None
+            if changes is None or self._pairs_of is None or self._pairs_of != self._of_read():
+                records = {}
+                for path, sha, when in self.conn.execute(
+                    "SELECT path, sha256, stamp FROM story_records"
+                ):
+                    path = sys.intern(path)
+                    same = shared.get(path)
+                    records[path] = (same if same is not None and same == sha else sha, when)
             pairs = tuple(
                 (sys.intern(earlier), sys.intern(later))
                 for earlier, later in self.conn.execute(
@@ -326,28 +393,48 @@ class ParseCache:
         except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be read ({exc})")
             return None
-        return StoryPairs(stamp, records, pairs)
+        return StoryPairs(stamp, records, pairs, changes if records is None else None)
+
+    def _of_read(self) -> str | None:
+        """``PAIRS_OF`` of the rows the last ``rows`` read, labelled under its root."""
+        if self._read is None or self._read[1] is None:
+            return None
+        return f"{self._read[0]} {self._read[1]}"
 
     def save_story_pairs(self, new: StoryPairs, old: StoryPairs | None) -> None:
-        """Store ``new`` in place of ``old`` (what ``content_pairs`` returned), writing
-        only the rows that differ; failures only cost speed."""
+        """Store ``new`` in place of ``old`` (what ``story_pairs`` returned), writing
+        only the rows that differ; failures only cost speed. ``new`` is of the
+        records the last load gave (every one). The pairs are said to be those of
+        the rows (``PAIRS_OF``) when the rows ever written are what the last
+        ``rows`` read and this load's own writes make them: nobody else wrote
+        since, and the load stored everything."""
         if old is not None and old.stamp != new.stamp:
             old = None
-        before = old.records if old is not None else {}
         # written in path order, the tables' own: rows in the records' date order
         # each landed on a page of their own (a cold million into a new file: 9.0 s;
         # sorted, into tables without a rowid, 4.5 s)
-        gone = [(p,) for p in sorted(before.keys() - new.records.keys())]
-        rows = [
-            (p, *new.records[p])
-            for p in sorted(p for p, value in new.records.items() if before.get(p) != value)
-        ]
+        if new.records is None:  # only what changed: what the stored rows become
+            if old is None or new.changes is None:
+                return  # nothing to write them onto: the next build compares all
+            told = new.changes
+            gone = [(p,) for p in sorted(told.then.keys() - told.now.keys())]
+            rows = [(p, *told.now[p]) for p in sorted(told.now)]
+            every = False
+        else:
+            every = old is None or old.records is None
+            before = old.records if old is not None and old.records is not None else {}
+            gone = [(p,) for p in sorted(before.keys() - new.records.keys())]
+            rows = [
+                (p, *new.records[p])
+                for p in sorted(p for p, value in new.records.items() if before.get(p) != value)
+            ]
         pairs_before = set(old.pairs) if old is not None else set()
         pairs_now = set(new.pairs)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            if old is None:
+            if every:
                 self.conn.execute("DELETE FROM story_records")
+            if old is None:
                 self.conn.execute("DELETE FROM story_pairs")
             self.conn.executemany("DELETE FROM story_records WHERE path = ?", gone)
             self.conn.executemany("INSERT OR REPLACE INTO story_records VALUES (?, ?, ?)", rows)
@@ -359,6 +446,17 @@ class ParseCache:
                 "INSERT OR REPLACE INTO story_pairs VALUES (?, ?)", sorted(pairs_now - pairs_before)
             )
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PAIRS_STAMP, new.stamp))
+            (now,) = self.conn.execute(
+                "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0)",
+                (WRITTEN,),
+            ).fetchone()
+            root = self._read[1] if self._read is not None else None
+            if self._expected is not None and now == self._expected and root is not None:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)", (PAIRS_OF, f"{now} {root}")
+                )
+            else:
+                self.conn.execute("DELETE FROM meta WHERE key = ?", (PAIRS_OF,))
             self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self.warnings.append(f"parse cache {self.path} could not be written ({exc})")

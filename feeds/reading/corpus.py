@@ -24,13 +24,29 @@ from pathlib import Path
 
 from feeds import worker_pool
 from feeds.errors import RecordError
-from feeds.model import Article, Brief, Previous, Record, Signature, SignatureLoader
+from feeds.model import (
+    Article,
+    Brief,
+    Previous,
+    Record,
+    Signature,
+    SignatureLoader,
+    StoryChanges,
+)
 from feeds.reading.boilerplate import Boilerplate, Learner, lessons
 from feeds.reading.cache import ParseCache, write_entries
 from feeds.reading.details import Details
 from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
 from feeds.reading.records import DEFAULT_LIMITS, Limits
-from feeds.reading.rows import Briefs, CachedRow, Entry, entry_of, entry_of_row
+from feeds.reading.rows import (
+    EPOCH,
+    MICROSECOND,
+    Briefs,
+    CachedRow,
+    Entry,
+    entry_of,
+    entry_of_row,
+)
 from feeds.reading.scan import FileStat, scan
 
 # parse in worker processes when at least this many files need parsing
@@ -61,6 +77,10 @@ class Corpus:
     # what each publisher glues to its excerpts, learned from every usable record
     # as it was loaded (``boilerplate.Learner``)
     boilerplate: Boilerplate = field(default_factory=Boilerplate)
+    # which records changed, came or went since the parse cache's rows this load
+    # read (None without a cache, or when it parsed more than half the records):
+    # the story rules' state is updated from it
+    changes: StoryChanges | None = None
 
     @property
     def read(self) -> int:
@@ -156,7 +176,7 @@ def load_corpus(
     # read every record shown (``check``: every record) again from its file
     bodies = bodies or cache is None
     root = str((base or folder.resolve().parent).resolve())
-    rows = cache.rows() if cache is not None else {}
+    rows = cache.rows(root) if cache is not None else {}
     # an unchanged record keeps its row, of which its Brief is made below; the rest
     # are parsed into Entries
     results: dict[str, Entry | CachedRow | _Made] = {}
@@ -176,6 +196,16 @@ def load_corpus(
     touched: list[tuple[str, int, int]] = []
     in_hand: dict[str, Article | str] = {}  # parsed in this process: used as they are
     parsed = 0
+    # for the story rules (``StoryChanges``), when at most half the records are to
+    # be parsed (a cold build's would be every record, of no use and held twice):
+    # the versions the rows held of each record parsed again or gone, and the
+    # labels of those parsed again; the rows this load's workers wrote, and whether
+    # the rows will be this load's records once it stores them (not if a file went
+    # while it was read)
+    track = cache is not None and 2 * len(jobs) <= len(files)
+    then: dict[str, tuple[bytes, float]] = {}
+    fresh: set[str] = set()
+    elsewhere, exact = 0, True
     store = str(cache.path) if cache is not None else None
     reads = zip(jobs, _run(jobs, workers, store, bodies), strict=True)  # in the jobs' order
     for done, (job, read) in enumerate(reads, 1):
@@ -191,8 +221,15 @@ def load_corpus(
             touched.append((path, read.size, read.mtime_ns))
             continue
         parsed += 1
+        if track:
+            before = rows.get(path)
+            if before is not None and before[4] is None:
+                then[job[1]] = _version(before)
+            fresh.add(job[1])
+        exact = exact and read.size >= 0
         if isinstance(outcome, Pickled):
             p = outcome
+            elsewhere += p.stored
             if p.stored and p.brief is not None:  # the worker wrote it into the cache:
                 # its Brief now, so that a cold build never holds every record's row
                 brief = briefs.brief(sys.intern(job[1]), p.brief)
@@ -214,7 +251,11 @@ def load_corpus(
     warnings: list[str] = []
     stored = False
     if cache is not None:
-        stored = cache.update(changed, [p for p in rows if p not in present], touched)
+        removed = [p for p in rows if p not in present]
+        for gone in removed if track else ():
+            if rows[gone][4] is None:
+                then[_label(gone, root)] = _version(rows[gone])
+        stored = cache.update(changed, removed, touched, elsewhere if exact else None)
         warnings = list(cache.warnings)
     # what is left to hold is the records' columns: each entry goes as its record is
     # made (unless the bytes must stay at hand, below), so the build never holds
@@ -264,6 +305,14 @@ def load_corpus(
             rejected.append(RecordError(label, reason))
     # bytes parsed in workers stay at hand only when the cache did not take them
     held = {} if stored else {sources[label]: _entry(results[sources[label]]) for label in sources}
+    changes = None
+    if track:
+        now = {
+            r.path: (digests[r.path], r.published_at.timestamp())
+            for r in records
+            if r.path in fresh
+        }
+        changes = StoryChanges(then, now)
     details = None
     if sources:
         details = Details(cache.path if cache is not None else None, sources, digests, held, limits)
@@ -276,7 +325,13 @@ def load_corpus(
         details,
         previous,
         learner.boilerplate(),
+        changes,
     )
+
+
+def _version(row: CachedRow) -> tuple[bytes, float]:
+    """A usable record's (SHA-256, timestamp) as its cache row holds it."""
+    return row[3], (EPOCH + row[8] * MICROSECOND).timestamp()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,13 @@ so pairs found in an earlier build stay true for every record whose window holds
 no changed record. Given the earlier pairs and the files' digests, only the
 records whose window [t, t + window] holds a changed record (its old or new
 date) are compared again, against the records within a window of a change; the
-rest keep their pairs. With no earlier pairs (a cold build) every record is
-compared: one code path, and the warm answer is the cold one by construction
-(tests compare them through edits, additions, deletions and renames).
+rest keep their pairs. Which records changed comes from the (digest, date) of
+every record then and now, or, when the parse cache vouches that the pairs it
+stored are those of the rows a load read, from what that load found changed
+(``StoryPairs.changes``), without a map of every record. With no earlier pairs
+(a cold build) every record is compared: one code path, and the warm answer is
+the cold one by construction (tests compare them through edits, additions,
+deletions and renames).
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ def story_pairs(
 
     ``digests`` (record path -> SHA-256 of its file) lets the state be kept: without
     it, or without a ``known`` made under the same rules, every record is compared.
+    A ``known`` with only ``changes`` (no ``records``) gives back a state of that
+    kind: the pairs, and those changes to store.
     ``source`` reads the signatures of the records compared. ``previous`` says what
     changed records said before: a record whose window holds a change is compared
     again only when it shares a title bucket or a word with the change (or when
@@ -79,40 +85,89 @@ def story_pairs(
     """
     count = len(ranked)
     stamp = rules_stamp(window, site)
-    current = _current(ranked, stamps, digests)
-    if current is None or known is None or known.stamp != stamp:
+    if known is not None and known.stamp != stamp:
+        known = None  # found under other rules: worth nothing now
+    position = {a.path: i for i, a in enumerate(ranked)}
+    told = _changed(known, ranked, stamps, digests, position) if known is not None else None
+    if known is None or told is None:
         every = [True] * count
         found, _ = _compare(ranked, stamps, window, site, every, every, source, [])
-    else:
+        current = _current(ranked, stamps, digests)
+        if current is None:
+            return found, None
+        return found, StoryPairs(stamp, current, _paths(ranked, found))
+    found_then, found_now, current = told
+    said_before = previous or {}
+    dated: list[tuple[float, str, Change]] = []
+    for label, value in found_then:
+        old = said_before.get(label)
+        said = (old[1], old[2]) if old is not None and old[0] == value[0] else None
+        dated.append((value[1], label, (value[1], said, None)))
+    for label, value in found_now:
+        dated.append((value[1], label, (value[1], None, position[label])))
+    dated.sort(key=lambda c: (c[0], c[1], c[2][2] is not None))
+    changes = [change for _, _, change in dated]
+    near, band = _near(stamps, [c[0] for c in changes], window)
+    found, affected = _compare(ranked, stamps, window, site, near, band, source, changes)
+    found += [
+        (position[a], position[b])
+        for a, b in known.pairs
+        if a in position and b in position and not affected[position[a]]
+    ]
+    pairs = _paths(ranked, found)
+    if current is None:  # only what changed was known: so is the state kept
+        return found, StoryPairs(stamp, None, pairs, known.changes)
+    return found, StoryPairs(stamp, current, pairs)
+
+
+def _paths(
+    ranked: Sequence[Record], found: Iterable[tuple[int, int]]
+) -> tuple[tuple[str, str], ...]:
+    """The pairs as (earlier path, later path), sorted."""
+    return tuple(sorted({(ranked[a].path, ranked[b].path) for a, b in found}))
+
+
+# the records that changed, came or went since the known pairs: (their old versions
+# and the gone, their new versions and the new, this build's (digest, date) of every
+# record or None when only the changes were known)
+Told = tuple[
+    list[tuple[str, tuple[bytes, float]]],
+    list[tuple[str, tuple[bytes, float]]],
+    dict[str, tuple[bytes, float]] | None,
+]
+
+
+def _changed(
+    known: StoryPairs,
+    ranked: Sequence[Record],
+    stamps: Sequence[float],
+    digests: Mapping[str, bytes] | None,
+    position: Mapping[str, int],
+) -> Told | None:
+    """What changed since the records ``known`` was found among, from the (digest,
+    date) of each record then and now, or from ``known.changes``; None when that
+    cannot be told (every record is compared)."""
+    if known.records is not None:
+        current = _current(ranked, stamps, digests)
+        if current is None:
+            return None
+        # each build's (digest, date) per record looked up in the other's (at 100,000
+        # records half the time of the dict views' set differences, which hash every item)
         before = known.records
-        position = {a.path: i for i, a in enumerate(ranked)}
-        # the records that changed, came or went: each build's (digest, date) per
-        # record looked up in the other's (at 100,000 records half the time of the
-        # dict views' set differences, which hash every item)
         now_of, then_of = current.get, before.get
         found_then = [item for item in before.items() if now_of(item[0]) != item[1]]
         found_now = [item for item in current.items() if then_of(item[0]) != item[1]]
-        said_before = previous or {}
-        dated: list[tuple[float, str, Change]] = []
-        for label, value in found_then:
-            old = said_before.get(label)
-            said = (old[1], old[2]) if old is not None and old[0] == value[0] else None
-            dated.append((value[1], label, (value[1], said, None)))
-        for label, value in found_now:
-            dated.append((value[1], label, (value[1], None, position[label])))
-        dated.sort(key=lambda c: (c[0], c[1], c[2][2] is not None))
-        changes = [change for _, _, change in dated]
-        near, band = _near(stamps, [c[0] for c in changes], window)
-        found, affected = _compare(ranked, stamps, window, site, near, band, source, changes)
-        found += [
-            (position[a], position[b])
-            for a, b in known.pairs
-            if a in position and b in position and not affected[position[a]]
-        ]
-    if current is None:
-        return found, None
-    pairs = tuple(sorted({(ranked[a].path, ranked[b].path) for a, b in found}))
-    return found, StoryPairs(stamp, current, pairs)
+        return found_then, found_now, current
+    told = known.changes
+    if told is None or digests is None or len(position) != len(ranked):
+        return None  # nothing to go by, or a path twice
+    if not all(path in digests for path in position):
+        return None  # a record we cannot tell changed or not
+    for label, (sha, when) in told.now.items():
+        index = position.get(label)
+        if index is None or digests[label] != sha or stamps[index] != when:
+            return None  # not the records these changes lead to
+    return list(told.then.items()), list(told.now.items()), None
 
 
 # a changed record: (its date, what its old version said or None when unknown,
