@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import feeds.reading.cache
-import feeds.reading.corpus
+import feeds.reading.parsing
 from feeds.build import build_feeds
 from feeds.errors import RecordError
 from feeds.reading.corpus import Corpus, load_corpus
@@ -258,7 +258,7 @@ def test_parallel_parsing_gives_the_same_corpus(
     themselves) or without (their bytes travel back)."""
     folder = ROOT / "content" / "news"
     serial = load_corpus(folder, workers=1)
-    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(feeds.reading.parsing, "PARALLEL_THRESHOLD", 10)
     parallel = load_corpus(folder, workers=2)
     assert parallel.articles == serial.articles
     assert parallel.parsed == serial.parsed == 674
@@ -294,7 +294,7 @@ def _bodiless(
     """The records of ``folder`` parsed serially, and loaded by two workers into a
     new parse cache without their Articles (``bodies=False``), and that cache."""
     serial = load_corpus(folder, workers=1)
-    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(feeds.reading.parsing, "PARALLEL_THRESHOLD", 10)
     cache = feeds.reading.cache.ParseCache(cache_path)
     stored = load_corpus(folder, workers=2, cache=cache, bodies=False)
     assert cache.conn.execute(COUNT_BODIES).fetchone() == (0, 674)
@@ -426,7 +426,7 @@ def test_prefetching_is_only_advice(tmp_path: Path) -> None:
     is left to the read that reports it."""
     present = tmp_path / "a.md"
     present.write_text("---\ntitle: x\n---\n")
-    feeds.reading.corpus._prefetch([str(tmp_path / "gone.md"), str(tmp_path), str(present)])
+    feeds.reading.parsing._prefetch([str(tmp_path / "gone.md"), str(tmp_path), str(present)])
 
 
 def records_texts() -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import feeds.reading.corpus
+import feeds.reading.parsing
 from feeds.reading.cache import ParseCache
 from feeds.reading.corpus import load_corpus
 
@@ -43,8 +43,8 @@ def test_a_pool_that_breaks_part_way_loses_and_repeats_no_record(
 ) -> None:
     folder = ROOT / "content" / "news"
     serial = load_corpus(folder, workers=1)
-    monkeypatch.setattr(feeds.reading.corpus, "PARALLEL_THRESHOLD", 10)
-    monkeypatch.setattr(feeds.reading.corpus, "worker_pool", lambda cores: _BreaksAfter(chunks))
+    monkeypatch.setattr(feeds.reading.parsing, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(feeds.reading.parsing, "worker_pool", lambda cores: _BreaksAfter(chunks))
     cache = ParseCache(tmp_path / "cache.sqlite3")
     broken = load_corpus(folder, workers=2, cache=cache)
     assert broken.parsed == serial.parsed == 674

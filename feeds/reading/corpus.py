@@ -9,20 +9,18 @@ With a ``ParseCache`` only new or changed files are parsed (see
 ``feeds.reading.cache``), and the others come back as ``Brief``s, the columns
 selection needs; ``Corpus.article`` reads one in full (``feeds.reading.details``).
 When many files need parsing, they are parsed in parallel across the machine's
-cores.
+cores (``feeds.reading.parsing``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from feeds import worker_pool
 from feeds.errors import RecordError
 from feeds.model import (
     Article,
@@ -34,9 +32,10 @@ from feeds.model import (
     StoryChanges,
 )
 from feeds.reading.boilerplate import Boilerplate, Learner, lessons
-from feeds.reading.cache import ParseCache, write_entries
+from feeds.reading.cache import ParseCache
 from feeds.reading.details import Details
-from feeds.reading.reader import FileRead, Parsed, Pickled, Rejected, Unchanged, read_file
+from feeds.reading.parsing import Job, parse_jobs
+from feeds.reading.reader import Parsed, Pickled, Rejected, Unchanged
 from feeds.reading.records import DEFAULT_LIMITS, Limits
 from feeds.reading.rows import (
     EPOCH,
@@ -48,9 +47,6 @@ from feeds.reading.rows import (
     entry_of_row,
 )
 from feeds.reading.scan import FileStat, scan
-
-# parse in worker processes when at least this many files need parsing
-PARALLEL_THRESHOLD = 2000
 
 
 @dataclass(frozen=True)
@@ -125,22 +121,6 @@ def _label(path: str, base: str) -> str:
     return path[len(prefix) :] if path.startswith(prefix) else path
 
 
-# (absolute path, label in messages, known SHA-256 or None, limits)
-Job = tuple[str, str, bytes | None, Limits]
-
-
-def _read(job: Job) -> FileRead:
-    path, label, known, limits = job
-    return read_file(path, label, limits, known)
-
-
-def _read_pickled(job: Job, body: bool = True) -> FileRead:
-    """``_read`` in a worker process: the outcome travels back pickled once (the
-    Article itself only with ``body``)."""
-    path, label, known, limits = job
-    return read_file(path, label, limits, known, pickled=True, body=body)
-
-
 def _value(outcome: Parsed | Rejected) -> Article | str:
     """What the cache stores of an outcome: the Article, or the rejection reason."""
     return outcome.article if isinstance(outcome, Parsed) else outcome.reason
@@ -207,7 +187,7 @@ def load_corpus(
     fresh: set[str] = set()
     elsewhere, exact = 0, True
     store = str(cache.path) if cache is not None else None
-    reads = zip(jobs, _run(jobs, workers, store, bodies), strict=True)  # in the jobs' order
+    reads = zip(jobs, parse_jobs(jobs, workers, store, bodies), strict=True)  # in the jobs' order
     for done, (job, read) in enumerate(reads, 1):
         if progress is not None and (done % 200 == 0 or done == len(jobs)):
             progress(done, len(jobs))
@@ -369,71 +349,3 @@ def _previous(
     for path, (sha, said) in cache.signatures(paths).items():
         found[_label(path, root)] = (sha, rows[path][7], said.text)
     return found
-
-
-def _read_chunk(work: tuple[str | None, bool, list[Job]]) -> list[FileRead]:
-    """Parse some records in a worker process and, given the parse cache's path,
-    store them there (their Articles too when told: ``bodies``): only what
-    choosing needs travels back to the build."""
-    store, bodies, chunk = work
-    _prefetch([job[0] for job in chunk])
-    reads = [_read_pickled(job, bodies) for job in chunk]
-    if store is None:
-        return reads
-    parsed = [(r, r.outcome) for r in reads if isinstance(r.outcome, Pickled) and r.size >= 0]
-    entries = [
-        (r.path, Entry(r.size, r.mtime_ns, r.sha256, o.brief, o.payload, o.signature, o.reason))
-        for r, o in parsed
-    ]
-    if not entries or not write_entries(Path(store), entries):
-        return reads
-    light = {
-        r.path: replace(r, outcome=replace(o, payload=None, signature=None, stored=True))
-        for r, o in parsed
-    }
-    return [light.get(r.path, r) for r in reads]
-
-
-def _prefetch(paths: Sequence[str]) -> None:
-    """Ask the kernel to start reading ``paths`` now, so that when their data is not
-    in the page cache (a corpus larger than it, or a machine just started) the
-    reads overlap each other and the parsing: 5,000 uncached records were read in
-    0.16-0.21 s here this way, against 0.45-0.68 s one after another. A file
-    already cached costs three system calls."""
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is None:
-        return
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue  # read_file reports it
-        try:
-            with contextlib.suppress(OSError):  # only advice: the read is what counts
-                advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        finally:
-            os.close(fd)
-
-
-def _run(
-    jobs: list[Job], workers: int | None, store: str | None = None, bodies: bool = True
-) -> Iterator[FileRead]:
-    cores = workers or os.cpu_count() or 1
-    if len(jobs) < PARALLEL_THRESHOLD or cores < 2:
-        yield from map(_read, jobs)
-        return
-    from concurrent.futures.process import BrokenProcessPool
-
-    size = max(1, min(500, len(jobs) // (cores * 8)))
-    chunks = [(store, bodies, jobs[at : at + size]) for at in range(0, len(jobs), size)]
-    done = 0  # results come back in the jobs' order: the first ``done`` are read
-    try:
-        with worker_pool(cores) as pool:
-            # results are handled as they arrive, overlapping with the workers
-            for reads in pool.map(_read_chunk, chunks):
-                for result in reads:
-                    yield result
-                    done += 1
-    except (BrokenProcessPool, OSError):
-        # no worker processes here (a restricted sandbox, say): parse the rest here
-        yield from (_read(job) for job in jobs[done:])
