@@ -435,3 +435,35 @@ def test_the_cache_gives_only_what_changed_while_nobody_else_wrote(
     assert build() == "every"
     assert build() == "changes"
     cache.close()
+
+
+def test_changes_that_do_not_lead_to_these_records_are_not_taken() -> None:
+    """Pairs given with only what changed are taken only when those changes lead to
+    the records at hand: a record said gone that is still here, or a new version
+    that is not the one here, makes every record's version count again (the state
+    kept then holds every record, as a cold build's)."""
+    from feeds.model import StoryChanges
+
+    config = load_config(ROOT / "config.yaml")
+    site = site_vocabulary(config, load_topics(config))
+    corpus = load_corpus(ROOT / "content" / "news")
+    cold = group_stories(corpus.records, 7, site, corpus.digests, source=corpus)
+    assert cold.pairs is not None and cold.pairs.records is not None
+    record = corpus.records[0]
+    version = cold.pairs.records[record.path]
+
+    def kept(changes: StoryChanges) -> StoryPairs | None:
+        assert cold.pairs is not None
+        known = StoryPairs(cold.pairs.stamp, None, cold.pairs.pairs, changes)
+        found = group_stories(corpus.records, 7, site, corpus.digests, known, corpus)
+        assert found.story_of == cold.story_of and found.groups == cold.groups
+        return found.pairs
+
+    nothing = kept(StoryChanges({}, {}))
+    assert nothing is not None and nothing.records is None  # taken: nothing changed
+    edited = kept(StoryChanges({record.path: (b"old", version[1])}, {record.path: version}))
+    assert edited is not None and edited.records is None  # taken: leads to this version
+    gone = kept(StoryChanges({record.path: version}, {}))
+    assert gone is not None and gone.records is not None  # said gone, but here
+    other = kept(StoryChanges({}, {record.path: (b"other", version[1])}))
+    assert other is not None and other.records is not None  # not the version here

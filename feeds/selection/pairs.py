@@ -167,6 +167,8 @@ def _changed(
         index = position.get(label)
         if index is None or digests[label] != sha or stamps[index] != when:
             return None  # not the records these changes lead to
+    if any(label in position for label in told.then.keys() - told.now.keys()):
+        return None  # a record said gone is here
     return list(told.then.items()), list(told.now.items()), None
 
 
