@@ -28,6 +28,7 @@ It never runs in the test suite: timings depend on the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,15 +141,24 @@ def hugo(corpus: Path, destination: Path) -> Run:
     )
 
 
-def edit_records(corpus: Path, count: int) -> dict[Path, str]:
-    """Edit ``count`` records spread over the corpus; returns their old texts."""
+@contextlib.contextmanager
+def edited_records(corpus: Path, records: int, layout: str, count: int = 10) -> Iterator[None]:
+    """``count`` records spread over ``corpus`` (of ``records``, in ``layout``) edited
+    for the ``with`` block, then put back, and the corpus marked pristine again
+    (``corpus.touching`` / ``untouched``: an interrupted run leaves it to be made anew)."""
     files = sorted((corpus / "news").rglob("*.md"))
     step = max(1, len(files) // count)
-    before = {}
-    for path in files[::step][:count]:
-        text = before[path] = path.read_text(encoding="utf-8")
-        path.write_text(text.replace('title: "', 'title: "Edited: ', 1), encoding="utf-8")
-    return before
+    touching(corpus)
+    before: dict[Path, str] = {}
+    try:
+        for path in files[::step][:count]:
+            text = before[path] = path.read_text(encoding="utf-8")
+            path.write_text(text.replace('title: "', 'title: "Edited: ', 1), encoding="utf-8")
+        yield
+    finally:
+        for path, text in before.items():
+            path.write_text(text, encoding="utf-8")
+        untouched(corpus, records, layout)
 
 
 def bench_size(count: int, layout: str, with_hugo: bool) -> list[tuple[str, float, float | None]]:
@@ -163,14 +174,8 @@ def bench_size(count: int, layout: str, with_hugo: bool) -> list[tuple[str, floa
         runs["cold build --no-digest"] = feedletter(config)
         if not large:
             runs["no-change build --no-digest"] = feedletter(config)
-        touching(corpus)
-        edited = edit_records(corpus, 10)
-        try:
+        with edited_records(corpus, count, layout):
             runs["10 edited, build --no-digest"] = feedletter(config)
-        finally:
-            for path, text in edited.items():
-                path.write_text(text, encoding="utf-8")
-            untouched(corpus, count, layout)
         if not large:
             feedletter(config, digest=True)  # renders the issue due now (untimed)
             runs["no-change build (with digest)"] = feedletter(config, digest=True)

@@ -4,7 +4,7 @@
 
 On the benchmark's corpus (``benchmarks.corpus``, as ``benchmarks.run`` makes
 it) it builds once cold and once more (untimed), then, each round, edits the
-same 10 records ``benchmarks.run`` edits and runs ``build --no-digest`` in a
+same 10 records ``benchmarks.run`` edits (``edited_records``) and runs ``build --no-digest`` in a
 process of its own whose main stages are wrapped in wall-clock timers (the
 functions themselves, wherever a module imported them by name); the records
 are put back and built again, untimed, so that every round sees 10 fresh
@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .corpus import ensure, touching, untouched
-from .run import CORPORA, ENV, edit_records, feedletter, feedletter_config
+from .corpus import ensure
+from .run import CORPORA, ENV, edited_records, feedletter, feedletter_config
 
 # (module, function): the stages timed, outermost first
 STAGES = (
@@ -115,10 +115,8 @@ def main() -> None:
         feedletter(config)  # cold
         feedletter(config)  # settled
         for _ in range(args.rounds):
-            touching(corpus)
-            edited = edit_records(corpus, 10)
             report = work / "stages.json"
-            try:
+            with edited_records(corpus, args.records, args.layout):
                 start = time.perf_counter()
                 subprocess.run(
                     [sys.executable, "-m", "benchmarks.stages", "--inside", str(config),
@@ -126,10 +124,6 @@ def main() -> None:
                     check=True, env=ENV, stdout=subprocess.DEVNULL,
                 )  # fmt: skip
                 wall = time.perf_counter() - start
-            finally:
-                for path, text in edited.items():
-                    path.write_text(text, encoding="utf-8")
-                untouched(corpus, args.records, args.layout)
             spent = json.loads(report.read_text())
             spent["the process, timed from outside"] = wall
             rounds.append(spent)
